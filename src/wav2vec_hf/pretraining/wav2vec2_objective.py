@@ -26,7 +26,9 @@ from torch.nn import functional as F
 from transformers import Wav2Vec2ForPreTraining
 from transformers.utils import ModelOutput
 
+from wav2vec_hf.pretraining.feature_encoder import feature_encoder_time_major
 from wav2vec_hf.pretraining.masking import compute_span_mask, sample_negatives
+from wav2vec_hf.pretraining.positional_conv import positional_conv_time_major
 
 
 @dataclass
@@ -93,6 +95,10 @@ class Wav2Vec2PretrainingObjective(nn.Module):
         self.feature_penalty_weight = feature_penalty_weight
         self.min_masks = min_masks
         self.gradient_checkpointing = gradient_checkpointing
+        # A tensor, not a Python float: a changing float would recompile a compiled step every update.
+        self.register_buffer(
+            "gumbel_temperature", torch.tensor(float(model.quantizer.temperature)), persistent=False
+        )
 
     @property
     def config(self):
@@ -102,6 +108,7 @@ class Wav2Vec2PretrainingObjective(nn.Module):
     def set_gumbel_temperature(self, temperature: float) -> None:
         """Set the quantiser's Gumbel-softmax temperature (annealed per update by the loop)."""
         self.model.set_gumbel_temperature(temperature)
+        self.gumbel_temperature.fill_(temperature)
 
     def frame_lengths(self, input_values: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
         """(batch,) int64 number of valid frames per utterance, computed on the device."""
@@ -130,14 +137,11 @@ class Wav2Vec2PretrainingObjective(nn.Module):
         """
         config = self.config
         wav2vec2 = self.model.wav2vec2
-        # The stock encoder's forward flips requires_grad on its input (a graph break under
-        # torch.compile); running its conv layers directly is the same computation.
-        features = input_values[:, None]
-        for conv_layer in wav2vec2.feature_extractor.conv_layers:
-            features = conv_layer(features)  # (B, C, T) after the last layer
+        # Time-major GEMMs over the stock conv weights (feature_encoder.py): faster than cuDNN's
+        # path for these shapes and free of the stock forward's requires_grad flip (a graph break).
+        features = feature_encoder_time_major(wav2vec2.feature_extractor, input_values)  # (B, T, C)
         if self.feature_grad_mult != 1.0 and self.training:
             features = GradientScale.apply(features, self.feature_grad_mult)
-        features = features.transpose(1, 2)  # (B, T, C)
         feature_penalty = features.float().pow(2).mean()
         num_frames = features.shape[1]
 
@@ -211,7 +215,7 @@ class Wav2Vec2PretrainingObjective(nn.Module):
             attention_mask = torch.zeros(valid_frames.shape, dtype=hidden.dtype, device=hidden.device)
             attention_mask = attention_mask.masked_fill(~valid_frames, torch.finfo(hidden.dtype).min)
             attention_mask = attention_mask[:, None, None, :]
-        hidden = hidden + encoder.pos_conv_embed(hidden)
+        hidden = hidden + positional_conv_time_major(encoder.pos_conv_embed, hidden)
         stable = self.config.do_stable_layer_norm
         if not stable:
             hidden = encoder.layer_norm(hidden)
@@ -248,7 +252,7 @@ class Wav2Vec2PretrainingObjective(nn.Module):
         soft_probs = torch.softmax(logits, dim=-1)
         if self.training:
             gumbel = -torch.empty_like(logits).exponential_().log()
-            noisy = torch.softmax((logits + gumbel) / quantizer.temperature, dim=-1)
+            noisy = torch.softmax((logits + gumbel) / self.gumbel_temperature, dim=-1)
             index = noisy.argmax(dim=-1)  # (B*T, G)
             hard = F.one_hot(index, num_vars).to(noisy.dtype)
             one_hot = hard - noisy.detach() + noisy  # straight-through estimator
