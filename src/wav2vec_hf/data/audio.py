@@ -1,0 +1,393 @@
+"""The one audio loader: every waveform this package reads goes through here.
+
+``load_audio(source, target_rate=16000)`` turns a file (path, bytes or a binary file object;
+any format libsndfile reads: WAV, FLAC, OGG/Vorbis, MP3, AIFF, ...) into a float32 mono
+waveform of shape ``(samples,)`` at the model's rate:
+
+1. decode with ``soundfile`` to float32, shape ``(frames, channels)``;
+2. mix multi-channel audio down to mono by averaging the channels (an error instead when
+   ``strict_mono=True``);
+3. resample with soxr (``"HQ"`` by default; ``"VHQ"`` on request) to ``target_rate``; the output
+   always has exactly ``resampled_length(frames, rate, target_rate)`` samples;
+4. reject NaN / inf samples (``AudioError`` naming the file);
+5. optionally normalise per utterance: ``(x - mean) / sqrt(var + 1e-7)``.
+
+Normalisation choice: fairseq normalises with ``layer_norm`` (eps 1e-5) and Hugging Face's
+``Wav2Vec2FeatureExtractor`` with ``(x - mean) / sqrt(var + 1e-7)``. We use the latter (eps
+``NORMALIZE_EPS``) so that training here and inference through a saved HF processor see the same
+numbers; the two differ only for near-silent audio. Whether to normalise at all is a property of
+the checkpoint (wav2vec 2.0 LARGE/LV60: yes, BASE: no), so the default is off.
+
+Already-decoded arrays (e.g. a Hugging Face column holding ``{"array", "sampling_rate"}``) go
+through the same steps 2-5 with ``prepare_waveform``.
+
+Every failure raises ``AudioError`` (a ``ValueError``) with ``.path`` (the file or a display
+name), ``.reason`` (a short code shared with ``validation.SkipReport``) and a message naming the
+file and the fix.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Union
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+DEFAULT_SAMPLE_RATE = 16_000
+NORMALIZE_EPS = 1e-7
+RESAMPLE_QUALITIES = ("HQ", "VHQ")
+
+AudioFile = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, BinaryIO]
+"""What ``load_audio`` accepts: a path, the encoded file's bytes, or a readable binary file object."""
+
+# Reason codes, shared with validation.SkipReport so skips and errors count under the same names.
+MISSING_FILE = "missing_file"
+UNREADABLE = "unreadable"
+EMPTY = "empty"
+NON_FINITE = "non_finite"
+WRONG_RATE = "wrong_rate"
+MULTICHANNEL = "multichannel"
+
+
+class AudioError(ValueError):
+    """A file that cannot become a clean waveform.
+
+    Attributes:
+        path: the file path, or a display name for in-memory audio.
+        reason: a short code (``"unreadable"``, ``"empty"``, ``"non_finite"``, ...).
+    """
+
+    def __init__(self, path: str, reason: str, message: str) -> None:
+        super().__init__(f"{path}: {message}")
+        self.path = path
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What a file's header says, read without decoding the samples.
+
+    Attributes:
+        frames: samples per channel at ``sample_rate``.
+        sample_rate: Hz.
+        channels: 1 for mono.
+        format: libsndfile's container name (``"WAV"``, ``"FLAC"``, ...).
+        subtype: libsndfile's sample encoding (``"PCM_16"``, ``"FLOAT"``, ...).
+    """
+
+    frames: int
+    sample_rate: int
+    channels: int
+    format: str
+    subtype: str
+
+
+def describe_source(source: AudioFile, name: str | None = None) -> str:
+    """The name errors use for ``source``: ``name`` if given, the path, or ``"<N bytes>"``."""
+    if name is not None:
+        return name
+    if isinstance(source, (str, os.PathLike)):
+        return os.fspath(source)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return f"<{len(source)} bytes of audio>"
+    return str(getattr(source, "name", "<audio file object>"))
+
+
+def _open_target(source: AudioFile, label: str):
+    """A path or file object soundfile can open; raises ``AudioError`` for a missing path."""
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if not path.is_file():
+            raise AudioError(
+                label, MISSING_FILE, "file not found; check the path (and the manifest's root folder)."
+            )
+        return path
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return io.BytesIO(bytes(source))
+    return source
+
+
+def _unreadable(label: str, error: Exception) -> AudioError:
+    return AudioError(
+        label,
+        UNREADABLE,
+        f"cannot decode this audio ({type(error).__name__}: {error}). The file is corrupt, truncated "
+        "or in a format libsndfile does not read; re-encode it to WAV or FLAC, or remove it "
+        "(on_bad='skip' skips such files and counts them).",
+    )
+
+
+def read_audio_info(source: AudioFile, *, name: str | None = None) -> AudioInfo:
+    """Read a file's header (frames, rate, channels) without decoding it.
+
+    Args:
+        source: path, encoded bytes or binary file object.
+        name: how errors refer to the source (defaults to the path).
+
+    Raises:
+        AudioError: missing file, or a header libsndfile cannot parse.
+    """
+    label = describe_source(source, name)
+    target = _open_target(source, label)
+    try:
+        info = sf.info(target)
+    except Exception as error:  # libsndfile raises several types for broken headers
+        raise _unreadable(label, error) from error
+    return AudioInfo(
+        frames=int(info.frames),
+        sample_rate=int(info.samplerate),
+        channels=int(info.channels),
+        format=str(info.format),
+        subtype=str(info.subtype),
+    )
+
+
+def read_audio(source: AudioFile, *, name: str | None = None) -> tuple[np.ndarray, int]:
+    """Decode a whole file as it is stored.
+
+    Returns:
+        ``(waveform, sample_rate)``: float32 of shape ``(frames, channels)`` in [-1, 1] for PCM
+        input, and the file's rate in Hz.
+
+    Raises:
+        AudioError: missing, corrupt or empty file.
+    """
+    label = describe_source(source, name)
+    target = _open_target(source, label)
+    try:
+        waveform, rate = sf.read(target, dtype="float32", always_2d=True)
+    except Exception as error:
+        raise _unreadable(label, error) from error
+    if waveform.shape[0] == 0:
+        raise AudioError(label, EMPTY, "the file holds 0 samples; remove it from the data.")
+    return waveform, int(rate)
+
+
+def resampled_length(num_samples: int, orig_rate: int, target_rate: int) -> int:
+    """Samples after resampling ``num_samples`` from ``orig_rate`` to ``target_rate`` (Hz).
+
+    ``round(num_samples * target_rate / orig_rate)`` with halves rounded up, in exact integer
+    arithmetic; soxr produces this length and ``resample`` enforces it, so batch sizes computed
+    from headers match the decoded audio.
+    """
+    if orig_rate == target_rate:
+        return int(num_samples)
+    return (2 * int(num_samples) * int(target_rate) + int(orig_rate)) // (2 * int(orig_rate))
+
+
+def resample(waveform: np.ndarray, orig_rate: int, target_rate: int, *, quality: str = "HQ") -> np.ndarray:
+    """Resample a mono float32 waveform ``(samples,)`` from ``orig_rate`` to ``target_rate`` Hz.
+
+    Uses soxr (band-limited, linear phase; ``"HQ"`` keeps the passband flat to ~0.9 of Nyquist).
+    The result has exactly ``resampled_length(len(waveform), orig_rate, target_rate)`` samples.
+    """
+    if quality not in RESAMPLE_QUALITIES:
+        raise ValueError(f"resample quality must be one of {RESAMPLE_QUALITIES}, got {quality!r}")
+    if orig_rate == target_rate:
+        return waveform
+    out = soxr.resample(waveform, orig_rate, target_rate, quality=quality).astype(np.float32, copy=False)
+    expected = resampled_length(len(waveform), orig_rate, target_rate)
+    # soxr already returns this length; the guard keeps the header-derived lengths exact if a
+    # future soxr rounds differently.
+    if len(out) > expected:
+        out = out[:expected]
+    elif len(out) < expected:
+        out = np.pad(out, (0, expected - len(out)))
+    return out
+
+
+def normalize_waveform(waveform: np.ndarray) -> np.ndarray:
+    """Zero mean, unit variance over one utterance ``(samples,)``: ``(x - mean) / sqrt(var + 1e-7)``."""
+    centred = waveform - waveform.mean(dtype=np.float64)
+    return (centred / np.sqrt(centred.var(dtype=np.float64) + NORMALIZE_EPS)).astype(np.float32)
+
+
+def to_mono(waveform: np.ndarray, *, strict: bool = False, name: str = "<array>") -> np.ndarray:
+    """Mix ``(frames, channels)`` down to ``(frames,)`` by averaging the channels.
+
+    A 1-D input is returned as float32. With ``strict=True`` more than one channel is an
+    ``AudioError`` instead of a mixdown.
+    """
+    waveform = np.asarray(waveform, dtype=np.float32)
+    if waveform.ndim == 1:
+        return waveform
+    if waveform.ndim != 2:
+        raise AudioError(name, UNREADABLE, f"expected a waveform of 1 or 2 dimensions, got {waveform.shape}.")
+    if waveform.shape[1] == 1:
+        return waveform[:, 0]
+    if strict:
+        raise AudioError(
+            name,
+            MULTICHANNEL,
+            f"has {waveform.shape[1]} channels and mono input was required; mix it down "
+            "(e.g. `sox in.wav -c 1 out.wav`) or allow the loader to average channels (strict_mono=False).",
+        )
+    return waveform.mean(axis=1, dtype=np.float32)
+
+
+def looks_channels_first(shape: tuple[int, ...]) -> bool:
+    """Guess for a 2-D array: ``(channels, frames)`` when it has at most 8 rows and more columns."""
+    return len(shape) == 2 and shape[0] <= 8 and shape[0] < shape[1]
+
+
+def prepare_waveform(
+    waveform: np.ndarray,
+    sample_rate: int,
+    target_rate: int | None = DEFAULT_SAMPLE_RATE,
+    *,
+    normalize: bool = False,
+    strict_mono: bool = False,
+    expected_rate: int | None = None,
+    resample_quality: str = "HQ",
+    name: str = "<array>",
+    channels_first: bool | None = None,
+) -> np.ndarray:
+    """Mono, finite, resampled and (optionally) normalised float32 ``(samples,)`` from decoded audio.
+
+    Args:
+        waveform: ``(samples,)``, ``(frames, channels)`` or ``(channels, frames)``.
+        sample_rate: rate of ``waveform`` in Hz.
+        target_rate: rate to return, Hz; ``None`` keeps ``sample_rate``.
+        normalize: per-utterance zero mean / unit variance (see module docstring).
+        strict_mono: more than one channel is an error instead of a mixdown.
+        expected_rate: if given, a ``sample_rate`` other than this is an error (no silent resampling).
+        resample_quality: soxr quality, ``"HQ"`` or ``"VHQ"``.
+        name: how errors refer to this audio.
+        channels_first: layout of a 2-D ``waveform``. ``None`` guesses: an array with at most 8
+            rows and more columns than rows is ``(channels, frames)``, as some decoders return it.
+
+    Raises:
+        AudioError: empty, NaN/inf, multi-channel under ``strict_mono``, wrong rate under ``expected_rate``.
+    """
+    array = np.asarray(waveform)
+    if array.ndim == 2:
+        if channels_first is None:
+            channels_first = looks_channels_first(array.shape)
+        if channels_first:
+            array = array.T
+    if expected_rate is not None and int(sample_rate) != int(expected_rate):
+        raise AudioError(
+            name,
+            WRONG_RATE,
+            f"sample rate is {sample_rate} Hz but {expected_rate} Hz was required; resample the file "
+            f"(e.g. `sox in.wav -r {expected_rate} out.wav`) or drop the strict rate to let the loader resample.",
+        )
+    mono = to_mono(array, strict=strict_mono, name=name)
+    if mono.shape[0] == 0:
+        raise AudioError(name, EMPTY, "the audio holds 0 samples; remove it from the data.")
+    if not np.isfinite(mono).all():
+        bad = int((~np.isfinite(mono)).sum())
+        raise AudioError(
+            name,
+            NON_FINITE,
+            f"{bad} of {mono.shape[0]} samples are NaN or infinite; re-export the file from its source, "
+            "or remove it (on_bad='skip' skips such files and counts them).",
+        )
+    if target_rate is not None:
+        mono = resample(mono, int(sample_rate), int(target_rate), quality=resample_quality)
+    if normalize:
+        mono = normalize_waveform(mono)
+    return mono
+
+
+def load_audio(
+    source: AudioFile,
+    target_rate: int | None = DEFAULT_SAMPLE_RATE,
+    *,
+    normalize: bool = False,
+    strict_mono: bool = False,
+    expected_rate: int | None = None,
+    resample_quality: str = "HQ",
+    name: str | None = None,
+) -> np.ndarray:
+    """Decode a file into the model's input: float32 mono ``(samples,)`` at ``target_rate`` Hz.
+
+    Args:
+        source: path, encoded bytes, or binary file object (any format libsndfile reads).
+        target_rate: output rate in Hz (16000 for the wav2vec family); ``None`` keeps the file's rate.
+        normalize: per-utterance zero mean / unit variance, ``(x - mean) / sqrt(var + 1e-7)``.
+        strict_mono: refuse multi-channel files instead of averaging their channels.
+        expected_rate: refuse files whose rate is not this (Hz) instead of resampling them.
+        resample_quality: soxr quality, ``"HQ"`` (default) or ``"VHQ"``.
+        name: how errors refer to the source (defaults to the path).
+
+    Returns:
+        float32 array ``(resampled_length(frames, file_rate, target_rate),)``.
+
+    Raises:
+        AudioError: missing, corrupt or empty file, NaN/inf samples, or a strict-mode violation;
+            the message names the file and the fix.
+    """
+    label = describe_source(source, name)
+    waveform, rate = read_audio(source, name=label)
+    return prepare_waveform(
+        waveform,
+        rate,
+        target_rate,
+        normalize=normalize,
+        strict_mono=strict_mono,
+        expected_rate=expected_rate,
+        resample_quality=resample_quality,
+        name=label,
+        channels_first=False,
+    )
+
+
+@dataclass(frozen=True)
+class DecodedAudio:
+    """Audio that arrives already decoded (e.g. a dataset column ``{"array", "sampling_rate"}``).
+
+    Attributes:
+        array: ``(samples,)``, ``(frames, channels)`` or ``(channels, frames)``.
+        sample_rate: Hz.
+    """
+
+    array: np.ndarray
+    sample_rate: int
+
+    def info(self) -> AudioInfo:
+        """Header-like description (``format="ARRAY"``)."""
+        array = np.asarray(self.array)
+        if array.ndim == 1:
+            frames, channels = array.shape[0], 1
+        else:
+            rows, cols = array.shape[:2]
+            frames, channels = (cols, rows) if looks_channels_first(array.shape) else (rows, cols)
+        return AudioInfo(
+            frames=int(frames),
+            sample_rate=int(self.sample_rate),
+            channels=int(channels),
+            format="ARRAY",
+            subtype=str(array.dtype),
+        )
+
+
+AudioPayload = str | bytes | DecodedAudio
+"""What a data source hands the loader for one utterance: a file path, encoded bytes, or decoded audio."""
+
+
+def payload_info(payload: AudioPayload, *, name: str | None = None) -> AudioInfo:
+    """``read_audio_info`` for any payload (decoded audio is described from its array)."""
+    if isinstance(payload, DecodedAudio):
+        return payload.info()
+    return read_audio_info(payload, name=name)
+
+
+def load_payload(
+    payload: AudioPayload,
+    target_rate: int | None = DEFAULT_SAMPLE_RATE,
+    *,
+    name: str | None = None,
+    **options,
+) -> np.ndarray:
+    """``load_audio`` for any payload; ``options`` are ``load_audio``'s keyword arguments."""
+    if isinstance(payload, DecodedAudio):
+        return prepare_waveform(
+            payload.array, payload.sample_rate, target_rate, name=name or "<decoded audio>", **options
+        )
+    return load_audio(payload, target_rate, name=name, **options)

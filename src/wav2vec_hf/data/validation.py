@@ -1,0 +1,369 @@
+"""Up-front checks: every utterance is checked from its header before training starts.
+
+``validate_entries`` reads each file's header with ``soundfile.info`` (no decoding; threads for
+large manifests), compares it with what the manifest claims and with ``ValidationRules``, and
+turns good entries into ``AudioRecord``s. Each bad entry gets one reason code:
+
+=================  ==========================================================================
+reason             meaning
+=================  ==========================================================================
+missing_file       the path does not exist
+unreadable         libsndfile cannot parse the header / decode the data (corrupt file)
+empty              0 samples
+length_mismatch    the manifest's ``num_samples`` differs from the header's frames
+rate_mismatch      the manifest's ``sample_rate`` differs from the header's
+wrong_rate         a strict rate was asked for (``expected_rate``) and the file has another
+multichannel       more than one channel under ``strict_mono``
+too_short          shorter than ``min_samples`` at ``target_rate`` (e.g. the receptive field)
+too_long           longer than ``max_samples`` at ``target_rate``
+no_transcript      ``require_transcript`` and the entry is unlabeled
+bad_transcript     characters outside ``vocabulary``
+non_finite         NaN / inf samples (found only by decoding: ``decode=True`` or at load time)
+=================  ==========================================================================
+
+``on_bad="raise"`` (default) collects every problem and raises one ``DataValidationError``
+listing counts per reason, example files and the fix. ``on_bad="skip"`` drops bad entries and
+counts them in a ``SkipReport`` (``print(report)`` gives a summary): never a silent loss.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from wav2vec_hf.data.audio import (
+    DEFAULT_SAMPLE_RATE,
+    EMPTY,
+    MISSING_FILE,
+    MULTICHANNEL,
+    NON_FINITE,
+    UNREADABLE,
+    WRONG_RATE,
+    AudioError,
+    AudioInfo,
+    read_audio_info,
+    resampled_length,
+)
+from wav2vec_hf.data.records import AudioRecord, ManifestEntry
+
+LENGTH_MISMATCH = "length_mismatch"
+RATE_MISMATCH = "rate_mismatch"
+TOO_SHORT = "too_short"
+TOO_LONG = "too_long"
+NO_TRANSCRIPT = "no_transcript"
+BAD_TRANSCRIPT = "bad_transcript"
+
+ON_BAD_CHOICES = ("raise", "skip")
+
+FIXES = {
+    MISSING_FILE: "fix the path or the manifest's root folder, or remove the row",
+    UNREADABLE: "re-encode the file (WAV/FLAC) or remove it",
+    EMPTY: "remove the row",
+    LENGTH_MISMATCH: "regenerate the manifest (num_samples = soundfile.info(path).frames)",
+    RATE_MISMATCH: "regenerate the manifest (sample_rate = soundfile.info(path).samplerate)",
+    WRONG_RATE: "resample the files to the required rate, or drop expected_rate to let the loader resample",
+    MULTICHANNEL: "mix the files down to mono, or set strict_mono=False to average channels",
+    TOO_SHORT: "remove utterances shorter than min_samples (the model's receptive field)",
+    TOO_LONG: "split long utterances, raise max_samples, or crop them when batching",
+    NO_TRANSCRIPT: "add the transcript, or use unlabeled data only for pretraining",
+    BAD_TRANSCRIPT: "normalise the text (case, digits spelled out) or add the characters to the vocabulary",
+    NON_FINITE: "re-export the file from its source, or remove it",
+}
+
+
+class DataValidationError(ValueError):
+    """Some utterances failed validation; ``.report`` holds the counts and examples."""
+
+    def __init__(self, report: SkipReport) -> None:
+        super().__init__(
+            f"{report.failed_count} of {report.seen} utterances in {report.source or 'the data'} failed "
+            f"validation:\n{report.details()}\nFix them, or pass on_bad='skip' to skip and count them."
+        )
+        self.report = report
+
+
+@dataclass
+class SkipReport:
+    """Counts of bad utterances per reason, with a few example files each.
+
+    Attributes:
+        source: what was checked (a manifest path, a dataset name).
+        seen: utterances looked at.
+        counts: reason code -> number of utterances.
+        examples: reason code -> up to ``max_examples`` ``(file, message)`` pairs.
+    """
+
+    source: str = ""
+    seen: int = 0
+    counts: Counter = field(default_factory=Counter)
+    examples: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    max_examples: int = 5
+
+    def add(self, reason: str, path: str, message: str) -> None:
+        """Count one bad utterance."""
+        self.counts[reason] += 1
+        shown = self.examples.setdefault(reason, [])
+        if len(shown) < self.max_examples:
+            shown.append((path, message))
+
+    def add_error(self, error: AudioError) -> None:
+        """Count an ``AudioError`` under its own reason."""
+        self.add(error.reason, error.path, str(error))
+
+    def record_skipped(self, skipped: Iterable[dict]) -> None:
+        """Count the ``batch["skipped"]`` entries a collator passed on (from DataLoader workers)."""
+        for item in skipped:
+            self.add(item["reason"], item["path"], item["message"])
+
+    def merge(self, other: SkipReport) -> None:
+        """Add another report's counts (e.g. from another rank or worker)."""
+        self.seen += other.seen
+        for reason, count in other.counts.items():
+            self.counts[reason] += count
+            shown = self.examples.setdefault(reason, [])
+            shown.extend(other.examples.get(reason, [])[: max(0, self.max_examples - len(shown))])
+
+    @property
+    def failed_count(self) -> int:
+        """Utterances counted as bad, over all reasons."""
+        return sum(self.counts.values())
+
+    def details(self) -> str:
+        """One block per reason: count, fix, example files."""
+        lines = []
+        for reason, count in sorted(self.counts.items(), key=lambda item: (-item[1], item[0])):
+            lines.append(f"  {reason}: {count} (fix: {FIXES.get(reason, 'see the messages')})")
+            lines.extend(f"    - {message}" for _, message in self.examples.get(reason, []))
+        return "\n".join(lines)
+
+    def summary(self) -> str:
+        """Human-readable summary, e.g. for the end of a run."""
+        head = f"{self.source or 'data'}: {self.failed_count} of {self.seen} utterances skipped"
+        return head if not self.counts else f"{head}\n{self.details()}"
+
+    __str__ = summary
+
+    def to_dict(self) -> dict:
+        """JSON-ready form."""
+        return {
+            "source": self.source,
+            "seen": self.seen,
+            "skipped": self.failed_count,
+            "counts": dict(self.counts),
+            "examples": {reason: [path for path, _ in shown] for reason, shown in self.examples.items()},
+        }
+
+
+@dataclass(frozen=True)
+class ValidationRules:
+    """What an utterance must satisfy. Lengths are in samples at ``target_rate``.
+
+    Attributes:
+        target_rate: the model's rate (Hz), used for ``min_samples`` / ``max_samples``.
+        min_samples: shortest usable input, e.g. the feature encoder's receptive field
+            (400 samples for wav2vec 2.0, 465 for wav2vec). ``None``: only empty files fail.
+        max_samples: longest allowed input (``None``: no limit).
+        expected_rate: if set, files at any other rate fail instead of being resampled.
+        strict_mono: multi-channel files fail instead of being mixed down.
+        vocabulary: allowed transcript characters (a string or iterable of single characters);
+            the space between words is always allowed. ``None``: no check.
+        require_transcript: unlabeled entries fail (CTC fine-tuning).
+        check_manifest: compare a manifest's ``num_samples`` / ``sample_rate`` with the header.
+        decode: also decode every file to find NaN/inf and corrupt data past the header (slower;
+            without it those surface when an utterance is loaded).
+    """
+
+    target_rate: int = DEFAULT_SAMPLE_RATE
+    min_samples: int | None = None
+    max_samples: int | None = None
+    expected_rate: int | None = None
+    strict_mono: bool = False
+    vocabulary: str | frozenset[str] | None = None
+    require_transcript: bool = False
+    check_manifest: bool = True
+    decode: bool = False
+
+    def allowed_characters(self) -> frozenset[str] | None:
+        """The vocabulary as a set of characters (with the space), or ``None``."""
+        if self.vocabulary is None:
+            return None
+        return frozenset(self.vocabulary) | {" "}
+
+
+def entry_location(entry: ManifestEntry) -> str:
+    """How messages name an entry: its path, plus the manifest line when that differs."""
+    return entry.path if entry.origin == entry.path else f"{entry.path} ({entry.origin})"
+
+
+def check_entry(entry: ManifestEntry, info: AudioInfo, rules: ValidationRules) -> tuple[str, str] | None:
+    """The first problem of one entry given its header, as ``(reason, detail)``, or ``None``.
+
+    ``detail`` says what is wrong; ``FIXES[reason]`` says what to do; ``entry_location`` names the entry.
+    """
+    if info.frames == 0:
+        return EMPTY, "0 samples"
+    if rules.check_manifest and entry.num_samples is not None and entry.num_samples != info.frames:
+        return LENGTH_MISMATCH, (f"manifest says {entry.num_samples} samples, the file has {info.frames}")
+    if rules.check_manifest and entry.sample_rate is not None and entry.sample_rate != info.sample_rate:
+        return RATE_MISMATCH, (f"manifest says {entry.sample_rate} Hz, the file is {info.sample_rate} Hz")
+    if rules.expected_rate is not None and info.sample_rate != rules.expected_rate:
+        return (
+            WRONG_RATE,
+            f"{info.sample_rate} Hz but {rules.expected_rate} Hz is required",
+        )
+    if rules.strict_mono and info.channels != 1:
+        return MULTICHANNEL, f"{info.channels} channels, mono required"
+    length = resampled_length(info.frames, info.sample_rate, rules.target_rate)
+    if rules.min_samples is not None and length < rules.min_samples:
+        return TOO_SHORT, (
+            f"{length} samples at {rules.target_rate} Hz, shorter than min_samples={rules.min_samples}"
+        )
+    if rules.max_samples is not None and length > rules.max_samples:
+        return TOO_LONG, (
+            f"{length} samples at {rules.target_rate} Hz, longer than max_samples={rules.max_samples}"
+        )
+    if rules.require_transcript and entry.transcript is None:
+        return NO_TRANSCRIPT, "no transcript"
+    allowed = rules.allowed_characters()
+    if allowed is not None and entry.transcript is not None:
+        unknown = sorted(set(entry.transcript) - allowed)
+        if unknown:
+            return BAD_TRANSCRIPT, (
+                f"transcript {entry.transcript!r} has characters outside the vocabulary: "
+                f"{', '.join(repr(c) for c in unknown)}"
+            )
+    return None
+
+
+def entry_error(entry: ManifestEntry, info: AudioInfo, rules: ValidationRules) -> AudioError | None:
+    """``check_entry`` as an ``AudioError`` (named by ``entry_location``), or ``None``."""
+    problem = check_entry(entry, info, rules)
+    if problem is None:
+        return None
+    reason, detail = problem
+    return AudioError(entry_location(entry), reason, f"{detail}; {FIXES[reason]}.")
+
+
+def record_from(entry: ManifestEntry, info: AudioInfo) -> AudioRecord:
+    """The ``AudioRecord`` of an entry whose header passed."""
+    return AudioRecord(
+        id=entry.id,
+        path=entry.path,
+        num_samples=info.frames,
+        sample_rate=info.sample_rate,
+        transcript=entry.transcript,
+        speaker=entry.speaker,
+        channels=info.channels,
+        row=entry.row,
+    )
+
+
+def _header_of_file(entry: ManifestEntry) -> AudioInfo:
+    return read_audio_info(entry.path)
+
+
+def check_on_bad(on_bad: str) -> str:
+    """Validate the ``on_bad`` argument."""
+    if on_bad not in ON_BAD_CHOICES:
+        raise ValueError(f"on_bad must be one of {ON_BAD_CHOICES}, got {on_bad!r}")
+    return on_bad
+
+
+def validate_entries(
+    entries: Sequence[ManifestEntry],
+    rules: ValidationRules | None = None,
+    *,
+    on_bad: str = "raise",
+    source: str = "",
+    read_header: Callable[[ManifestEntry], AudioInfo] = _header_of_file,
+    decode: Callable[[AudioRecord], object] | None = None,
+    num_threads: int | None = None,
+) -> tuple[list[AudioRecord], SkipReport]:
+    """Check every entry from its header and return the good ones as records.
+
+    Args:
+        entries: what the manifest claims.
+        rules: the checks (default ``ValidationRules()``: readable, non-empty, manifest agrees).
+        on_bad: ``"raise"`` (one ``DataValidationError`` listing every problem) or ``"skip"``.
+        source: name used in messages and the report.
+        read_header: entry -> ``AudioInfo``, raising ``AudioError`` (default: ``soundfile.info`` of
+            ``entry.path``). Dataset adapters pass their own.
+        decode: called on each record when ``rules.decode`` is set; must raise ``AudioError`` for
+            bad audio (e.g. ``lambda r: load_audio(r.path)``).
+        num_threads: threads reading headers (default: up to 8 for large manifests; header reads
+            are I/O bound and libsndfile releases the GIL).
+
+    Returns:
+        ``(records, report)``: records in entry order, and the report of what was dropped.
+
+    Raises:
+        DataValidationError: ``on_bad="raise"`` and at least one entry failed.
+    """
+    check_on_bad(on_bad)
+    rules = rules or ValidationRules()
+    report = SkipReport(source=source, seen=len(entries))
+
+    def inspect(entry: ManifestEntry) -> AudioRecord | tuple[str, str, str]:
+        try:
+            info = read_header(entry)
+        except AudioError as error:
+            return (
+                error.reason,
+                entry.path,
+                f"{error} ({entry.origin})" if entry.origin != entry.path else str(error),
+            )
+        problem = check_entry(entry, info, rules)
+        if problem is not None:
+            return problem[0], entry.path, f"{entry_location(entry)}: {problem[1]}"
+        record = record_from(entry, info)
+        if rules.decode and decode is not None:
+            try:
+                decode(record)
+            except AudioError as error:
+                return error.reason, entry.path, str(error)
+        return record
+
+    threads = (
+        num_threads if num_threads is not None else (min(8, os.cpu_count() or 1) if len(entries) > 256 else 1)
+    )
+    if threads > 1:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            outcomes = list(pool.map(inspect, entries, chunksize=64))
+    else:
+        outcomes = [inspect(entry) for entry in entries]
+
+    records = []
+    for outcome in outcomes:
+        if isinstance(outcome, AudioRecord):
+            records.append(outcome)
+        else:
+            report.add(*outcome)
+    if report.failed_count and on_bad == "raise":
+        raise DataValidationError(report)
+    return records, report
+
+
+__all__ = [
+    "BAD_TRANSCRIPT",
+    "EMPTY",
+    "LENGTH_MISMATCH",
+    "MISSING_FILE",
+    "MULTICHANNEL",
+    "NON_FINITE",
+    "NO_TRANSCRIPT",
+    "RATE_MISMATCH",
+    "TOO_LONG",
+    "TOO_SHORT",
+    "UNREADABLE",
+    "WRONG_RATE",
+    "DataValidationError",
+    "SkipReport",
+    "ValidationRules",
+    "check_entry",
+    "entry_error",
+    "entry_location",
+    "validate_entries",
+]

@@ -1,0 +1,181 @@
+"""Every bad-input case: a clear error before training (default) or a counted, reported skip."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.data.audio_files import sine, write_corrupt, write_empty, write_nan, write_tone, write_wav
+from wav2vec_hf.data import (
+    AudioCollator,
+    AudioDataset,
+    AudioError,
+    DataValidationError,
+    SkipReport,
+    ValidationRules,
+    open_audio_source,
+)
+
+VOCABULARY = "ABCDEFGHIJKLMNOPQRSTUVWXYZ'"
+
+
+def table(folder, rows, name="list.tsv"):
+    """A transcript table ``path  num_samples  transcript`` (empty num_samples: not claimed)."""
+    path = folder / name
+    lines = ["path\tnum_samples\ttranscript"] + [
+        f"{p}\t{n if n is not None else ''}\t{t}" for p, n, t in rows
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def mixed_folder(tmp_path):
+    """One good file and one file per header-detectable problem."""
+    write_tone(tmp_path / "good.wav", 3200)
+    write_corrupt(tmp_path / "corrupt.wav")
+    write_empty(tmp_path / "empty.wav")
+    write_tone(tmp_path / "short.wav", 100)
+    write_tone(tmp_path / "rate8k.wav", 1600, rate=8000)
+    write_wav(tmp_path / "stereo.wav", np.stack([sine(200.0, 16000, 3200)] * 2, axis=1))
+    write_tone(tmp_path / "liar.wav", 3000)
+    write_tone(tmp_path / "accent.wav", 3200)
+    write_tone(tmp_path / "unlabeled.wav", 3200)
+    rows = [
+        ("good.wav", 3200, "GOOD"),
+        ("corrupt.wav", None, "BROKEN"),
+        ("empty.wav", 0, "EMPTY"),
+        ("short.wav", 100, "SHORT"),
+        ("rate8k.wav", 1600, "RATE"),
+        ("stereo.wav", 3200, "STEREO"),
+        ("missing.wav", 3200, "GONE"),
+        ("liar.wav", 9999, "LIAR"),
+        ("accent.wav", 3200, "CAFÉ 42"),
+        ("unlabeled.wav", 3200, ""),
+    ]
+    return table(tmp_path, rows)
+
+
+STRICT = ValidationRules(
+    min_samples=400, expected_rate=16000, strict_mono=True, vocabulary=VOCABULARY, require_transcript=True
+)
+EXPECTED_REASONS = {
+    "unreadable": ["corrupt.wav"],
+    "empty": ["empty.wav"],
+    "too_short": ["short.wav"],
+    "wrong_rate": ["rate8k.wav"],
+    "multichannel": ["stereo.wav"],
+    "missing_file": ["missing.wav"],
+    "length_mismatch": ["liar.wav"],
+    "bad_transcript": ["accent.wav"],
+    "no_transcript": ["unlabeled.wav"],
+}
+
+
+def test_default_raises_one_error_listing_every_bad_file_and_its_fix(mixed_folder):
+    with pytest.raises(DataValidationError) as caught:
+        open_audio_source(mixed_folder, rules=STRICT)
+    message = str(caught.value)
+    assert message.startswith(f"9 of 10 utterances in {mixed_folder} failed validation")
+    for reason, files in EXPECTED_REASONS.items():
+        assert f"{reason}: 1 (fix: " in message
+        for name in files:
+            assert name in message
+    assert "manifest says 9999 samples, the file has 3000" in message
+    assert "'4', '2', 'É'" in message or "'2', '4', 'É'" in message
+    assert f"{mixed_folder}:9" in message  # the table line of the bad transcript
+    assert "on_bad='skip'" in message
+    assert caught.value.report.counts == {reason: 1 for reason in EXPECTED_REASONS}
+
+
+def test_skip_mode_keeps_the_good_file_and_counts_each_reason(mixed_folder):
+    source = open_audio_source(mixed_folder, rules=STRICT, on_bad="skip")
+    assert [r.id for r in source] == ["good"]
+    report = source.skip_report
+    assert report.seen == 10 and report.failed_count == 9
+    assert {
+        reason: [p.rsplit("/", 1)[-1] for p, _ in shown] for reason, shown in report.examples.items()
+    } == (EXPECTED_REASONS)
+    summary = report.summary()
+    assert summary.startswith(f"{mixed_folder}: 9 of 10 utterances skipped")
+    assert "multichannel: 1" in summary and "stereo.wav" in summary
+    assert report.to_dict()["counts"]["too_short"] == 1
+
+
+def test_lenient_rules_mix_down_stereo_resample_and_accept_unlabeled(mixed_folder):
+    source = open_audio_source(mixed_folder, on_bad="skip")  # default rules
+    kept = {r.id for r in source}
+    assert kept == {"good", "short", "rate8k", "stereo", "accent", "unlabeled"}
+    stereo = next(i for i, r in enumerate(source) if r.id == "stereo")
+    assert source[stereo].channels == 2 and source.load(stereo).shape == (3200,)
+    rate8k = next(i for i, r in enumerate(source) if r.id == "rate8k")
+    assert source.load(rate8k).shape == (3200,)
+    assert set(source.skip_report.counts) == {"unreadable", "empty", "missing_file", "length_mismatch"}
+
+
+def test_manifest_sample_rate_must_match_the_file(tmp_path):
+    write_tone(tmp_path / "x.wav", 1600, rate=16000)
+    (tmp_path / "m.tsv").write_text("path\tsample_rate\nx.wav\t8000\n", encoding="utf-8")
+    with pytest.raises(DataValidationError, match="manifest says 8000 Hz, the file is 16000 Hz"):
+        open_audio_source(tmp_path / "m.tsv")
+    relaxed = open_audio_source(tmp_path / "m.tsv", rules=ValidationRules(check_manifest=False))
+    assert relaxed[0].sample_rate == 16000
+
+
+def test_max_samples_rule_counts_long_files(tmp_path):
+    write_tone(tmp_path / "long.wav", 8000, rate=8000)  # 16000 samples at 16 kHz
+    write_tone(tmp_path / "ok.wav", 4000)
+    source = open_audio_source(tmp_path, rules=ValidationRules(max_samples=10_000), on_bad="skip")
+    assert [r.id for r in source] == ["ok"]
+    assert source.skip_report.counts == {"too_long": 1}
+
+
+def test_nan_file_is_found_by_decode_validation_before_training(tmp_path):
+    write_tone(tmp_path / "fine.wav", 1600)
+    write_nan(tmp_path / "nan.wav")
+    with pytest.raises(DataValidationError, match=r"(?s)non_finite: 1.*nan\.wav: 2 of 1600 samples are NaN"):
+        open_audio_source(tmp_path, rules=ValidationRules(decode=True))
+    skipped = open_audio_source(tmp_path, rules=ValidationRules(decode=True), on_bad="skip")
+    assert [r.id for r in skipped] == ["fine"] and skipped.skip_report.counts == {"non_finite": 1}
+
+
+def test_nan_file_without_decode_validation_fails_at_load_naming_the_file(tmp_path):
+    write_tone(tmp_path / "fine.wav", 1600)
+    write_nan(tmp_path / "nan.wav")
+    source = open_audio_source(tmp_path)  # header-only validation cannot see NaN
+    assert len(source) == 2
+    strict = AudioDataset(source)
+    with pytest.raises(AudioError, match=r"nan\.wav: 2 of 1600 samples are NaN or infinite"):
+        strict[1]
+    lenient = AudioDataset(source, on_bad="skip")
+    batch = AudioCollator()([lenient[0], lenient[1]])
+    assert batch["ids"] == ["fine"] and batch["input_values"].shape == (1, 1600)
+    assert [s["reason"] for s in batch["skipped"]] == ["non_finite"]
+    assert lenient.skip_report.counts == {"non_finite": 1} and lenient.skip_report.seen == 2
+    # The loop-side report fed from batches (what to do with DataLoader workers) agrees.
+    loop_report = SkipReport(source="loop")
+    loop_report.record_skipped(batch["skipped"])
+    assert loop_report.counts == {"non_finite": 1}
+    assert "nan.wav" in loop_report.examples["non_finite"][0][0]
+
+
+def test_skip_reports_merge():
+    first, second = SkipReport(source="a", seen=3), SkipReport(source="b", seen=4)
+    first.add("empty", "x.wav", "x.wav: empty")
+    second.add("empty", "y.wav", "y.wav: empty")
+    second.add("too_short", "z.wav", "z.wav: short")
+    first.merge(second)
+    assert first.seen == 7 and first.counts == {"empty": 2, "too_short": 1}
+    assert [p for p, _ in first.examples["empty"]] == ["x.wav", "y.wav"]
+
+
+def test_on_bad_must_be_known(mixed_folder):
+    with pytest.raises(ValueError, match="on_bad must be one of"):
+        open_audio_source(mixed_folder, on_bad="ignore")
+
+
+def test_many_entries_are_validated_with_threads_in_order(tmp_path):
+    for i in range(300):
+        write_tone(tmp_path / f"u{i:03d}.wav", 400 + i)
+    source = open_audio_source(tmp_path)
+    assert [r.num_samples for r in source] == [400 + i for i in range(300)]
