@@ -1,0 +1,883 @@
+"""wav2vec (Schneider et al., 2019) and vq-wav2vec (Baevski et al., 2020) as transformers models.
+
+Shapes follow fairseq: audio ``(batch, samples)``; encoder output z, quantised q and context c are
+``(batch, channels, frames)``; code indices ``(batch, frames, groups)`` with values in ``[0, V)``.
+
+The data path (one utterance, eval mode, numerically as fairseq computes it):
+
+    input_values (B, L) --FeatureEncoder--> z (B, C, T)  [5-8 conv blocks, group norm, log(|z|+1)?]
+        --quantiser (vq-wav2vec only)--> q (B, C', T), codes (B, T, G)
+        --ContextNetwork--> c (B, C'', T)  [causal conv blocks with skip connections, or a GRU]
+    pretraining: step projections h_k(c_t) (B, C, T, K) scored against z or q at t + offset + k.
+
+This file imports only torch, transformers and its sibling ``configuration_wav2vec`` so that it can
+be shipped as Hub remote code (``register_for_auto_class``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import PreTrainedModel
+from transformers import initialization as init
+from transformers.utils import ModelOutput
+
+from .configuration_wav2vec import VQWav2VecConfig, Wav2VecConfig
+
+_ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU}
+
+
+# ---------------------------------------------------------------------------------------------
+# Outputs
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Wav2VecModelOutput(ModelOutput):
+    """Output of ``Wav2VecModel`` / ``VQWav2VecModel``.
+
+    Attributes:
+        context: c, the context network output, ``(batch, context_dim, frames)``.
+        features: z, the encoder output, ``(batch, encoder_dim, frames)``.
+        quantized_features: q, the quantiser output (vq-wav2vec), ``(batch, quantized_dim, frames)``.
+        codevector_indices: per-group codes (vq-wav2vec), ``(batch, frames, groups)``, values in ``[0, V)``.
+        codevector_logits: Gumbel logits, ``(batch, frames, groups * V)``; group g is columns g V .. g V + V - 1.
+        kmeans_projection: k-means only: the projected encoder output compared with the codebook,
+            ``(batch, encoder_dim, frames)``.
+        code_perplexity: sum over groups of exp(entropy) of the batch's code histogram (scalar).
+        prob_perplexity: Gumbel only: the same for the batch-averaged softmax (scalar).
+        diversity_loss: Gumbel only: (G V - prob_perplexity) / (G V) (scalar).
+        kmeans_loss: k-means only: mse(zq, sg(ze)) + gamma mse(ze, sg(zq)) (scalar, fp32).
+        encoder_hidden_states: output of every encoder block, each ``(batch, channels, frames_l)``.
+        context_hidden_states: output of every context network block, each ``(batch, channels, frames)``.
+    """
+
+    context: torch.FloatTensor | None = None
+    features: torch.FloatTensor | None = None
+    quantized_features: torch.FloatTensor | None = None
+    codevector_indices: torch.LongTensor | None = None
+    codevector_logits: torch.FloatTensor | None = None
+    kmeans_projection: torch.FloatTensor | None = None
+    code_perplexity: torch.FloatTensor | None = None
+    prob_perplexity: torch.FloatTensor | None = None
+    diversity_loss: torch.FloatTensor | None = None
+    kmeans_loss: torch.FloatTensor | None = None
+    encoder_hidden_states: tuple[torch.FloatTensor, ...] | None = None
+    context_hidden_states: tuple[torch.FloatTensor, ...] | None = None
+
+
+@dataclass
+class Wav2VecForPreTrainingOutput(ModelOutput):
+    """Output of ``Wav2VecForPreTraining`` / ``VQWav2VecForPreTraining``.
+
+    Logits are laid out as fairseq's wav2vec criterion receives them, step after step. Binary loss:
+    ``logits`` and ``targets`` are 1-D; step k contributes ``(1 + negatives) * batch * (frames - offset - k)``
+    entries ordered (candidate, batch, frame), the positives first (target 1). InfoNCE: ``logits`` is
+    ``(rows, 1 + negatives)`` with column 0 the positive, rows ordered (step, frame, batch), ``targets``
+    all zeros.
+
+    Attributes:
+        loss: contrastive_loss + diversity_loss_weight * diversity_loss + kmeans_loss_weight * kmeans_loss.
+        contrastive_loss: the K-step loss summed over all terms and divided by the number of positives
+            (fairseq's normalisation: the gradient fairseq applies), scalar.
+        per_step_loss: the contrastive loss of each step, normalised by that step's positives, ``(K,)``.
+        accuracy: fraction of (step, frame, utterance) where the positive scores above every negative.
+        logits, targets: see above.
+        step_predictions: h_k(c), the step-specific projections, ``(batch, encoder_dim, frames, K)``.
+        negative_indices: the distractors used, ``(batch, frames, negatives)``, indices into the
+            batch's frames flattened as ``utterance * frames + frame``.
+        diversity_loss, kmeans_loss, code_perplexity, prob_perplexity: as in ``Wav2VecModelOutput``.
+        gumbel_temperature: the temperature used (Gumbel only), float.
+        context, features, quantized_features, codevector_indices: as in ``Wav2VecModelOutput``.
+        encoder_hidden_states, context_hidden_states: as in ``Wav2VecModelOutput``.
+    """
+
+    loss: torch.FloatTensor | None = None
+    contrastive_loss: torch.FloatTensor | None = None
+    per_step_loss: torch.FloatTensor | None = None
+    accuracy: torch.FloatTensor | None = None
+    logits: torch.FloatTensor | None = None
+    targets: torch.Tensor | None = None
+    step_predictions: torch.FloatTensor | None = None
+    negative_indices: torch.LongTensor | None = None
+    diversity_loss: torch.FloatTensor | None = None
+    kmeans_loss: torch.FloatTensor | None = None
+    code_perplexity: torch.FloatTensor | None = None
+    prob_perplexity: torch.FloatTensor | None = None
+    gumbel_temperature: float | None = None
+    context: torch.FloatTensor | None = None
+    features: torch.FloatTensor | None = None
+    quantized_features: torch.FloatTensor | None = None
+    codevector_indices: torch.LongTensor | None = None
+    encoder_hidden_states: tuple[torch.FloatTensor, ...] | None = None
+    context_hidden_states: tuple[torch.FloatTensor, ...] | None = None
+
+
+# ---------------------------------------------------------------------------------------------
+# Building blocks
+# ---------------------------------------------------------------------------------------------
+
+
+class Fp32GroupNorm(nn.GroupNorm):
+    """Group norm computed in float32 whatever the input dtype, cast back to it (as fairseq).
+
+    With one group it normalises each utterance over channels and time together, so its statistics
+    in bf16/fp16 would be too coarse; autocast is disabled inside.
+    """
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(device_type=hidden.device.type, enabled=False):
+            normed = F.group_norm(
+                hidden.float(),
+                self.num_groups,
+                self.weight.float() if self.weight is not None else None,
+                self.bias.float() if self.bias is not None else None,
+                self.eps,
+            )
+        return normed.to(hidden.dtype)
+
+
+class FeatureEncoderBlock(nn.Module):
+    """Conv1d (no bias) -> group norm (1 group, fp32) -> activation: ``(B, C_in, L) -> (B, C_out, L')``."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel: int, stride: int, config: Wav2VecConfig):
+        super().__init__()
+        self.conv = nn.Conv1d(in_channels, out_channels, kernel, stride=stride, bias=False)
+        self.norm = Fp32GroupNorm(1, out_channels, affine=not config.non_affine_group_norm)
+        self.activation = _ACTIVATIONS[config.activation]()
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        return self.activation(self.norm(self.conv(hidden)))
+
+
+class Wav2VecFeatureEncoder(nn.Module):
+    """The encoder f: raw audio ``(B, L)`` -> z ``(B, C, T)``, T = floor((L - receptive field) / hop) + 1."""
+
+    def __init__(self, config: Wav2VecConfig):
+        super().__init__()
+        layers, in_channels = [], 1
+        for channels, kernel, stride in config.conv_feature_layers:
+            layers.append(FeatureEncoderBlock(in_channels, channels, kernel, stride, config))
+            in_channels = channels
+        self.conv_layers = nn.ModuleList(layers)
+        self.log_compression = config.log_compression
+        self.skip_connections = config.skip_connections_feat
+        self.residual_scale = math.sqrt(config.residual_scale)
+
+    def forward(
+        self, input_values: torch.Tensor, output_hidden_states: bool = False
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...] | None]:
+        hidden = input_values.unsqueeze(1)
+        all_hidden = []
+        for layer in self.conv_layers:
+            residual = hidden
+            hidden = layer(hidden)
+            if self.skip_connections and hidden.size(1) == residual.size(1):
+                # The residual is longer (stride): keep every (len_in // len_out)-th frame, as fairseq.
+                frames = hidden.size(2)
+                residual = residual[..., :: residual.size(2) // frames][..., :frames]
+                hidden = (hidden + residual) * self.residual_scale
+            if output_hidden_states:
+                all_hidden.append(hidden)
+        if self.log_compression:
+            hidden = (hidden.abs() + 1).log()
+        return hidden, (tuple(all_hidden) if output_hidden_states else None)
+
+
+class ContextBlock(nn.Module):
+    """Causal pad (kernel - 1 frames on the left) -> Conv1d -> dropout -> group norm -> activation."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel: int, config: Wav2VecConfig):
+        super().__init__()
+        self.left_padding = kernel - 1
+        self.zero_pad = config.agg_zero_pad
+        self.conv = nn.Conv1d(in_channels, out_channels, kernel, bias=config.conv_bias)
+        self.dropout = nn.Dropout(config.dropout)
+        self.norm = Fp32GroupNorm(1, out_channels, affine=not config.non_affine_group_norm)
+        self.activation = _ACTIVATIONS[config.activation]()
+        # A 1x1 conv carries the residual across a change of channel count (only then: fairseq's keys).
+        self.residual_projection = (
+            nn.Conv1d(in_channels, out_channels, 1, bias=False)
+            if config.skip_connections_agg and in_channels != out_channels
+            else None
+        )
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        # Replication (fairseq's default) repeats the first frame, so the first outputs see real audio.
+        mode = "constant" if self.zero_pad else "replicate"
+        padded = F.pad(hidden, (self.left_padding, 0), mode=mode)
+        return self.activation(self.norm(self.dropout(self.conv(padded))))
+
+
+class Wav2VecContextNetwork(nn.Module):
+    """The context network g (aggregator): ``(B, C_in, T) -> (B, C_out, T)``, causal."""
+
+    def __init__(self, config: Wav2VecConfig, in_channels: int):
+        super().__init__()
+        layers = []
+        for channels, kernel, _ in config.conv_aggregator_layers:
+            layers.append(ContextBlock(in_channels, channels, kernel, config))
+            in_channels = channels
+        self.layers = nn.ModuleList(layers)
+        self.skip_connections = config.skip_connections_agg
+        self.residual_scale = math.sqrt(config.residual_scale)
+
+    def forward(
+        self, hidden: torch.Tensor, output_hidden_states: bool = False
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...] | None]:
+        all_hidden = []
+        for layer in self.layers:
+            residual = hidden
+            hidden = layer(hidden)
+            if self.skip_connections:
+                if layer.residual_projection is not None:
+                    residual = layer.residual_projection(residual)
+                hidden = (hidden + residual) * self.residual_scale
+            if output_hidden_states:
+                all_hidden.append(hidden)
+        return hidden, (tuple(all_hidden) if output_hidden_states else None)
+
+
+class Wav2VecGRUContextNetwork(nn.Module):
+    """A one-layer GRU over time as context network: ``(B, C_in, T) -> (B, gru_dim, T)``."""
+
+    def __init__(self, config: Wav2VecConfig, in_channels: int):
+        super().__init__()
+        self.gru = nn.GRU(input_size=in_channels, hidden_size=config.gru_dim, num_layers=1, batch_first=True)
+
+    def forward(
+        self, hidden: torch.Tensor, output_hidden_states: bool = False
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...] | None]:
+        output, _ = self.gru(hidden.transpose(1, 2))
+        output = output.transpose(1, 2)
+        return output, ((output,) if output_hidden_states else None)
+
+
+def build_context_network(config: Wav2VecConfig, in_channels: int) -> nn.Module:
+    """The configured context network (``aggregator``)."""
+    if config.aggregator == "gru":
+        return Wav2VecGRUContextNetwork(config, in_channels)
+    return Wav2VecContextNetwork(config, in_channels)
+
+
+@dataclass
+class QuantizerOutput(ModelOutput):
+    """What a quantiser returns; see ``Wav2VecModelOutput`` for the fields."""
+
+    quantized: torch.FloatTensor | None = None
+    indices: torch.LongTensor | None = None
+    code_perplexity: torch.FloatTensor | None = None
+    logits: torch.FloatTensor | None = None
+    prob_perplexity: torch.FloatTensor | None = None
+    diversity_loss: torch.FloatTensor | None = None
+    projection: torch.FloatTensor | None = None
+    kmeans_loss: torch.FloatTensor | None = None
+
+
+def _perplexity(probabilities: torch.Tensor) -> torch.Tensor:
+    """Sum over groups of exp(entropy); ``probabilities`` is ``(groups, V)`` (fairseq's +1e-7 inside the log)."""
+    entropy = -(probabilities * torch.log(probabilities + 1e-7)).sum(dim=-1)
+    return torch.exp(entropy).sum()
+
+
+def _code_perplexity(indices: torch.Tensor, num_vars: int) -> torch.Tensor:
+    """Perplexity of the code histogram; ``indices`` is ``(N, groups)``."""
+    one_hot = F.one_hot(indices, num_vars).float()  # (N, G, V)
+    return _perplexity(one_hot.mean(dim=0))
+
+
+class GumbelVectorQuantizer(nn.Module):
+    """Gumbel-softmax product quantiser: z ``(B, C, T)`` -> q ``(B, vq_dim, T)``, codes ``(B, T, G)``.
+
+    Logits come from a linear layer (or an MLP, ``vq_depth`` > 1) over each frame's C channels. In
+    training the code of each group is a hard Gumbel-softmax sample (straight-through gradient);
+    in eval it is the argmax. Group g's vector is row ``code`` of its codebook; vectors of the G
+    groups are concatenated.
+    """
+
+    def __init__(self, config: Wav2VecConfig):
+        super().__init__()
+        self.num_groups = config.vq_groups
+        self.num_vars = config.vq_vars
+        self.combine_groups = config.combine_groups
+        self.var_dim = config.quantized_dim // config.vq_groups
+        codebooks = 1 if config.combine_groups else config.vq_groups
+        # (1, codebooks * V, var_dim), fairseq's ``vars`` layout.
+        self.codevectors = nn.Parameter(torch.empty(1, codebooks * config.vq_vars, self.var_dim))
+        inner_dim = config.encoder_dim * 2
+        hidden_layers, in_dim = [], config.encoder_dim
+        for _ in range(config.vq_depth - 1):
+            hidden_layers.append(nn.Linear(in_dim, inner_dim))
+            in_dim = inner_dim
+        self.hidden_layers = nn.ModuleList(hidden_layers)
+        self.activation = _ACTIVATIONS[config.activation]()
+        self.logit_projection = nn.Linear(in_dim, config.vq_groups * config.vq_vars)
+        self.temperature = float(config.vq_temp[0])
+
+    def logits(self, features: torch.Tensor) -> torch.Tensor:
+        """Code logits ``(B, T, G * V)`` for encoder output ``(B, C, T)``."""
+        hidden = features.transpose(1, 2)
+        for layer in self.hidden_layers:
+            hidden = self.activation(layer(hidden))
+        return self.logit_projection(hidden)
+
+    def codebook(self) -> torch.Tensor:
+        """Every group's codewords, ``(G, V, var_dim)``."""
+        vectors = self.codevectors.view(-1, self.num_vars, self.var_dim)
+        return vectors.expand(self.num_groups, -1, -1) if self.combine_groups else vectors
+
+    def forward(self, features: torch.Tensor) -> QuantizerOutput:
+        batch, _, frames = features.shape
+        logits = self.logits(features)
+        grouped = logits.reshape(batch * frames, self.num_groups, self.num_vars)
+        argmax = grouped.argmax(dim=-1)  # (B*T, G)
+        code_perplexity = _code_perplexity(argmax, self.num_vars)
+        average_probs = torch.softmax(grouped.float(), dim=-1).mean(dim=0)
+        prob_perplexity = _perplexity(average_probs)
+        total_vars = self.num_groups * self.num_vars
+        if self.training:
+            one_hot = F.gumbel_softmax(grouped.float(), tau=self.temperature, hard=True).type_as(grouped)
+            indices = one_hot.argmax(dim=-1)
+        else:
+            one_hot = F.one_hot(argmax, self.num_vars).type_as(grouped)
+            indices = argmax
+        # One-hot times codebook (not a gather) so the straight-through gradient reaches the logits.
+        quantized = torch.einsum("ngv,gvd->ngd", one_hot, self.codebook().to(one_hot.dtype))
+        quantized = quantized.reshape(batch, frames, -1).transpose(1, 2)
+        return QuantizerOutput(
+            quantized=quantized,
+            indices=indices.view(batch, frames, self.num_groups),
+            code_perplexity=code_perplexity,
+            logits=logits,
+            prob_perplexity=prob_perplexity,
+            diversity_loss=(total_vars - prob_perplexity) / total_vars,
+        )
+
+    @torch.no_grad()
+    def codes(self, features: torch.Tensor) -> torch.Tensor:
+        """Deterministic (argmax) codes ``(B, T, G)`` for encoder output ``(B, C, T)``."""
+        batch, _, frames = features.shape
+        return self.logits(features).view(batch, frames, self.num_groups, self.num_vars).argmax(dim=-1)
+
+
+class KmeansVectorQuantizer(nn.Module):
+    """k-means product quantiser: z ``(B, C, T)`` -> q ``(B, C, T)``, codes ``(B, T, G)``.
+
+    z is first projected (grouped 1x1 conv + group norm with G groups, fp32) to ze; each group's
+    slice of ze picks its nearest codeword (Euclidean). The output is the codewords, with the
+    gradient passed straight through to ze.
+    """
+
+    def __init__(self, config: Wav2VecConfig):
+        super().__init__()
+        dim = config.encoder_dim
+        self.num_groups = config.vq_groups
+        self.num_vars = config.vq_vars
+        self.combine_groups = config.combine_groups
+        self.var_dim = dim // config.vq_groups
+        self.gamma = config.vq_gamma
+        self.projection = nn.Conv1d(dim, dim, kernel_size=1, groups=config.vq_groups, bias=False)
+        self.projection_norm = Fp32GroupNorm(config.vq_groups, dim)
+        codebooks = 1 if config.combine_groups else config.vq_groups
+        # (V, codebooks, var_dim), fairseq's ``embedding`` layout.
+        self.codebook = nn.Parameter(torch.empty(config.vq_vars, codebooks, self.var_dim))
+
+    def expanded_codebook(self) -> torch.Tensor:
+        """Every group's codewords, ``(V, G, var_dim)``."""
+        return self.codebook.expand(self.num_vars, self.num_groups, self.var_dim)
+
+    def project(self, features: torch.Tensor) -> torch.Tensor:
+        """ze ``(B, C, T)``: what is compared with the codebook."""
+        return self.projection_norm(self.projection(features))
+
+    @torch.no_grad()
+    def _nearest(self, projected: torch.Tensor) -> torch.Tensor:
+        batch, _, frames = projected.shape
+        slices = projected.float().view(batch, self.num_groups, self.var_dim, frames).permute(1, 0, 3, 2)
+        slices = slices.reshape(self.num_groups, batch * frames, self.var_dim)  # (G, B*T, d)
+        codebook = self.expanded_codebook().float().transpose(0, 1)  # (G, V, d)
+        # Exact differences (no |a|^2 + |b|^2 - 2ab shortcut): close codewords stay ordered as in fairseq.
+        distances = torch.cdist(slices, codebook, compute_mode="donot_use_mm_for_euclid_dist")
+        return distances.argmin(dim=-1).transpose(0, 1).reshape(batch, frames, self.num_groups)
+
+    def forward(self, features: torch.Tensor) -> QuantizerOutput:
+        batch, channels, frames = features.shape
+        projected = self.project(features)
+        indices = self._nearest(projected)  # (B, T, G)
+        codebook = self.expanded_codebook()
+        group_ids = torch.arange(self.num_groups, device=indices.device)
+        chosen = codebook[indices, group_ids]  # (B, T, G, d)
+        selected = chosen.reshape(batch, frames, channels).transpose(1, 2).to(projected.dtype)
+        quantized = selected.detach() + (projected - projected.detach())
+        latent_loss = F.mse_loss(selected.float(), projected.detach().float())
+        commitment_loss = F.mse_loss(projected.float(), selected.detach().float())
+        return QuantizerOutput(
+            quantized=quantized,
+            indices=indices,
+            code_perplexity=_code_perplexity(indices.view(-1, self.num_groups), self.num_vars),
+            projection=projected,
+            kmeans_loss=latent_loss + self.gamma * commitment_loss,
+        )
+
+    def codes(self, features: torch.Tensor) -> torch.Tensor:
+        """Nearest-codeword codes ``(B, T, G)`` for encoder output ``(B, C, T)``."""
+        with torch.no_grad():
+            return self._nearest(self.project(features))
+
+
+def gumbel_temperature_at_step(start: float, end: float, decay: float, step: int) -> float:
+    """fairseq's annealing: ``max(end, start * decay ** step)`` (2 -> 0.5 with decay 0.999995: 0.5 after ~277k updates)."""
+    return max(float(end), float(start) * float(decay) ** int(step))
+
+
+def sample_negative_indices(
+    batch_size: int,
+    num_frames: int,
+    num_negatives: int,
+    cross_sample_negatives: int = 0,
+    sample_distance: int | None = None,
+    device: torch.device | str | None = None,
+    generator: torch.Generator | None = None,
+) -> torch.LongTensor:
+    """Draw distractor frames for every target frame, on ``device``.
+
+    Same-utterance distractors are uniform over the utterance's other frames (never the target
+    itself; within ``sample_distance`` frames of it when set); cross-sample ones are uniform over
+    all other frames of the batch. Indices address the batch's frames flattened as
+    ``utterance * num_frames + frame``.
+
+    Returns:
+        ``(batch_size, num_frames, num_negatives + cross_sample_negatives)`` int64.
+    """
+    frames = torch.arange(num_frames, device=device)
+    utterance_start = (torch.arange(batch_size, device=device) * num_frames).view(-1, 1, 1)
+    parts = []
+    if num_negatives > 0:
+        if num_frames < 2:
+            raise ValueError("sampling negatives from the same utterance needs at least 2 frames.")
+        shape = (batch_size, num_frames, num_negatives)
+        if sample_distance is None:
+            # Uniform over the T - 1 other frames: draw from [0, T - 1) and skip the target.
+            drawn = torch.randint(0, num_frames - 1, shape, device=device, generator=generator)
+            drawn = drawn + (drawn >= frames.view(1, -1, 1)).long()
+        else:
+            low = (frames - sample_distance).clamp(min=0).view(1, -1, 1)
+            high = (frames + sample_distance).clamp(max=num_frames - 1).view(1, -1, 1)
+            width = high - low  # candidates in [low, high] minus the target
+            uniform = torch.rand(shape, device=device, generator=generator)
+            drawn = low + (uniform * width).long().clamp(max=width - 1)
+            drawn = drawn + (drawn >= frames.view(1, -1, 1)).long()
+        parts.append(drawn + utterance_start)
+    if cross_sample_negatives > 0:
+        total = batch_size * num_frames
+        if total < 2:
+            raise ValueError("cross-sample negatives need at least 2 frames in the batch.")
+        shape = (batch_size, num_frames, cross_sample_negatives)
+        own = (utterance_start + frames.view(1, -1, 1)).expand(shape)
+        drawn = torch.randint(0, total - 1, shape, device=device, generator=generator)
+        parts.append(drawn + (drawn >= own).long())
+    if not parts:
+        raise ValueError("num_negatives + cross_sample_negatives must be >= 1 for the contrastive loss.")
+    return torch.cat(parts, dim=-1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Models
+# ---------------------------------------------------------------------------------------------
+
+
+def _seconds(samples: int, rate: int) -> str:
+    return f"{samples / rate:.4f} s"
+
+
+class Wav2VecPreTrainedModel(PreTrainedModel):
+    """Weights initialisation, auto-class names and input checks shared by the wav2vec models."""
+
+    config: Wav2VecConfig
+    config_class = Wav2VecConfig
+    base_model_prefix = "wav2vec"
+    main_input_name = "input_values"
+    input_modalities = "audio"
+    supports_gradient_checkpointing = False
+
+    def _init_weights(self, module: nn.Module) -> None:
+        """fairseq's initialisation: PyTorch defaults, uniform [0, 1) Gumbel codewords (N(0, 1) logits
+        for a single-layer projection), N(0, 0.01^2) k-means codewords, unit/zero norms."""
+        if isinstance(module, GumbelVectorQuantizer):
+            init.uniform_(module.codevectors)
+            if not module.hidden_layers:
+                init.normal_(module.logit_projection.weight, mean=0.0, std=1.0)
+                init.zeros_(module.logit_projection.bias)
+        elif isinstance(module, KmeansVectorQuantizer):
+            init.normal_(module.codebook, mean=0.0, std=0.01)
+        elif isinstance(module, (nn.Conv1d, nn.Linear, nn.ConvTranspose2d)):
+            # PyTorch's default layer init (kaiming uniform with a = sqrt(5)), which fairseq keeps.
+            init.kaiming_uniform_(module.weight, a=math.sqrt(5))
+            if module.bias is not None:
+                fan_in = module.weight.size(1) * math.prod(module.weight.shape[2:])
+                bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+                init.uniform_(module.bias, -bound, bound)
+        elif isinstance(module, nn.GroupNorm) and module.affine:
+            init.ones_(module.weight)
+            init.zeros_(module.bias)
+        elif isinstance(module, nn.GRU):
+            bound = 1 / math.sqrt(module.hidden_size)
+            for parameter in module.parameters():
+                init.uniform_(parameter, -bound, bound)
+
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        """``PreTrainedModel.save_pretrained``, writing an ``auto_map`` for every auto class so that
+        the folder loads with ``AutoModel`` and ``AutoModelForPreTraining`` (``trust_remote_code=True``)."""
+        if type(self)._auto_class is not None:
+            prefix = "VQWav2Vec" if isinstance(self.config, VQWav2VecConfig) else "Wav2Vec"
+            auto_map = dict(getattr(self.config, "auto_map", None) or {})
+            auto_map["AutoModel"] = f"modeling_wav2vec.{prefix}Model"
+            auto_map["AutoModelForPreTraining"] = f"modeling_wav2vec.{prefix}ForPreTraining"
+            self.config.auto_map = auto_map
+        return super().save_pretrained(save_directory, *args, **kwargs)
+
+    def _check_input(self, input_values: torch.Tensor, min_frames: int, purpose: str) -> None:
+        if input_values.dim() != 2:
+            raise ValueError(
+                f"input_values must be (batch, samples) raw audio, got shape {tuple(input_values.shape)}; "
+                "add a batch dimension with input_values[None] for one utterance."
+            )
+        config = self.config
+        needed = config.min_input_length(min_frames)
+        length = input_values.shape[-1]
+        if length < needed:
+            rate = config.sampling_rate
+            raise ValueError(
+                f"input_values has {length} samples ({_seconds(length, rate)} at {rate} Hz), but {purpose} needs "
+                f"at least {needed} samples ({_seconds(needed, rate)}): the encoder's receptive field of "
+                f"{config.receptive_field} samples plus {min_frames - 1} hops of {config.total_stride} samples "
+                f"({min_frames} frame{'s' if min_frames > 1 else ''}). Pad or use longer audio."
+            )
+
+
+def _check_no_padding(attention_mask: torch.Tensor | None) -> None:
+    if attention_mask is not None and not bool(attention_mask.bool().all()):
+        raise ValueError(
+            "wav2vec has no padding mask: its group norm over channels and time makes zero padding change "
+            "every frame of an utterance. Pass utterances of equal length (crop them, as fairseq's "
+            "pretraining batches do) or one at a time."
+        )
+
+
+class Wav2VecModel(Wav2VecPreTrainedModel):
+    """wav2vec / vq-wav2vec without the pretraining head: audio -> z, (q, codes), c.
+
+    Example:
+        >>> model = Wav2VecModel(Wav2VecConfig())
+        >>> out = model(torch.randn(1, 16000))  # 1 s at 16 kHz
+        >>> out.features.shape, out.context.shape  # (1, 512, 98), (1, 512, 98)
+    """
+
+    def __init__(self, config: Wav2VecConfig):
+        super().__init__(config)
+        self.feature_extractor = Wav2VecFeatureEncoder(config)
+        if config.vq_type == "gumbel":
+            self.quantizer = GumbelVectorQuantizer(config)
+        elif config.vq_type == "kmeans":
+            self.quantizer = KmeansVectorQuantizer(config)
+        else:
+            self.quantizer = None
+        self.dropout_features = nn.Dropout(config.dropout_features)
+        self.context_network = build_context_network(config, config.context_input_dim)
+        self.dropout_context = nn.Dropout(config.dropout_agg)
+        self.post_init()
+
+    def forward(
+        self,
+        input_values: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+    ) -> Wav2VecModelOutput | tuple:
+        """Encode raw audio.
+
+        Args:
+            input_values: ``(batch, samples)`` float audio at ``config.sampling_rate``, at least
+                ``config.receptive_field`` samples, not normalised by the model (fairseq's loaders did
+                not normalise for wav2vec / vq-wav2vec).
+            attention_mask: accepted only when it marks no padding (see the error otherwise).
+            output_hidden_states: also return every encoder and context block output.
+            return_dict: return a ``Wav2VecModelOutput`` (default) or a tuple.
+        """
+        _check_no_padding(attention_mask)
+        self._check_input(input_values, 1, "the wav2vec encoder")
+        output_hidden_states = (
+            output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+        )
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+
+        features, encoder_hidden = self.feature_extractor(input_values, output_hidden_states)
+        quantizer_output = QuantizerOutput()
+        context_input = features
+        if self.quantizer is not None:
+            quantizer_output = self.quantizer(features)
+            context_input = quantizer_output.quantized
+        context, context_hidden = self.context_network(
+            self.dropout_features(context_input), output_hidden_states
+        )
+        context = self.dropout_context(context)
+        output = Wav2VecModelOutput(
+            context=context,
+            features=features,
+            quantized_features=quantizer_output.quantized,
+            codevector_indices=quantizer_output.indices,
+            codevector_logits=quantizer_output.logits,
+            kmeans_projection=quantizer_output.projection,
+            code_perplexity=quantizer_output.code_perplexity,
+            prob_perplexity=quantizer_output.prob_perplexity,
+            diversity_loss=quantizer_output.diversity_loss,
+            kmeans_loss=quantizer_output.kmeans_loss,
+            encoder_hidden_states=encoder_hidden,
+            context_hidden_states=context_hidden,
+        )
+        return output if return_dict else output.to_tuple()
+
+    def quantize(self, input_values: torch.Tensor) -> torch.LongTensor:
+        """vq-wav2vec codes of raw audio, deterministic (argmax / nearest codeword) in any mode.
+
+        Args:
+            input_values: ``(batch, samples)`` audio, at least ``config.receptive_field`` samples.
+
+        Returns:
+            ``(batch, frames, groups)`` int64 codes in ``[0, vq_vars)``, one frame per ``total_stride`` samples.
+        """
+        if self.quantizer is None:
+            raise ValueError(
+                "this wav2vec model has no quantiser (vq_type='none'); quantize needs vq-wav2vec."
+            )
+        self._check_input(input_values, 1, "the wav2vec encoder")
+        with torch.no_grad():
+            return self.quantizer.codes(self.feature_extractor(input_values)[0])
+
+    def set_gumbel_temperature(self, temperature: float) -> None:
+        """Set the Gumbel-softmax temperature used in training mode."""
+        if not isinstance(self.quantizer, GumbelVectorQuantizer):
+            raise ValueError("set_gumbel_temperature needs a Gumbel quantiser (vq_type='gumbel').")
+        self.quantizer.temperature = float(temperature)
+
+    def set_gumbel_temperature_for_step(self, step: int) -> float:
+        """Anneal as fairseq: temperature = max(end, start * decay ** step) from ``config.vq_temp``; returns it."""
+        temperature = gumbel_temperature_at_step(*self.config.vq_temp, step)
+        self.set_gumbel_temperature(temperature)
+        return temperature
+
+
+class Wav2VecForPreTraining(Wav2VecPreTrainedModel):
+    """wav2vec / vq-wav2vec with the K-step contrastive pretraining objective.
+
+    For step k = 0..K-1 (the paper's k + 1), the projection h_k(c_t) (B, C, T, K) is scored by dot
+    product against the target y_{t + offset + k} (y = q for vq-wav2vec, z otherwise, optionally
+    passed through ``project_features``) and against distractors drawn for that target frame.
+    """
+
+    def __init__(self, config: Wav2VecConfig):
+        super().__init__(config)
+        if config.num_negatives + config.cross_sample_negatives < 1:
+            raise ValueError(
+                f"{type(self).__name__}: num_negatives + cross_sample_negatives must be >= 1 for the contrastive loss."
+            )
+        self.wav2vec = Wav2VecModel(config)
+        target_dim = config.context_input_dim
+        self.target_projection = (
+            build_context_network(config, target_dim) if config.project_features == "new" else None
+        )
+        if config.project_features != "none":
+            target_dim = config.context_dim
+        # One ConvTranspose2d holds all K step projections (fairseq's layout): weight (C_ctx, C_y, 1, K),
+        # one bias per output channel shared by the steps.
+        self.step_projection = nn.ConvTranspose2d(
+            config.context_dim, target_dim, (1, config.prediction_steps)
+        )
+        self.step_dropout = nn.Dropout(config.dropout)
+        self.post_init()
+
+    def quantize(self, input_values: torch.Tensor) -> torch.LongTensor:
+        """See ``Wav2VecModel.quantize``."""
+        return self.wav2vec.quantize(input_values)
+
+    def set_gumbel_temperature(self, temperature: float) -> None:
+        """See ``Wav2VecModel.set_gumbel_temperature``."""
+        self.wav2vec.set_gumbel_temperature(temperature)
+
+    def set_gumbel_temperature_for_step(self, step: int) -> float:
+        """See ``Wav2VecModel.set_gumbel_temperature_for_step``."""
+        return self.wav2vec.set_gumbel_temperature_for_step(step)
+
+    def _targets(self, encoded: Wav2VecModelOutput) -> torch.Tensor:
+        targets = encoded.quantized_features if encoded.quantized_features is not None else encoded.features
+        if self.config.project_features == "same":
+            targets = self.wav2vec.context_network(targets)[0]
+        elif self.config.project_features == "new":
+            targets = self.target_projection(targets)[0]
+        return targets
+
+    def forward(
+        self,
+        input_values: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        negative_indices: torch.LongTensor | None = None,
+        generator: torch.Generator | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+    ) -> Wav2VecForPreTrainingOutput | tuple:
+        """Compute the pretraining loss.
+
+        Args:
+            input_values: ``(batch, samples)`` audio of equal lengths, at least
+                ``config.min_input_length(config.min_pretraining_frames)`` samples (receptive field +
+                (offset + K - 1) hops: every step needs a target).
+            attention_mask: accepted only when it marks no padding.
+            negative_indices: ``(batch, frames, negatives)`` distractors (see
+                ``sample_negative_indices``); drawn on the input's device when None.
+            generator: a ``torch.Generator`` for the distractor draw (reproducible sampling).
+            output_hidden_states: also return every encoder and context block output.
+            return_dict: return a ``Wav2VecForPreTrainingOutput`` (default) or a tuple.
+        """
+        _check_no_padding(attention_mask)
+        config = self.config
+        self._check_input(input_values, config.min_pretraining_frames, "wav2vec pretraining")
+        return_dict = return_dict if return_dict is not None else config.return_dict
+        encoded = self.wav2vec(input_values, output_hidden_states=output_hidden_states, return_dict=True)
+        targets = self._targets(encoded)  # (B, C_y, T)
+        batch, channels, frames = targets.shape
+
+        if negative_indices is None:
+            negative_indices = sample_negative_indices(
+                batch,
+                frames,
+                config.num_negatives,
+                config.cross_sample_negatives,
+                config.sample_distance,
+                device=targets.device,
+                generator=generator,
+            )
+        elif negative_indices.shape[:2] != (batch, frames):
+            raise ValueError(
+                f"negative_indices has shape {tuple(negative_indices.shape)}; expected ({batch}, {frames}, N)."
+            )
+        num_distractors = negative_indices.shape[-1]
+        flat_targets = targets.transpose(0, 1).reshape(channels, batch * frames)
+        negatives = flat_targets[:, negative_indices.reshape(-1)].view(
+            channels, batch, frames, num_distractors
+        )
+        # (1 + N, B, C, T): the positive first, then the distractors for the same target frame.
+        candidates = torch.cat([targets.unsqueeze(0), negatives.permute(3, 1, 0, 2)], dim=0)
+
+        predictions = self.step_dropout(self.step_projection(encoded.context.unsqueeze(-1)))  # (B, C, T, K)
+        loss_parts = self._contrastive(predictions, candidates, num_distractors)
+        contrastive_loss, per_step_loss, accuracy, logits, labels = loss_parts
+
+        loss = contrastive_loss
+        if encoded.diversity_loss is not None and config.diversity_loss_weight != 0:
+            loss = loss + config.diversity_loss_weight * encoded.diversity_loss
+        if encoded.kmeans_loss is not None and config.kmeans_loss_weight != 0:
+            loss = loss + config.kmeans_loss_weight * encoded.kmeans_loss
+        quantizer = self.wav2vec.quantizer
+        temperature = quantizer.temperature if isinstance(quantizer, GumbelVectorQuantizer) else None
+        output = Wav2VecForPreTrainingOutput(
+            loss=loss,
+            contrastive_loss=contrastive_loss,
+            per_step_loss=per_step_loss,
+            accuracy=accuracy,
+            logits=logits,
+            targets=labels,
+            step_predictions=predictions,
+            negative_indices=negative_indices,
+            diversity_loss=encoded.diversity_loss,
+            kmeans_loss=encoded.kmeans_loss,
+            code_perplexity=encoded.code_perplexity,
+            prob_perplexity=encoded.prob_perplexity,
+            gumbel_temperature=temperature,
+            context=encoded.context,
+            features=encoded.features,
+            quantized_features=encoded.quantized_features,
+            codevector_indices=encoded.codevector_indices,
+            encoder_hidden_states=encoded.encoder_hidden_states,
+            context_hidden_states=encoded.context_hidden_states,
+        )
+        return output if return_dict else output.to_tuple()
+
+    def _contrastive(self, predictions: torch.Tensor, candidates: torch.Tensor, num_distractors: int):
+        """The K-step loss. ``predictions`` (B, C, T, K), ``candidates`` (1 + N, B, C, T)."""
+        config = self.config
+        frames = candidates.shape[-1]
+        step_sums, step_counts, step_logits, step_labels, correct = [], [], [], [], 0
+        for step in range(config.prediction_steps):
+            shift = config.resolved_offset + step
+            # scores[n, b, t] = <h_step(c_t), candidate n of target frame t + shift>
+            scores = torch.einsum(
+                "bct,nbct->nbt", predictions[:, :, : frames - shift, step], candidates[..., shift:]
+            ).float()
+            count = scores[0].numel()
+            if config.infonce:
+                rows = scores.permute(2, 1, 0).reshape(-1, scores.shape[0])  # (T'B, 1 + N)
+                labels = torch.zeros(rows.shape[0], dtype=torch.long, device=rows.device)
+                step_sum = F.cross_entropy(rows, labels, reduction="sum")
+                step_logits.append(rows)
+            else:
+                labels = torch.zeros_like(scores)
+                labels[0] = 1.0
+                weights = None
+                if config.balanced_classes:
+                    weights = torch.full_like(scores, 1.0 / max(config.num_negatives, 1))
+                    weights[0] = 1.0
+                step_sum = F.binary_cross_entropy_with_logits(scores, labels, weights, reduction="sum")
+                step_logits.append(scores.reshape(-1))
+                labels = labels.reshape(-1)
+            step_labels.append(labels)
+            step_sums.append(step_sum)
+            step_counts.append(count)
+            with torch.no_grad():
+                correct += (scores[0] > scores[1:].max(dim=0).values).sum()
+        sums = torch.stack(step_sums)
+        positives = sum(step_counts)
+        per_step = sums / torch.tensor(step_counts, dtype=sums.dtype, device=sums.device)
+        total = sums.sum() / positives
+        accuracy = correct.float() / positives
+        return total, per_step, accuracy, torch.cat(step_logits), torch.cat(step_labels)
+
+
+class VQWav2VecModel(Wav2VecModel):
+    """vq-wav2vec (``VQWav2VecConfig``): ``Wav2VecModel`` with a quantiser; see ``quantize``."""
+
+    config_class = VQWav2VecConfig
+
+
+class VQWav2VecForPreTraining(Wav2VecForPreTraining):
+    """vq-wav2vec pretraining (``VQWav2VecConfig``): the wav2vec loss on quantised targets plus the
+    quantiser's loss (Gumbel diversity or k-means)."""
+
+    config_class = VQWav2VecConfig
+
+
+# Saved folders ship this file and its configuration as remote code (see save_pretrained).
+Wav2VecConfig.register_for_auto_class()
+VQWav2VecConfig.register_for_auto_class()
+Wav2VecModel.register_for_auto_class("AutoModel")
+VQWav2VecModel.register_for_auto_class("AutoModel")
+Wav2VecForPreTraining.register_for_auto_class("AutoModelForPreTraining")
+VQWav2VecForPreTraining.register_for_auto_class("AutoModelForPreTraining")
+
+
+__all__ = [
+    "GumbelVectorQuantizer",
+    "KmeansVectorQuantizer",
+    "VQWav2VecForPreTraining",
+    "VQWav2VecModel",
+    "Wav2VecForPreTraining",
+    "Wav2VecForPreTrainingOutput",
+    "Wav2VecModel",
+    "Wav2VecModelOutput",
+    "Wav2VecPreTrainedModel",
+    "gumbel_temperature_at_step",
+    "sample_negative_indices",
+]
