@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import ast
 import os
+import pickle
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,7 +85,8 @@ def load_fairseq_checkpoint(path: str | os.PathLike, *, trust_pickle: bool = Fal
     try:
         with torch.serialization.safe_globals([argparse.Namespace]):
             raw = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as restricted_error:
+    except pickle.UnpicklingError as restricted_error:
+        # A torch file the restricted unpickler refuses: it holds classes beyond the allow-list.
         if not trust_pickle:
             raise CheckpointError(
                 f"{path}: the restricted unpickler refused this file ({_first_line(restricted_error)}). "
@@ -94,7 +96,14 @@ def load_fairseq_checkpoint(path: str | os.PathLike, *, trust_pickle: bool = Fal
         try:
             raw = torch.load(path, map_location="cpu", weights_only=False)
         except Exception as error:
-            raise CheckpointError(f"{path}: not a readable torch checkpoint ({_first_line(error)}).") from error
+            raise CheckpointError(
+                f"{path}: not a readable torch checkpoint ({_first_line(error)})."
+            ) from error
+    except Exception as error:
+        raise CheckpointError(
+            f"{path}: not a torch checkpoint file ({type(error).__name__}: {_first_line(error)}). "
+            "Pass the .pt file that fairseq wrote (checkpoint_best.pt or a released model)."
+        ) from error
     return _parse_checkpoint(path, raw)
 
 
@@ -109,7 +118,9 @@ def _parse_checkpoint(path: str, raw: Any) -> FairseqCheckpoint:
     if args is not None:
         args = dict(vars(args)) if isinstance(args, argparse.Namespace) else dict(args)
     if args is None and cfg is None:
-        raise CheckpointError(f"{path}: the checkpoint has neither 'args' nor 'cfg'; cannot tell its model config.")
+        raise CheckpointError(
+            f"{path}: the checkpoint has neither 'args' nor 'cfg'; cannot tell its model config."
+        )
     if cfg is not None and not isinstance(cfg, dict):
         # omegaconf DictConfig (only reachable with trust_pickle): turn it into plain containers.
         try:
