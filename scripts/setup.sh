@@ -22,8 +22,11 @@ PIP=("$PY" -m pip --disable-pip-version-check -q)
 
 if "$PY" -c "import torch" >/dev/null 2>&1; then
   echo "[setup] keeping installed torch $("$PY" -c 'import torch; print(torch.__version__)')"
-elif "${PIP[@]}" install --no-index "torch==2.13.0" >/dev/null 2>&1; then
-  echo "[setup] installed the local CPU wheel torch==2.13.0"
+elif local_wheels=$(mktemp -d) && "${PIP[@]}" download --no-deps --no-index -d "$local_wheels" "torch==2.13.0" >/dev/null 2>&1; then
+  # A torch 2.13.0 wheel lies on this machine's disk (pip's find-links): install it, its
+  # dependencies from the index.
+  "${PIP[@]}" install "$local_wheels"/torch-*.whl
+  echo "[setup] installed the local wheel $(basename "$local_wheels"/torch-*.whl)"
 elif ! command -v nvidia-smi >/dev/null 2>&1; then
   echo "[setup] no NVIDIA driver: installing the CPU build of torch"
   "${PIP[@]}" install torch --index-url https://download.pytorch.org/whl/cpu
