@@ -1,0 +1,64 @@
+"""Decoding with word n-gram LMs: build the LM, attach it to a model, tune it, decode fast.
+
+Path of the data: text files -> ``lm_text`` (normalised like the tokenizer) -> ``ngram``
+(interpolated modified Kneser-Ney, ARPA) -> ``lm_build`` (LM folder) -> ``processor``
+(``attach_language_model``: the Hub's ``Wav2Vec2ProcessorWithLM`` layout) -> ``decoder``
+(lockstep CTC prefix beam search with shallow fusion) via ``CTCProcessorWithLM.batch_decode``
+(``parallel``: one reusable process pool) -> ``tuning`` (alpha/beta on a dev set).
+
+Modules: ``lm_text``, ``ngram``, ``lm_build``, ``language_model`` (KenLM + weights + folder),
+``alphabet`` (labels, ``alphabet.json``), ``lexicon`` (token trie), ``decoder``, ``parallel``,
+``processor``, ``tuning``, ``inference`` (logits of a dev set), ``metrics`` (WER), ``synthetic``
+(CTC-like emissions for tests and benchmarks).
+"""
+
+from wav2vec_hf.decoding.alphabet import AlphabetError, labels_from_vocabulary
+from wav2vec_hf.decoding.decoder import (
+    CTCBeamSearchDecoder,
+    DecodeOptions,
+    DecodingError,
+    Hypothesis,
+    WordOffset,
+    greedy_decode,
+)
+from wav2vec_hf.decoding.language_model import FusionWeights, LanguageModelError, NgramLanguageModel
+from wav2vec_hf.decoding.lm_build import LmBuild, build_lm
+from wav2vec_hf.decoding.lm_text import LmTextNormalizer
+from wav2vec_hf.decoding.ngram import NgramModel, estimate_kneser_ney, perplexity, write_arpa
+from wav2vec_hf.decoding.parallel import DecoderPool, DecoderSpec
+from wav2vec_hf.decoding.processor import (
+    CTCProcessorWithLM,
+    LMDecoderOutput,
+    attach_language_model,
+    write_fusion_weights,
+)
+from wav2vec_hf.decoding.tuning import TuningResult, tune_weights
+
+__all__ = [
+    "AlphabetError",
+    "CTCBeamSearchDecoder",
+    "CTCProcessorWithLM",
+    "DecodeOptions",
+    "DecoderPool",
+    "DecoderSpec",
+    "DecodingError",
+    "FusionWeights",
+    "Hypothesis",
+    "LMDecoderOutput",
+    "LanguageModelError",
+    "LmBuild",
+    "LmTextNormalizer",
+    "NgramLanguageModel",
+    "NgramModel",
+    "TuningResult",
+    "WordOffset",
+    "attach_language_model",
+    "build_lm",
+    "estimate_kneser_ney",
+    "greedy_decode",
+    "labels_from_vocabulary",
+    "perplexity",
+    "tune_weights",
+    "write_arpa",
+    "write_fusion_weights",
+]

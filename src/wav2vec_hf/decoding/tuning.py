@@ -1,0 +1,118 @@
+"""Tune the LM weight alpha and word bonus beta on a dev set: a grid, or a grid refined around its best.
+
+The logits are computed once; each (alpha, beta) is one batch decode of the whole dev set, which the
+lockstep decoder (and its pool) makes cheap. ``search="refine"`` evaluates a coarse grid, then
+repeatedly a 3 x 3 grid of half the spacing around the best point so far: a few dozen decodes instead
+of a fine full grid. Ties go to the smaller alpha and beta (the weaker LM).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from wav2vec_hf.decoding.metrics import word_errors
+
+DEFAULT_ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
+DEFAULT_BETAS = (-1.0, 0.0, 1.0, 2.0, 3.0)
+
+
+@dataclass
+class TuningResult:
+    """Every evaluated (alpha, beta) and its WER; the best point.
+
+    Attributes:
+        wer: {(alpha, beta): WER}.
+        best_alpha, best_beta, best_wer: the lowest WER (ties: smaller alpha, then beta).
+        words: reference words of the dev set.
+    """
+
+    wer: dict[tuple[float, float], float] = field(default_factory=dict)
+    words: int = 0
+
+    @property
+    def best(self) -> tuple[float, float, float]:
+        (alpha, beta), wer = min(self.wer.items(), key=lambda item: (item[1], item[0][0], item[0][1]))
+        return alpha, beta, wer
+
+    @property
+    def best_alpha(self) -> float:
+        return self.best[0]
+
+    @property
+    def best_beta(self) -> float:
+        return self.best[1]
+
+    @property
+    def best_wer(self) -> float:
+        return self.best[2]
+
+    def surface(self) -> str:
+        """The WER table: one row per alpha, one column per beta ('-' where not evaluated)."""
+        alphas = sorted({a for a, _ in self.wer})
+        betas = sorted({b for _, b in self.wer})
+        best = self.best[:2]
+        header = "alpha \\ beta " + "".join(f"{b:>9.3g}" for b in betas)
+        lines = [header]
+        for a in alphas:
+            cells = []
+            for b in betas:
+                value = self.wer.get((a, b))
+                mark = "*" if (a, b) == best else " "
+                cells.append(f"{100 * value:>8.2f}{mark}" if value is not None else f"{'-':>8} ")
+            lines.append(f"{a:>12.3g} " + "".join(cells))
+        lines.append(f"(WER %, {self.words} reference words; * best)")
+        return "\n".join(lines)
+
+
+def tune_weights(
+    decode: Callable[[float, float], Sequence[str]],
+    references: Sequence[str],
+    alphas: Sequence[float] = DEFAULT_ALPHAS,
+    betas: Sequence[float] = DEFAULT_BETAS,
+    search: str = "grid",
+    refine_rounds: int = 2,
+    progress: Callable[[float, float, float], None] | None = None,
+) -> TuningResult:
+    """Search alpha and beta for the lowest WER of ``decode(alpha, beta)`` against ``references``.
+
+    Args:
+        decode: transcribes the dev set with the given weights (one text per reference).
+        references: the dev transcripts, normalised like the decoder's output.
+        alphas, betas: the grid (the starting grid with ``search="refine"``).
+        search: ``"grid"`` or ``"refine"``.
+        refine_rounds: zoom steps of ``"refine"``.
+        progress: called with (alpha, beta, WER) after each evaluation.
+    """
+    if search not in ("grid", "refine"):
+        raise ValueError(f"search={search!r}: use 'grid' or 'refine'")
+    if not alphas or not betas:
+        raise ValueError("give at least one alpha and one beta")
+    result = TuningResult()
+
+    def evaluate(alpha: float, beta: float) -> None:
+        key = (round(float(alpha), 6), round(float(beta), 6))
+        if key in result.wer or key[0] < 0:
+            return
+        errors, words = word_errors(references, list(decode(key[0], key[1])))
+        result.wer[key] = errors / max(words, 1)
+        result.words = words
+        if progress is not None:
+            progress(key[0], key[1], result.wer[key])
+
+    for alpha in alphas:
+        for beta in betas:
+            evaluate(alpha, beta)
+    if search == "refine":
+        alpha_step = float(np.min(np.diff(sorted(set(alphas))))) if len(set(alphas)) > 1 else 0.5
+        beta_step = float(np.min(np.diff(sorted(set(betas))))) if len(set(betas)) > 1 else 1.0
+        for _ in range(refine_rounds):
+            alpha_step /= 2
+            beta_step /= 2
+            best_alpha, best_beta, _ = result.best
+            for da in (-alpha_step, 0.0, alpha_step):
+                for db in (-beta_step, 0.0, beta_step):
+                    evaluate(best_alpha + da, best_beta + db)
+    return result
