@@ -2,7 +2,8 @@
 
 ``plot_curves(records, path)`` draws one figure with a panel per quantity that the run logged:
 losses, contrastive accuracy (with the chance level), code / prob perplexity (with the collapse
-level), Gumbel temperature, learning rate, gradient norm, throughput. Training curves are drawn raw
+level), diversity / k-means loss, feature penalty, Gumbel temperature, learning rate, gradient norm,
+throughput. Training curves are drawn raw
 (faint) and smoothed; validation points on top.
 """
 
@@ -17,7 +18,8 @@ PANELS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("loss", ("loss", "contrastive_loss"), "linear"),
     ("accuracy", ("accuracy",), "linear"),
     ("perplexity", ("code_perplexity", "prob_perplexity"), "linear"),
-    ("diversity / penalties", ("diversity_loss", "kmeans_loss", "feature_penalty"), "linear"),
+    ("diversity / k-means loss", ("diversity_loss", "kmeans_loss"), "linear"),
+    ("feature penalty (unweighted)", ("feature_penalty",), "log"),
     ("Gumbel temperature", ("temperature",), "linear"),
     ("learning rate", ("learning_rate",), "linear"),
     ("gradient norm", ("grad_norm",), "log"),
