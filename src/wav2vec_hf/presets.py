@@ -148,3 +148,232 @@ register_preset(
 
 
 __all__ = ["Preset", "describe_preset", "get_preset", "list_presets", "register_preset"]
+
+
+# --- wav2vec 2.0 (stock transformers Wav2Vec2Config) --------------------------------------------
+# Model settings only; the training recipe of each preset (LR, warm-up, crops, feature gradient
+# scale, Gumbel schedule, segments) is ``wav2vec_hf.pretraining.arguments.RECIPES[name]``.
+
+from transformers import BertConfig, Wav2Vec2Config  # noqa: E402
+
+# The paper's pretraining head, shared by every wav2vec 2.0 preset: span masks (p = 0.65 / M = 10
+# in transformers' convention: 0.065 span starts per frame), G = 2 x V = 320 Gumbel codebooks,
+# cosine logits / kappa 0.1, 100 distractors, diversity weight 0.1.
+_WAV2VEC2_OBJECTIVE = {
+    "mask_time_prob": 0.65,
+    "mask_time_length": 10,
+    "mask_time_min_masks": 2,
+    "num_codevector_groups": 2,
+    "num_codevectors_per_group": 320,
+    "contrastive_logits_temperature": 0.1,
+    "num_negatives": 100,
+    "diversity_loss_weight": 0.1,
+}
+
+
+def _wav2vec2_base() -> Wav2Vec2Config:
+    """fairseq ``wav2vec2_base_librispeech``: group-norm encoder, 12 x 768 (12 heads, as the released
+    ``wav2vec_small.pt``; the paper's text says 8), final_dim 256, dropouts 0.1, LayerDrop 0.05."""
+    return Wav2Vec2Config(
+        **_WAV2VEC2_OBJECTIVE,
+        feat_extract_norm="group",
+        do_stable_layer_norm=False,
+        conv_bias=False,
+        hidden_size=768,
+        num_hidden_layers=12,
+        num_attention_heads=12,
+        intermediate_size=3072,
+        hidden_dropout=0.1,
+        attention_dropout=0.1,
+        activation_dropout=0.0,
+        feat_proj_dropout=0.1,  # fairseq dropout_input
+        feat_quantizer_dropout=0.1,  # fairseq dropout_features
+        final_dropout=0.0,
+        layerdrop=0.05,
+        codevector_dim=256,
+        proj_codevector_dim=256,
+    )
+
+
+def _wav2vec2_large_lv60() -> Wav2Vec2Config:
+    """fairseq ``wav2vec2_large_librivox``: layer-norm encoder with conv bias, pre-LN 24 x 1024
+    (16 heads), final_dim 768, no dropout, no LayerDrop."""
+    return Wav2Vec2Config(
+        **_WAV2VEC2_OBJECTIVE,
+        feat_extract_norm="layer",
+        do_stable_layer_norm=True,
+        conv_bias=True,
+        hidden_size=1024,
+        num_hidden_layers=24,
+        num_attention_heads=16,
+        intermediate_size=4096,
+        hidden_dropout=0.0,
+        attention_dropout=0.0,
+        activation_dropout=0.0,
+        feat_proj_dropout=0.0,
+        feat_quantizer_dropout=0.0,
+        final_dropout=0.0,
+        layerdrop=0.0,
+        codevector_dim=768,
+        proj_codevector_dim=768,
+    )
+
+
+def _wav2vec2_small_cpu() -> Wav2Vec2Config:
+    """The 1.8M-parameter CPU model: a 5-layer group-norm encoder at the BASE frame rate (320-sample
+    hop: kernels 20/8/4/4/4, strides 10/4/2/2/2), 3 x 192 Transformer, G = 2 x V = 64, 20 distractors,
+    span 5. Measured to learn on 3-20 minutes of audio on a CPU (docs/pretraining.md)."""
+    return Wav2Vec2Config(
+        **{
+            **_WAV2VEC2_OBJECTIVE,
+            "num_negatives": 20,
+            "mask_time_length": 5,
+            "num_codevectors_per_group": 64,
+        },
+        conv_dim=(64, 128, 128, 128, 128),
+        conv_stride=(10, 4, 2, 2, 2),
+        conv_kernel=(20, 8, 4, 4, 4),
+        feat_extract_norm="group",
+        conv_bias=False,
+        hidden_size=192,
+        num_hidden_layers=3,
+        num_attention_heads=4,
+        intermediate_size=768,
+        num_conv_pos_embeddings=32,
+        num_conv_pos_embedding_groups=8,
+        codevector_dim=128,
+        proj_codevector_dim=128,
+        hidden_dropout=0.1,
+        attention_dropout=0.1,
+        activation_dropout=0.0,
+        feat_proj_dropout=0.1,
+        feat_quantizer_dropout=0.0,
+        final_dropout=0.0,
+        layerdrop=0.05,
+    )
+
+
+def _wav2vec2_tiny() -> Wav2Vec2Config:
+    """A ~0.2M-parameter model for smoke runs and tests: the small-cpu encoder shape at 32-64
+    channels, 2 x 64 Transformer, G = 2 x V = 32, 10 distractors, span 5."""
+    return Wav2Vec2Config(
+        **{
+            **_WAV2VEC2_OBJECTIVE,
+            "num_negatives": 10,
+            "mask_time_length": 5,
+            "num_codevectors_per_group": 32,
+        },
+        conv_dim=(32, 64, 64, 64, 64),
+        conv_stride=(10, 4, 2, 2, 2),
+        conv_kernel=(20, 8, 4, 4, 4),
+        feat_extract_norm="group",
+        conv_bias=False,
+        hidden_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=256,
+        num_conv_pos_embeddings=16,
+        num_conv_pos_embedding_groups=4,
+        codevector_dim=64,
+        proj_codevector_dim=64,
+        hidden_dropout=0.0,
+        attention_dropout=0.0,
+        activation_dropout=0.0,
+        feat_proj_dropout=0.0,
+        feat_quantizer_dropout=0.0,
+        final_dropout=0.0,
+        layerdrop=0.0,
+    )
+
+
+register_preset(
+    "wav2vec2-base", _wav2vec2_base, "wav2vec 2.0 BASE (group norm, 95M), fairseq's LibriSpeech recipe"
+)
+register_preset(
+    "wav2vec2-large-lv60",
+    _wav2vec2_large_lv60,
+    "wav2vec 2.0 LARGE (layer norm, 317M), fairseq's LV-60k recipe",
+)
+register_preset("wav2vec2-small-cpu", _wav2vec2_small_cpu, "1.8M wav2vec 2.0 that learns on a CPU in minutes")
+register_preset("wav2vec2-tiny", _wav2vec2_tiny, "tiny wav2vec 2.0 for smoke runs and tests")
+
+
+# --- BERT on vq-wav2vec units (stock transformers BertConfig) ----------------------------------
+# vocab_size is a placeholder: the pretraining script sets it from the unit vocabulary it builds.
+
+
+def _units_bert_base() -> BertConfig:
+    """BERT base over units (vq-wav2vec paper, section 4): 12 x 768, 12 heads, FFN 3072."""
+    return BertConfig(
+        vocab_size=8,
+        hidden_size=768,
+        num_hidden_layers=12,
+        num_attention_heads=12,
+        intermediate_size=3072,
+        max_position_embeddings=512,
+        type_vocab_size=1,
+    )
+
+
+def _units_bert_tiny() -> BertConfig:
+    """A 2 x 64 BERT over units for smoke runs and tests."""
+    return BertConfig(
+        vocab_size=8,
+        hidden_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=128,
+        max_position_embeddings=512,
+        type_vocab_size=1,
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
+    )
+
+
+register_preset("units-bert-base", _units_bert_base, "BERT base over vq-wav2vec units")
+register_preset("units-bert-tiny", _units_bert_tiny, "tiny BERT over vq-wav2vec units for tests")
+
+
+# --- wav2vec / vq-wav2vec that learn on a CPU in minutes ----------------------------------------
+# Measured on the built-in corpus (docs/pretraining.md): the paper settings do not learn at this
+# scale within hundreds of updates, for three reasons, each changed here:
+# * the binary cross-entropy loss settles at the base rate (every score equal: loss
+#   -log(1/(N+1)) - N log(N/(N+1))) -> InfoNCE (fairseq's --infonce), which learns within 20 updates;
+# * a 2-layer Gumbel logit projection starts with logits of std ~0.2, so the Gumbel noise, not the
+#   audio, picks the codes and the targets are random -> one layer (N(0, 1) init, logits std ~5);
+# * temperature 2 makes the straight-through gradient weak -> 0.5 annealed to 0.25.
+_SMALL_CPU_ENCODER = tuple((64, kernel, stride) for _, kernel, stride in WAV2VEC_FEATURE_LAYERS)
+_SMALL_CPU = {
+    "conv_feature_layers": _SMALL_CPU_ENCODER,
+    "conv_aggregator_layers": ((64, 2, 1), (64, 3, 1), (64, 4, 1)),
+    "prediction_steps": 4,
+    "num_negatives": 4,
+    "infonce": True,
+}
+_SMALL_CPU_VQ = {
+    **_SMALL_CPU,
+    "activation": "gelu",
+    "skip_connections_agg": True,
+    "vq_vars": 16,
+    "vq_groups": 2,
+    "vq_depth": 1,
+    "combine_groups": True,
+}
+
+register_preset(
+    "wav2vec-small-cpu",
+    lambda: Wav2VecConfig(**_SMALL_CPU),
+    "64-channel wav2vec with InfoNCE that learns on a CPU in minutes",
+)
+register_preset(
+    "vq-wav2vec-gumbel-small-cpu",
+    lambda: VQWav2VecConfig(
+        **_SMALL_CPU_VQ, vq_type="gumbel", vq_temp=(0.5, 0.25, 0.999995), diversity_loss_weight=0.1
+    ),
+    "64-channel Gumbel vq-wav2vec (InfoNCE, 1-layer logits, temperature 0.5) for CPU runs",
+)
+register_preset(
+    "vq-wav2vec-kmeans-small-cpu",
+    lambda: VQWav2VecConfig(**_SMALL_CPU_VQ, vq_type="kmeans", kmeans_loss_weight=1.0),
+    "64-channel k-means vq-wav2vec (InfoNCE) for CPU runs",
+)

@@ -1,7 +1,10 @@
 """Model families of wav2vec-hf that transformers does not ship (wav2vec 2.0 uses stock transformers).
 
-``register_auto_classes()`` makes ``AutoConfig``, ``AutoModel`` and ``AutoModelForPreTraining``
-resolve the ``"wav2vec"`` and ``"vq-wav2vec"`` model types; the package ``__init__`` calls it.
+``register_auto_classes()`` makes ``AutoConfig``, ``AutoModel``, ``AutoModelForPreTraining`` and
+``AutoModelForCTC`` resolve the ``"wav2vec"`` and ``"vq-wav2vec"`` model types, and points
+``pipeline("automatic-speech-recognition")`` at ``wav2vec_hf.inference.pipeline.SpeechRecognitionPipeline``
+(which decodes file paths with our loader instead of the ``ffmpeg`` binary); the package
+``__init__`` calls it.
 """
 
 from __future__ import annotations
@@ -10,17 +13,20 @@ _registered = False
 
 
 def register_auto_classes() -> None:
-    """Register wav2vec / vq-wav2vec with transformers' Auto classes (idempotent)."""
+    """Register wav2vec / vq-wav2vec with transformers' Auto classes and the ASR pipeline (idempotent)."""
     global _registered
     if _registered:
         return
-    from transformers import AutoConfig, AutoModel, AutoModelForPreTraining
+    from transformers import AutoConfig, AutoModel, AutoModelForCTC, AutoModelForPreTraining
 
+    from wav2vec_hf.inference.registration import register_speech_recognition_pipeline
     from wav2vec_hf.models.wav2vec import (
         VQWav2VecConfig,
+        VQWav2VecForCTC,
         VQWav2VecForPreTraining,
         VQWav2VecModel,
         Wav2VecConfig,
+        Wav2VecForCTC,
         Wav2VecForPreTraining,
         Wav2VecModel,
     )
@@ -31,6 +37,9 @@ def register_auto_classes() -> None:
     AutoModel.register(VQWav2VecConfig, VQWav2VecModel, exist_ok=True)
     AutoModelForPreTraining.register(Wav2VecConfig, Wav2VecForPreTraining, exist_ok=True)
     AutoModelForPreTraining.register(VQWav2VecConfig, VQWav2VecForPreTraining, exist_ok=True)
+    AutoModelForCTC.register(Wav2VecConfig, Wav2VecForCTC, exist_ok=True)
+    AutoModelForCTC.register(VQWav2VecConfig, VQWav2VecForCTC, exist_ok=True)
+    register_speech_recognition_pipeline()
     _registered = True
 
 

@@ -27,12 +27,18 @@ WAV2VEC_BASE_AGGREGATOR_LAYERS: tuple[LayerSpec, ...] = ((512, 3, 1),) * 9
 WAV2VEC_LARGE_FEATURE_LAYERS = (*WAV2VEC_FEATURE_LAYERS, (512, 1, 1), (512, 1, 1))
 VQ_WAV2VEC_FEATURE_LAYERS = (*WAV2VEC_FEATURE_LAYERS, (512, 1, 1), (512, 1, 1), (512, 1, 1))
 WAV2VEC_LARGE_AGGREGATOR_LAYERS: tuple[LayerSpec, ...] = tuple((512, k, 1) for k in range(2, 14))
+# (channels, kernel) of each layer of the CTC acoustic model: the wav2vec paper's TIMIT model,
+# 7 blocks of kernel-5 convolutions with 1,000 channels, PReLU and dropout 0.7.
+HeadLayerSpec = tuple[int, int]
+WAV2LETTER_HEAD_LAYERS: tuple[HeadLayerSpec, ...] = ((1000, 5),) * 7
 
 _CHOICES = {
     "aggregator": ("cnn", "gru"),
     "activation": ("relu", "gelu"),
     "project_features": ("none", "same", "new"),
     "vq_type": ("none", "gumbel", "kmeans"),
+    "ctc_head_activation": ("prelu", "relu", "glu"),
+    "ctc_loss_reduction": ("mean", "sum"),
 }
 
 
@@ -93,6 +99,23 @@ class Wav2VecConfig(PretrainedConfig):
             our weight = w x G x V. The released Gumbel command set no loss weight (0).
         kmeans_loss_weight: weight of the k-means loss (the released command: 1).
         sampling_rate: input sample rate in Hz (for error messages, frame rates and bitrates).
+
+    CTC fine-tuning fields (read by ``Wav2VecForCTC`` / ``VQWav2VecForCTC`` only; the papers fed the
+    frozen context vectors to a wav2letter acoustic model trained with a letter criterion):
+
+        vocab_size: output tokens of the CTC layer, blank included (``None`` until a vocabulary exists).
+        pad_token_id: id of the CTC blank (the tokenizer's pad token).
+        ctc_head_layers: the acoustic model's conv layers as (channels, kernel), stride 1, padded so
+            that every layer keeps one output per frame. Default: the wav2vec paper's TIMIT model.
+        ctc_head_activation: ``"prelu"`` (the paper's TIMIT model), ``"relu"`` or ``"glu"`` (gated
+            convolutions as in wav2letter++: each conv has twice the channels, halved by the gate).
+        ctc_head_dropout: dropout after every acoustic model layer (the paper: 0.7 on TIMIT).
+        freeze_pretrained: keep the pretrained wav2vec network fixed (in eval mode, no gradient),
+            as the papers did; ``False`` fine-tunes it together with the acoustic model.
+        ctc_loss_reduction: ``"mean"`` (each utterance's loss divided by its label length, then
+            averaged over the batch) or ``"sum"``.
+        ctc_zero_infinity: zero the loss (and gradient) of utterances too short for their labels
+            instead of returning inf.
     """
 
     model_type = "wav2vec"
@@ -131,11 +154,20 @@ class Wav2VecConfig(PretrainedConfig):
     diversity_loss_weight: float = 0.0
     kmeans_loss_weight: float = 1.0
     sampling_rate: int = 16000
+    vocab_size: int | None = None
+    pad_token_id: int | None = None
+    ctc_head_layers: list | tuple = WAV2LETTER_HEAD_LAYERS
+    ctc_head_activation: str = "prelu"
+    ctc_head_dropout: float = 0.7
+    freeze_pretrained: bool = True
+    ctc_loss_reduction: str = "mean"
+    ctc_zero_infinity: bool = True
 
     def __post_init__(self, **kwargs):
         # JSON turns tuples into lists: normalise so that a saved and reloaded config compares equal.
         self.conv_feature_layers = _layer_specs(self.conv_feature_layers, "conv_feature_layers")
         self.conv_aggregator_layers = _layer_specs(self.conv_aggregator_layers, "conv_aggregator_layers")
+        self.ctc_head_layers = _head_specs(self.ctc_head_layers)
         self.vq_temp = tuple(float(value) for value in self.vq_temp)
         if isinstance(self.offset, str) and self.offset != "auto":
             self.offset = int(self.offset)
@@ -186,6 +218,14 @@ class Wav2VecConfig(PretrainedConfig):
             raise ValueError(f"{type(self).__name__}.sample_distance must be None or >= 1.")
         if self.num_negatives < 0 or self.cross_sample_negatives < 0:
             raise ValueError(f"{type(self).__name__}: negative counts must be >= 0.")
+        if not 0.0 <= self.ctc_head_dropout < 1.0:
+            raise ValueError(
+                f"{type(self).__name__}.ctc_head_dropout={self.ctc_head_dropout}: give a value in [0, 1)."
+            )
+        if self.vocab_size is not None and self.vocab_size < 2:
+            raise ValueError(
+                f"{type(self).__name__}.vocab_size={self.vocab_size}: a CTC vocabulary needs the blank and at least one token."
+            )
 
     # Derived quantities (properties, so they are never serialised).
 
@@ -296,6 +336,16 @@ class VQWav2VecConfig(Wav2VecConfig):
                 "use Wav2VecConfig for wav2vec without one."
             )
         super()._check()
+
+
+def _head_specs(value) -> tuple[HeadLayerSpec, ...]:
+    try:
+        specs = tuple((int(dim), int(kernel)) for dim, kernel in value)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"ctc_head_layers={value!r}: give a list of (channels, kernel) pairs.") from error
+    if any(dim < 1 or kernel < 1 for dim, kernel in specs):
+        raise ValueError(f"ctc_head_layers={value!r}: channels and kernels must be positive.")
+    return specs
 
 
 def _layer_specs(value, field: str) -> tuple[LayerSpec, ...]:

@@ -9,6 +9,7 @@ The data path (one utterance, eval mode, numerically as fairseq computes it):
         --quantiser (vq-wav2vec only)--> q (B, C', T), codes (B, T, G)
         --ContextNetwork--> c (B, C'', T)  [causal conv blocks with skip connections, or a GRU]
     pretraining: step projections h_k(c_t) (B, C, T, K) scored against z or q at t + offset + k.
+    CTC fine-tuning: c --wav2letter-style conv acoustic model--> (B, C_h, T) --linear--> logits (B, T, V).
 
 This file imports only torch, transformers and its sibling ``configuration_wav2vec`` so that it can
 be shipped as Hub remote code (``register_for_auto_class``).
@@ -115,6 +116,25 @@ class Wav2VecForPreTrainingOutput(ModelOutput):
     codevector_indices: torch.LongTensor | None = None
     encoder_hidden_states: tuple[torch.FloatTensor, ...] | None = None
     context_hidden_states: tuple[torch.FloatTensor, ...] | None = None
+
+
+@dataclass
+class Wav2VecForCTCOutput(ModelOutput):
+    """Output of ``Wav2VecForCTC`` / ``VQWav2VecForCTC``.
+
+    Attributes:
+        loss: CTC loss (``config.ctc_loss_reduction``), when ``labels`` were given.
+        logits: ``(batch, frames, vocab_size)`` unnormalised scores; frames past ``logit_lengths``
+            of a padded utterance are padding.
+        logit_lengths: ``(batch,)`` valid frames per utterance.
+        context: c, the (frozen) context network output fed to the acoustic model,
+            ``(batch, context_dim, frames)``, zero past each utterance's length.
+    """
+
+    loss: torch.FloatTensor | None = None
+    logits: torch.FloatTensor | None = None
+    logit_lengths: torch.LongTensor | None = None
+    context: torch.FloatTensor | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -506,7 +526,7 @@ class Wav2VecPreTrainedModel(PreTrainedModel):
 
     def _init_weights(self, module: nn.Module) -> None:
         """fairseq's initialisation: PyTorch defaults, uniform [0, 1) Gumbel codewords (N(0, 1) logits
-        for a single-layer projection), N(0, 0.01^2) k-means codewords, unit/zero norms."""
+        for a single-layer projection), N(0, 0.01^2) k-means codewords, unit/zero norms, PReLU slope 0.25."""
         if isinstance(module, GumbelVectorQuantizer):
             init.uniform_(module.codevectors)
             if not module.hidden_layers:
@@ -521,6 +541,8 @@ class Wav2VecPreTrainedModel(PreTrainedModel):
                 fan_in = module.weight.size(1) * math.prod(module.weight.shape[2:])
                 bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
                 init.uniform_(module.bias, -bound, bound)
+        elif isinstance(module, nn.PReLU):
+            init.constant_(module.weight, 0.25)  # PyTorch's default slope
         elif isinstance(module, nn.GroupNorm) and module.affine:
             init.ones_(module.weight)
             init.zeros_(module.bias)
@@ -531,12 +553,15 @@ class Wav2VecPreTrainedModel(PreTrainedModel):
 
     def save_pretrained(self, save_directory, *args, **kwargs):
         """``PreTrainedModel.save_pretrained``, writing an ``auto_map`` for every auto class so that
-        the folder loads with ``AutoModel`` and ``AutoModelForPreTraining`` (``trust_remote_code=True``)."""
+        the folder loads with ``AutoModel`` and ``AutoModelForPreTraining`` (and, for a CTC model,
+        ``AutoModelForCTC``) with ``trust_remote_code=True``."""
         if type(self)._auto_class is not None:
             prefix = "VQWav2Vec" if isinstance(self.config, VQWav2VecConfig) else "Wav2Vec"
             auto_map = dict(getattr(self.config, "auto_map", None) or {})
             auto_map["AutoModel"] = f"modeling_wav2vec.{prefix}Model"
             auto_map["AutoModelForPreTraining"] = f"modeling_wav2vec.{prefix}ForPreTraining"
+            if type(self)._auto_class == "AutoModelForCTC":
+                auto_map["AutoModelForCTC"] = f"modeling_wav2vec.{prefix}ForCTC"
             self.config.auto_map = auto_map
         return super().save_pretrained(save_directory, *args, **kwargs)
 
@@ -859,6 +884,228 @@ class VQWav2VecForPreTraining(Wav2VecForPreTraining):
     config_class = VQWav2VecConfig
 
 
+class Wav2LetterBlock(nn.Module):
+    """Conv1d (stride 1, length kept) -> activation -> dropout: ``(B, C_in, T) -> (B, C_out, T)``.
+
+    ``"glu"`` convolves to twice the channels and gates one half with the other (wav2letter++'s
+    gated convolutions). Padding is (kernel - 1) // 2 frames on the left and kernel // 2 on the
+    right, with zeros, so every frame keeps its position for any kernel size.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel: int, activation: str, dropout: float):
+        super().__init__()
+        self.padding = ((kernel - 1) // 2, kernel // 2)
+        gated = activation == "glu"
+        self.conv = nn.Conv1d(in_channels, out_channels * (2 if gated else 1), kernel)
+        if activation == "glu":
+            self.activation = nn.GLU(dim=1)
+        elif activation == "prelu":
+            self.activation = nn.PReLU(out_channels)
+        else:
+            self.activation = nn.ReLU()
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        return self.dropout(self.activation(self.conv(F.pad(hidden, self.padding))))
+
+
+class Wav2LetterAcousticModel(nn.Module):
+    """The papers' downstream model: conv blocks over context vectors, then one linear CTC layer.
+
+    ``(B, context_dim, T)`` -> logits ``(B, T, vocab_size)``. Frames past an utterance's length are
+    zeroed before every block, so a padded batch gives each utterance exactly the logits it gets alone.
+    """
+
+    def __init__(self, config: Wav2VecConfig):
+        super().__init__()
+        blocks, in_channels = [], config.context_dim
+        for channels, kernel in config.ctc_head_layers:
+            blocks.append(
+                Wav2LetterBlock(
+                    in_channels, channels, kernel, config.ctc_head_activation, config.ctc_head_dropout
+                )
+            )
+            in_channels = channels
+        self.blocks = nn.ModuleList(blocks)
+        self.output = nn.Linear(in_channels, config.vocab_size)
+
+    def forward(self, context: torch.Tensor, frame_mask: torch.Tensor | None = None) -> torch.Tensor:
+        hidden = context
+        for block in self.blocks:
+            if frame_mask is not None:
+                hidden = hidden * frame_mask[:, None, :].to(hidden.dtype)
+            hidden = block(hidden)
+        return self.output(hidden.transpose(1, 2))
+
+
+def ctc_loss(
+    logits: torch.Tensor,
+    labels: torch.Tensor,
+    logit_lengths: torch.Tensor,
+    blank_id: int,
+    reduction: str = "mean",
+    zero_infinity: bool = True,
+) -> torch.Tensor:
+    """CTC loss of ``logits`` ``(B, T, V)`` against ``labels`` ``(B, U)``, computed in float32.
+
+    Label entries that are negative (-100, the Trainer's padding) or equal to the blank are padding.
+    ``"mean"`` divides each utterance's loss by its label length, then averages over the batch.
+    """
+    valid = (labels >= 0) & (labels != blank_id)
+    target_lengths = valid.sum(-1)
+    targets = labels.masked_select(valid)
+    log_probs = F.log_softmax(logits.float(), dim=-1).transpose(0, 1)  # (T, B, V)
+    with torch.backends.cudnn.flags(enabled=False):  # cuDNN's CTC has stricter input rules
+        return F.ctc_loss(
+            log_probs,
+            targets,
+            logit_lengths,
+            target_lengths,
+            blank=blank_id,
+            reduction=reduction,
+            zero_infinity=zero_infinity,
+        )
+
+
+class Wav2VecForCTC(Wav2VecPreTrainedModel):
+    """wav2vec / vq-wav2vec with a wav2letter-style acoustic model and a CTC output layer.
+
+    As in the papers, the pretrained network is frozen by default (``config.freeze_pretrained``): it
+    runs in eval mode without gradients and only the acoustic model learns. Padding never changes an
+    utterance's output: with an ``attention_mask`` that marks padding, each utterance goes through the
+    pretrained network at its own length (its group norms normalise over the whole utterance) and
+    the acoustic model sees zeros past its end, exactly as when it is alone.
+
+    Example:
+        >>> config = Wav2VecConfig(vocab_size=30, pad_token_id=0)
+        >>> model = Wav2VecForCTC(config)
+        >>> model(torch.randn(2, 16000)).logits.shape  # (2, 98, 30): 98 frames of 10 ms
+    """
+
+    # The loss is a per-batch mean: the Trainer must scale it for gradient accumulation itself.
+    accepts_loss_kwargs = False
+
+    def __init__(self, config: Wav2VecConfig):
+        super().__init__(config)
+        if config.vocab_size is None or config.pad_token_id is None:
+            raise ValueError(
+                f"{type(self).__name__} needs config.vocab_size and config.pad_token_id (the CTC blank): load it "
+                "with from_pretrained(folder, vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id)."
+            )
+        self.wav2vec = Wav2VecModel(config)
+        self.acoustic_model = Wav2LetterAcousticModel(config)
+        self.post_init()
+        if config.freeze_pretrained:
+            self.freeze_pretrained()
+
+    def freeze_pretrained(self) -> None:
+        """Keep the pretrained network fixed: no gradients, eval mode (no dropout) even in training."""
+        self.config.freeze_pretrained = True
+        for parameter in self.wav2vec.parameters():
+            parameter.requires_grad = False
+        self.wav2vec.eval()
+
+    def unfreeze_pretrained(self) -> None:
+        """Fine-tune the pretrained network together with the acoustic model."""
+        self.config.freeze_pretrained = False
+        for parameter in self.wav2vec.parameters():
+            parameter.requires_grad = True
+        self.wav2vec.train(self.training)
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if self.config.freeze_pretrained:
+            self.wav2vec.eval()
+        return self
+
+    def _get_feat_extract_output_lengths(self, input_lengths: torch.Tensor | int) -> torch.Tensor | int:
+        """Frames for inputs of ``input_lengths`` samples (0 where shorter than the receptive field)."""
+        lengths = input_lengths
+        for _, kernel, stride in self.config.conv_feature_layers:
+            if isinstance(lengths, torch.Tensor):
+                lengths = torch.div(lengths - kernel, stride, rounding_mode="floor") + 1
+            else:
+                lengths = (lengths - kernel) // stride + 1
+        return lengths.clamp(min=0) if isinstance(lengths, torch.Tensor) else max(lengths, 0)
+
+    def _context(self, input_values: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """c ``(B, C, T_max)`` with every utterance encoded at its own length, zero-padded."""
+        width = input_values.shape[-1]
+        if bool((lengths == width).all()):
+            return self.wav2vec(input_values, return_dict=True).context
+        contexts = [
+            self.wav2vec(input_values[row : row + 1, : int(length)], return_dict=True).context[0]
+            for row, length in enumerate(lengths.tolist())
+        ]
+        frames = max(context.shape[-1] for context in contexts)
+        return torch.stack([F.pad(context, (0, frames - context.shape[-1])) for context in contexts])
+
+    def forward(
+        self,
+        input_values: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ) -> Wav2VecForCTCOutput | tuple:
+        """Character logits for raw audio, and the CTC loss when ``labels`` are given.
+
+        Args:
+            input_values: ``(batch, samples)`` audio at ``config.sampling_rate``, right-padded.
+            attention_mask: ``(batch, samples)``, 1 on real samples and 0 on padding (from the feature
+                extractor or ``AudioCollator``). Without it every row counts as unpadded.
+            labels: ``(batch, label_length)`` token ids, padded with -100.
+            return_dict: a ``Wav2VecForCTCOutput`` (default) or a tuple.
+        """
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        if input_values.dim() == 1:
+            input_values = input_values[None]
+        if attention_mask is None:
+            lengths = torch.full(
+                (input_values.shape[0],), input_values.shape[-1], dtype=torch.long, device=input_values.device
+            )
+        else:
+            lengths = attention_mask.sum(-1).to(torch.long)
+        shortest = int(lengths.min())
+        self._check_input(input_values[:, :shortest], 1, "the CTC model")
+        if labels is not None and int(labels.max()) >= self.config.vocab_size:
+            raise ValueError(
+                f"labels hold id {int(labels.max())} but the vocabulary has {self.config.vocab_size} tokens; "
+                "the tokenizer does not match this model."
+            )
+
+        if self.config.freeze_pretrained:
+            with torch.no_grad():
+                context = self._context(input_values, lengths)
+        else:
+            context = self._context(input_values, lengths)
+        logit_lengths = self._get_feat_extract_output_lengths(lengths)
+        frames = context.shape[-1]
+        frame_mask = torch.arange(frames, device=context.device)[None, :] < logit_lengths[:, None]
+        context = context * frame_mask[:, None, :].to(context.dtype)
+        logits = self.acoustic_model(context, frame_mask)
+
+        loss = None
+        if labels is not None:
+            loss = ctc_loss(
+                logits,
+                labels,
+                logit_lengths,
+                self.config.pad_token_id,
+                self.config.ctc_loss_reduction,
+                self.config.ctc_zero_infinity,
+            )
+        output = Wav2VecForCTCOutput(loss=loss, logits=logits, logit_lengths=logit_lengths, context=context)
+        return output if return_dict else output.to_tuple()
+
+
+class VQWav2VecForCTC(Wav2VecForCTC):
+    """vq-wav2vec (``VQWav2VecConfig``) with the acoustic model and CTC layer: the context network
+    reads the quantised codes (argmax / nearest codeword, as at inference)."""
+
+    config_class = VQWav2VecConfig
+
+
 # Saved folders ship this file and its configuration as remote code (see save_pretrained).
 Wav2VecConfig.register_for_auto_class()
 VQWav2VecConfig.register_for_auto_class()
@@ -866,13 +1113,19 @@ Wav2VecModel.register_for_auto_class("AutoModel")
 VQWav2VecModel.register_for_auto_class("AutoModel")
 Wav2VecForPreTraining.register_for_auto_class("AutoModelForPreTraining")
 VQWav2VecForPreTraining.register_for_auto_class("AutoModelForPreTraining")
+Wav2VecForCTC.register_for_auto_class("AutoModelForCTC")
+VQWav2VecForCTC.register_for_auto_class("AutoModelForCTC")
 
 
 __all__ = [
     "GumbelVectorQuantizer",
     "KmeansVectorQuantizer",
+    "VQWav2VecForCTC",
     "VQWav2VecForPreTraining",
     "VQWav2VecModel",
+    "Wav2LetterAcousticModel",
+    "Wav2VecForCTC",
+    "Wav2VecForCTCOutput",
     "Wav2VecForPreTraining",
     "Wav2VecForPreTrainingOutput",
     "Wav2VecModel",

@@ -1,0 +1,79 @@
+"""``wav2vec-hf transcribe DIR FILES...``: transcripts of audio files from a fine-tuned CTC folder."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def register(subparsers) -> None:
+    """Add the ``transcribe`` sub-command."""
+    parser = subparsers.add_parser(
+        "transcribe",
+        help="transcribe audio files with a fine-tuned CTC model (any wav2vec generation)",
+        description="Print one 'path<TAB>transcript' line per file (in input order), with a progress bar "
+        "on stderr; optionally write a TSV and/or JSON lines with word or character timestamps.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("model", help="fine-tuned model folder (model + processor)")
+    parser.add_argument("files", nargs="*", help="audio files (any rate, mono or multi-channel)")
+    parser.add_argument("--file-list", help="a text file with one audio path per line (added to FILES)")
+    parser.add_argument("--batch-size", type=int, default=1, help="files per forward pass")
+    parser.add_argument(
+        "--chunk-length-s", type=float, default=0.0, help="chunk long audio (seconds; 0: off)"
+    )
+    parser.add_argument(
+        "--stride-length-s", type=float, default=None, help="chunk overlap each side (default: chunk/6)"
+    )
+    parser.add_argument(
+        "--timestamps", choices=["word", "char"], default=None, help="timestamps in TSV / JSONL"
+    )
+    parser.add_argument("--tsv", help="write a TSV here (with --timestamps: one row per word/char)")
+    parser.add_argument("--jsonl", help="write JSON lines here (text and timestamps per file)")
+    parser.add_argument("--device", default=None, help="torch device, e.g. cuda:0 (default: CPU)")
+    parser.add_argument("--skip-bad", action="store_true", help="report unreadable files and go on (counted)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Transcribe the files; returns 0, 1 when some files were skipped, 2 on bad arguments or input."""
+    from wav2vec_hf.data.audio import AudioError
+    from wav2vec_hf.inference.transcribe import read_file_list, transcribe_files, write_jsonl, write_tsv
+
+    files = list(args.files) + (read_file_list(args.file_list) if args.file_list else [])
+    if not files:
+        print("wav2vec-hf transcribe: error: no input files (give FILES or --file-list)", file=sys.stderr)
+        return 2
+    if (args.tsv or args.jsonl) is None and args.timestamps:
+        print("note: --timestamps only changes the --tsv / --jsonl output", file=sys.stderr)
+    results = []
+    try:
+        for transcript in transcribe_files(
+            args.model,
+            files,
+            batch_size=args.batch_size,
+            chunk_length_s=args.chunk_length_s,
+            stride_length_s=args.stride_length_s,
+            timestamps=args.timestamps,
+            device=args.device,
+            skip_bad=args.skip_bad,
+            progress=not args.no_progress,
+        ):
+            results.append(transcript)
+            if transcript.error is None:
+                print(f"{transcript.path}\t{transcript.text}", flush=True)
+    except (AudioError, OSError, ValueError) as error:
+        print(f"wav2vec-hf transcribe: error: {error}", file=sys.stderr)
+        return 2
+    if args.tsv:
+        write_tsv(results, args.tsv, with_timestamps=bool(args.timestamps))
+    if args.jsonl:
+        write_jsonl(results, args.jsonl)
+    failed = [t for t in results if t.error is not None]
+    if failed:
+        print(f"{len(failed)} of {len(results)} files could not be transcribed:", file=sys.stderr)
+        for transcript in failed:
+            print(f"  {transcript.error}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,526 @@
+"""CTC fine-tuning with transformers' ``Trainer``: data, vocabulary, model, recipe, evaluation, saving.
+
+``finetune_ctc(model_args, data_args, recipe_args, training_args)`` runs the whole job:
+
+1. open the training / evaluation data (``open_audio_source``), build the letter vocabulary from
+   the normalised training transcripts (or read ``--vocabulary``);
+2. load the CTC model (stock ``Wav2Vec2ForCTC``, or ``Wav2VecForCTC`` / ``VQWav2VecForCTC``) and
+   the feature extractor; processor = feature extractor + ``Wav2Vec2CTCTokenizer``;
+3. check every transcript (unknown characters reported; utterances too short for their labels
+   refused or counted);
+4. train with ``CTCTrainer``: head-only phase at a high constant rate, then tri-stage over
+   everything trainable; WER / CER at every evaluation; the best checkpoint (by WER) kept;
+5. save model + processor + ``text_normalizer.json`` + ``finetuning.json`` (recipe, data reports,
+   final metrics) in ``output_dir``; push to the Hub when ``--push_to_hub``.
+
+Works under ``accelerate launch`` / ``torchrun`` as any ``Trainer`` script: in a multi-process run
+the pretrained parameters keep ``requires_grad`` during the head-only phase (their rate is 0), so
+DDP sees the same parameters throughout.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import torch
+from torch.optim.lr_scheduler import LambdaLR
+from torch.utils.data import SequentialSampler
+from transformers import Trainer, TrainerCallback, set_seed
+from transformers.trainer_pt_utils import LengthGroupedSampler
+
+from wav2vec_hf.data import AudioSet, SkipReport, ValidationRules, open_audio_source
+from wav2vec_hf.data.audio import DEFAULT_SAMPLE_RATE
+from wav2vec_hf.finetuning.arguments import (
+    DataArguments,
+    FinetuneTrainingArguments,
+    ModelArguments,
+    RecipeArguments,
+)
+from wav2vec_hf.finetuning.data import (
+    TOO_SHORT_FOR_LABELS,
+    CTCCollator,
+    CTCDataset,
+    CTCSet,
+    label_length_ratio,
+    prepare_ctc_set,
+)
+from wav2vec_hf.finetuning.diagnostics import PlateauCallback, RunFacts
+from wav2vec_hf.finetuning.metrics import CTCMetrics
+from wav2vec_hf.finetuning.models import (
+    body_parameter_names,
+    count_parameters,
+    head_parameter_names,
+    is_wav2vec2,
+    load_ctc_model,
+)
+from wav2vec_hf.finetuning.schedule import TwoPhaseSchedule, auto_learning_rate
+from wav2vec_hf.finetuning.vocabulary import UnknownCharacterReport, Vocabulary
+from wav2vec_hf.inference.logits import ctc_logits, greedy_ids
+from wav2vec_hf.models.wav2vec.modeling_wav2vec import ctc_loss
+
+logger = logging.getLogger(__name__)
+
+RUN_FILE = "finetuning.json"
+
+
+class HeadFirstCallback(TrainerCallback):
+    """Freezes the pretrained parameters during the head-only phase and releases them after it.
+
+    Single process: ``requires_grad`` is switched off (no backward through the pretrained network).
+    Several processes: parameters keep ``requires_grad`` (DDP must see a fixed set); the schedule's
+    zero rate keeps them unchanged.
+    """
+
+    def __init__(self, model: torch.nn.Module, body_names: list[str], head_steps: int) -> None:
+        self.parameters = [p for n, p in model.named_parameters() if n in set(body_names)]
+        self.head_steps = int(head_steps)
+
+    def _apply(self, args, step: int) -> None:
+        trainable = step >= self.head_steps or args.world_size > 1
+        for parameter in self.parameters:
+            parameter.requires_grad_(trainable)
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self._apply(args, state.global_step)
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        if state.global_step == self.head_steps:
+            self._apply(args, state.global_step)
+
+
+class CTCTrainer(Trainer):
+    """``Trainer`` with the recipe's optimiser groups and schedule, length-grouped batches and greedy evaluation.
+
+    Args:
+        schedule: the two-phase schedule (``total_steps`` is filled in when training starts).
+        head_names, body_names: parameter names trained from the start / after the head-only phase.
+        train_lengths: samples per training example (for length-grouped batches without decoding audio).
+        Other arguments: as ``Trainer``.
+    """
+
+    def __init__(
+        self,
+        *args,
+        schedule: TwoPhaseSchedule,
+        head_names: list[str],
+        body_names: list[str],
+        train_lengths: list[int] | None = None,
+        **kwargs,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.schedule = schedule
+        self.head_names = list(head_names)
+        self.body_names = list(body_names)
+        self.train_lengths = train_lengths
+        # CTC losses are per-batch means: let the Trainer scale them for gradient accumulation.
+        self.model_accepts_loss_kwargs = False
+
+    def create_optimizer(self, model=None):
+        if self.optimizer is None:
+            model = self.model if model is None else model
+            decay = set(self.get_decay_parameter_names(model))
+            named = dict(model.named_parameters())
+            groups = []
+            for phase, names in (("head", self.head_names), ("body", self.body_names)):
+                for decayed in (True, False):
+                    params = [named[name] for name in names if (name in decay) == decayed]
+                    if params:
+                        weight_decay = self.args.weight_decay if decayed else 0.0
+                        groups.append({"params": params, "weight_decay": weight_decay, "phase": phase})
+            optimizer_class, optimizer_kwargs = self.get_optimizer_cls_and_kwargs(self.args, model)
+            self.optimizer = optimizer_class(groups, **optimizer_kwargs)
+        return self.optimizer
+
+    def create_scheduler(self, num_training_steps: int, optimizer=None):
+        if self.lr_scheduler is None:
+            optimizer = optimizer if optimizer is not None else self.optimizer
+            self.schedule = replace(self.schedule, total_steps=int(num_training_steps))
+            factors = [
+                self.schedule.head_factor if group.get("phase") == "head" else self.schedule.body_factor
+                for group in optimizer.param_groups
+            ]
+            self.lr_scheduler = LambdaLR(optimizer, factors)
+            self._created_lr_scheduler = True
+        return self.lr_scheduler
+
+    def _get_train_sampler(self, train_dataset=None):
+        if self.args.train_sampling_strategy == "group_by_length" and self.train_lengths is not None:
+            return LengthGroupedSampler(
+                self.args.train_batch_size * self.args.gradient_accumulation_steps, lengths=self.train_lengths
+            )
+        return super()._get_train_sampler(train_dataset)
+
+    def _get_eval_sampler(self, eval_dataset):
+        if self.args.world_size <= 1:
+            return SequentialSampler(eval_dataset)
+        return super()._get_eval_sampler(eval_dataset)
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        inputs = {key: value for key, value in inputs.items() if key != "input_lengths"}
+        no_mask = _time_mask_that_fits(self.accelerator.unwrap_model(model), inputs["input_values"])
+        if no_mask is not None:
+            inputs["mask_time_indices"] = no_mask
+        return super().compute_loss(
+            model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch
+        )
+
+    def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
+        """Loss, greedy ids ``(B, T)`` (-100 past each utterance's frames) and labels.
+
+        Logits come from ``ctc_logits``: each utterance is scored as if it were alone, so evaluation
+        numbers equal what one-by-one inference and the pipeline give (group-norm models included).
+        """
+        inputs = self._prepare_inputs(inputs)
+        labels = inputs.get("labels")
+        values = inputs["input_values"]
+        lengths = inputs.get("input_lengths")
+        mask = inputs.get("attention_mask")
+        if mask is None and lengths is not None:
+            mask = (torch.arange(values.shape[1], device=values.device)[None, :] < lengths[:, None]).long()
+        unwrapped = self.accelerator.unwrap_model(model)
+        with torch.no_grad():
+            logits, frames = ctc_logits(unwrapped, values, mask)
+            loss = None
+            if labels is not None:
+                config = unwrapped.config
+                loss = ctc_loss(
+                    logits,
+                    labels,
+                    frames,
+                    config.pad_token_id,
+                    config.ctc_loss_reduction,
+                    config.ctc_zero_infinity,
+                ).detach()
+        if prediction_loss_only:
+            return loss, None, None
+        return loss, greedy_ids(logits, frames, -100), labels
+
+
+def _time_mask_that_fits(model, input_values: torch.Tensor) -> torch.Tensor | None:
+    """An empty time mask for a wav2vec 2.0 batch shorter than one mask span, else ``None``.
+
+    transformers refuses to draw time masks when the batch has fewer frames than ``mask_time_length``
+    (a batch of 0.2 s words has 9 frames); such a batch is trained without time masking instead.
+    """
+    config = model.config
+    if not (
+        model.training and is_wav2vec2(config) and config.apply_spec_augment and config.mask_time_prob > 0
+    ):
+        return None
+    frames = int(model._get_feat_extract_output_lengths(torch.tensor(input_values.shape[1])))
+    if frames >= config.mask_time_length:
+        return None
+    return torch.zeros(input_values.shape[0], frames, dtype=torch.bool, device=input_values.device)
+
+
+@dataclass
+class FinetuneResult:
+    """What ``finetune_ctc`` produced.
+
+    Attributes:
+        output_dir: the folder holding the model, processor and reports.
+        metrics: final evaluation metrics (``eval_wer``, ``eval_cer``, ...; empty without evaluation data).
+        train_metrics: the Trainer's training summary.
+        vocabulary: the letter vocabulary.
+        reports: data checks (skips, unknown characters) by name.
+        seconds: wall time of the whole job.
+    """
+
+    output_dir: Path
+    metrics: dict
+    train_metrics: dict
+    vocabulary: Vocabulary
+    reports: dict = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def _open(path: str, *, transcripts, split, data_args: DataArguments, rules: ValidationRules, name: str):
+    source = open_audio_source(
+        path,
+        rules=rules,
+        on_bad=data_args.on_bad,
+        transcripts=transcripts,
+        split=split,
+        audio_column=data_args.audio_column,
+        text_column=data_args.text_column,
+        name=name,
+    )
+    if not hasattr(source, "records"):
+        raise ValueError(f"{path}: a streaming dataset; CTC fine-tuning needs a finite, validated data set.")
+    return source
+
+
+def _vocabulary(train_source, data_args: DataArguments) -> Vocabulary:
+    normalizer = data_args.normalizer()
+    if data_args.vocabulary:
+        return Vocabulary.from_json(data_args.vocabulary, normalizer)
+    return Vocabulary.from_transcripts(
+        (r.transcript for r in train_source.records if r.transcript), normalizer, source=train_source.name
+    )
+
+
+def _report_unknown(report: UnknownCharacterReport, policy: str) -> None:
+    if not report.counts:
+        return
+    if policy == "raise":
+        raise ValueError(report.summary() + "\n(--unknown_characters report counts them as errors instead)")
+    logger.warning(report.summary())
+
+
+def _run_facts(
+    model, vocabulary: Vocabulary, train: CTCSet, evaluation: CTCSet | None, schedule, body_names
+) -> RunFacts:
+    labels = [i for ids in train.labels for i in ids]
+    ratios = label_length_ratio(train)
+    return RunFacts(
+        peak_learning_rate=schedule.peak_learning_rate,
+        head_learning_rate=schedule.head_learning_rate,
+        head_steps=schedule.head_steps,
+        total_steps=schedule.total_steps,
+        body_trainable=bool(body_names),
+        vocab_size=len(vocabulary),
+        model_vocab_size=int(model.config.vocab_size),
+        train_unknown_label_rate=labels.count(vocabulary.unknown_id) / max(len(labels), 1),
+        eval_unknown_characters=evaluation.unknown.total if evaluation is not None else 0,
+        dropped_too_short=int(train.dropped.counts.get(TOO_SHORT_FOR_LABELS, 0)),
+        tight_alignment_rate=float((ratios > 0.8).mean()) if len(ratios) else 0.0,
+    )
+
+
+def _jsonable(value):
+    if dataclasses.is_dataclass(value):
+        value = dataclasses.asdict(value)
+    return json.loads(json.dumps(value, default=str))
+
+
+@dataclass
+class _Data:
+    """What the data steps produced: checked sets and their reports."""
+
+    train_source: AudioSet
+    eval_source: AudioSet | None
+    on_bad: str = "raise"
+    train: CTCSet | None = None
+    evaluation: CTCSet | None = None
+    reports: dict = field(default_factory=dict)
+
+
+def _open_data(data_args: DataArguments) -> _Data:
+    """Open and validate the training and evaluation sources."""
+    max_samples = (
+        int(data_args.max_train_seconds * DEFAULT_SAMPLE_RATE) if data_args.max_train_seconds else None
+    )
+    rules = ValidationRules(require_transcript=True, max_samples=max_samples)
+    train = _open(
+        data_args.train, transcripts=data_args.transcripts, split=data_args.train_split, data_args=data_args,
+        rules=rules, name=f"train {data_args.train}",
+    )  # fmt: skip
+    evaluation = None
+    if data_args.eval:
+        evaluation = _open(
+            data_args.eval, transcripts=data_args.eval_transcripts, split=data_args.eval_split, data_args=data_args,
+            rules=replace(rules, max_samples=None), name=f"eval {data_args.eval}",
+        )  # fmt: skip
+    return _Data(train, evaluation, on_bad=data_args.on_bad)
+
+
+def _check_transcripts(
+    data: _Data, vocabulary: Vocabulary, model, rate: int, data_args: DataArguments
+) -> None:
+    """Encode and check every transcript (``prepare_ctc_set``); log and keep what was found."""
+
+    def output_frames(samples: int) -> int:
+        return int(model._get_feat_extract_output_lengths(torch.tensor(samples)))
+
+    data.train = prepare_ctc_set(
+        data.train_source, vocabulary, output_frames, target_rate=rate, on_bad=data_args.on_bad
+    )
+    if data.eval_source is not None:
+        data.evaluation = prepare_ctc_set(
+            data.eval_source, vocabulary, output_frames, target_rate=rate, on_bad=data_args.on_bad
+        )
+        _report_unknown(data.evaluation.unknown, data_args.unknown_characters)
+    for name, source in (("train", data.train_source), ("eval", data.eval_source)):
+        if source is not None and source.skip_report.failed_count:
+            logger.warning(source.skip_report.summary())
+            data.reports[f"{name}_skipped_audio"] = source.skip_report.to_dict()
+    for name, ctc_set in (("train", data.train), ("eval", data.evaluation)):
+        if ctc_set is not None:
+            if ctc_set.dropped.failed_count:
+                logger.warning(ctc_set.dropped.summary())
+            data.reports[f"{name}_dropped"] = ctc_set.dropped.to_dict()
+            data.reports[f"{name}_unknown_characters"] = ctc_set.unknown.to_dict()
+
+
+def _settle_training_arguments(training_args, model, has_eval: bool, recipe_args: RecipeArguments) -> None:
+    """Fill in what depends on the model and the data (auto learning rate, sampling, DDP)."""
+    if training_args.learning_rate <= 0:
+        training_args.learning_rate = auto_learning_rate(count_parameters(model))
+        logger.info(
+            "peak learning rate %.2g chosen for %d parameters",
+            training_args.learning_rate,
+            count_parameters(model),
+        )
+    if not has_eval:
+        training_args.eval_strategy = "no"
+        training_args.load_best_model_at_end = False
+    if recipe_args.group_by_length:
+        training_args.train_sampling_strategy = "group_by_length"
+    if not torch.cuda.is_available():
+        training_args.dataloader_pin_memory = False  # nothing to pin for (and torch warns at every loader)
+    if training_args.world_size > 1 and training_args.ddp_find_unused_parameters is None:
+        # LayerDrop skips layers and the head phase leaves the body without gradients: DDP must allow both.
+        training_args.ddp_find_unused_parameters = True
+
+
+def _build_trainer(
+    model, feature_extractor, processor, vocabulary, data: _Data, args, recipe_args, options
+) -> CTCTrainer:
+    """The ``CTCTrainer`` with datasets, collator, metrics, schedule and callbacks."""
+    rate, normalize = int(feature_extractor.sampling_rate), feature_extractor.do_normalize
+    head_names, body_names = head_parameter_names(model), body_parameter_names(model, options)
+    schedule = TwoPhaseSchedule(
+        head_steps=recipe_args.head_steps,
+        total_steps=max(args.max_steps, 0),
+        peak_learning_rate=args.learning_rate,
+        head_learning_rate=recipe_args.head_learning_rate,
+        tri_stage=recipe_args.tri_stage(),
+    )
+    train_dataset = CTCDataset(data.train, target_rate=rate, normalize=normalize, on_bad=data.on_bad)
+    eval_dataset = None
+    callbacks: list[TrainerCallback] = [HeadFirstCallback(model, body_names, recipe_args.head_steps)]
+    if data.evaluation is not None:
+        eval_dataset = CTCDataset(data.evaluation, target_rate=rate, normalize=normalize, on_bad=data.on_bad)
+        if recipe_args.diagnostics:
+            facts = _run_facts(model, vocabulary, data.train, data.evaluation, schedule, body_names)
+            grace = max(recipe_args.head_steps, int(0.1 * max(args.max_steps, 0)))
+            callbacks.append(PlateauCallback(facts, warmup_steps=grace, output_dir=args.output_dir))
+    collator = CTCCollator(
+        return_attention_mask=bool(feature_extractor.return_attention_mask),
+        skip_report=SkipReport(source="training audio"),
+    )
+    return CTCTrainer(
+        model=model,
+        args=args,
+        data_collator=collator,
+        train_dataset=train_dataset,
+        eval_dataset=eval_dataset,
+        processing_class=processor,
+        compute_metrics=CTCMetrics(processor.tokenizer) if eval_dataset is not None else None,
+        callbacks=callbacks,
+        schedule=schedule,
+        head_names=head_names,
+        body_names=body_names,
+        train_lengths=train_dataset.lengths,
+    )
+
+
+def _run_report(
+    model_args,
+    data_args,
+    recipe_args,
+    training_args,
+    model,
+    vocabulary,
+    data,
+    trainer,
+    metrics,
+    train_output,
+    seconds,
+) -> dict:
+    """The content of ``finetuning.json``."""
+    return {
+        "model": model_args.model,
+        "model_class": type(model).__name__,
+        "parameters": count_parameters(model),
+        "generation": "wav2vec2" if is_wav2vec2(model.config) else model.config.model_type,
+        "arguments": {
+            "model": _jsonable(model_args),
+            "data": _jsonable(data_args),
+            "recipe": _jsonable(recipe_args),
+            "peak_learning_rate": training_args.learning_rate,
+            "max_steps": training_args.max_steps,
+            "batch_size": training_args.per_device_train_batch_size,
+            "seed": training_args.seed,
+        },
+        "vocabulary": vocabulary.tokens,
+        "text_normalizer": vocabulary.normalizer.to_dict(),
+        "train_utterances": len(data.train),
+        "train_minutes": data.train.audio.total_seconds / 60,
+        "eval_utterances": len(data.evaluation) if data.evaluation is not None else 0,
+        "metrics": metrics,
+        "train_metrics": train_output.metrics,
+        "best_checkpoint": trainer.state.best_model_checkpoint,
+        "reports": data.reports,
+        "seconds": seconds,
+    }
+
+
+def finetune_ctc(
+    model_args: ModelArguments,
+    data_args: DataArguments,
+    recipe_args: RecipeArguments,
+    training_args: FinetuneTrainingArguments,
+    *,
+    resume_from_checkpoint: str | bool | None = None,
+) -> FinetuneResult:
+    """Fine-tune ``model_args.model`` with CTC on ``data_args.train``; see the module docstring.
+
+    Raises:
+        ValueError / DataValidationError: bad data (message names the files and the fix), unknown
+            evaluation characters under ``--unknown_characters raise``.
+        FileNotFoundError: the model is neither a folder nor a preset.
+    """
+    started = time.perf_counter()
+    output_dir = Path(training_args.output_dir)
+    set_seed(training_args.seed)  # the new layers' initial weights, masks and batch order
+
+    data = _open_data(data_args)
+    vocabulary = _vocabulary(data.train_source, data_args)
+    options = model_args.options()
+    model, feature_extractor = load_ctc_model(model_args.model, vocabulary, options)
+    processor = vocabulary.processor(feature_extractor)
+    _check_transcripts(data, vocabulary, model, int(feature_extractor.sampling_rate), data_args)
+    _settle_training_arguments(training_args, model, data.evaluation is not None, recipe_args)
+    trainer = _build_trainer(
+        model, feature_extractor, processor, vocabulary, data, training_args, recipe_args, options
+    )
+    logger.info(
+        "fine-tuning %s (%s, %d parameters): %d training utterances (%.1f min), vocabulary of %d tokens",
+        model_args.model, type(model).__name__, count_parameters(model), len(data.train),
+        data.train.audio.total_seconds / 60, len(vocabulary),
+    )  # fmt: skip
+
+    train_output = trainer.train(resume_from_checkpoint=resume_from_checkpoint)
+    trainer.save_model()
+    metrics = trainer.evaluate() if data.evaluation is not None else {}
+    skipped = trainer.data_collator.skip_report
+    if skipped.failed_count:
+        logger.warning(skipped.summary())
+        data.reports["skipped_while_loading"] = skipped.to_dict()
+
+    if trainer.is_world_process_zero():
+        vocabulary.normalizer.save(output_dir)
+        run = _run_report(
+            model_args, data_args, recipe_args, training_args, model, vocabulary, data, trainer, metrics,
+            train_output, time.perf_counter() - started,
+        )  # fmt: skip
+        (output_dir / RUN_FILE).write_text(json.dumps(_jsonable(run), indent=2) + "\n", encoding="utf-8")
+    if training_args.push_to_hub:
+        trainer.push_to_hub()
+    return FinetuneResult(
+        output_dir=output_dir,
+        metrics=metrics,
+        train_metrics=train_output.metrics,
+        vocabulary=vocabulary,
+        reports=data.reports,
+        seconds=time.perf_counter() - started,
+    )
+
+
+__all__ = ["RUN_FILE", "CTCTrainer", "FinetuneResult", "HeadFirstCallback", "finetune_ctc"]

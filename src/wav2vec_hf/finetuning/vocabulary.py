@@ -1,0 +1,287 @@
+"""The letter vocabulary of a CTC model: text normalisation, vocabulary building, unknown characters.
+
+A CTC vocabulary here is the convention of fairseq's letter targets and of transformers'
+``Wav2Vec2CTCTokenizer``::
+
+    id 0  "<pad>"  the CTC blank (the tokenizer's pad token, ``config.pad_token_id``)
+    id 1  "<unk>"  any character not in the vocabulary
+    id 2  "|"      the word delimiter (a space in the text)
+    id 3+ every character of the (normalised) training transcripts, sorted
+
+``TextNormalizer`` decides what the model is asked to write: case folding and punctuation removal
+(apostrophes inside words are kept, as in LibriSpeech). The same normaliser must be applied to
+training labels, evaluation references and anything compared with the model's output, so it is
+saved beside the model (``text_normalizer.json``) and read back by evaluation and ``transcribe``.
+
+Characters of evaluation data that the vocabulary lacks cannot be predicted; they are counted in an
+``UnknownCharacterReport`` (never dropped silently) and count as errors in WER / CER.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+BLANK_TOKEN = "<pad>"
+UNKNOWN_TOKEN = "<unk>"
+WORD_DELIMITER = "|"
+SPECIAL_TOKENS = (BLANK_TOKEN, UNKNOWN_TOKEN, WORD_DELIMITER)
+NORMALIZER_FILE = "text_normalizer.json"
+CASES = ("upper", "lower", "keep")
+
+
+@dataclass(frozen=True)
+class TextNormalizer:
+    """Turns raw transcripts into the text a CTC model learns to write.
+
+    Attributes:
+        case: ``"upper"`` (LibriSpeech style, the default), ``"lower"`` or ``"keep"``.
+        remove_punctuation: replace Unicode punctuation (categories P*) by word breaks; characters
+            in ``keep_inside_words`` survive when they sit between two letters (``DON'T``) and are
+            dropped at word edges (quotes).
+        keep_inside_words: punctuation kept inside words (default: the apostrophe).
+
+    Whitespace of any kind separates words; the output has single spaces and no edge spaces.
+    """
+
+    case: str = "upper"
+    remove_punctuation: bool = True
+    keep_inside_words: str = "'"
+
+    def __post_init__(self) -> None:
+        if self.case not in CASES:
+            raise ValueError(f"TextNormalizer.case={self.case!r}: choose one of {CASES}.")
+
+    def __call__(self, text: str) -> str:
+        """The normalised form of ``text`` (may be empty)."""
+        text = unicodedata.normalize("NFC", str(text))
+        if self.case == "upper":
+            text = text.upper()
+        elif self.case == "lower":
+            text = text.lower()
+        if not self.remove_punctuation:
+            return " ".join(text.split())
+        kept = set(self.keep_inside_words)
+        characters = [" " if unicodedata.category(c).startswith("P") and c not in kept else c for c in text]
+        words = ("".join(characters)).split()
+        cleaned = (word.strip(self.keep_inside_words) if kept else word for word in words)
+        return " ".join(word for word in cleaned if word)
+
+    def to_dict(self) -> dict:
+        """JSON-ready settings."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, settings: dict) -> TextNormalizer:
+        """The normaliser ``to_dict`` described."""
+        return cls(**settings)
+
+    def save(self, folder: str | os.PathLike) -> Path:
+        """Write ``text_normalizer.json`` into ``folder``; returns its path."""
+        path = Path(folder) / NORMALIZER_FILE
+        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+        return path
+
+    @classmethod
+    def from_folder(cls, folder: str | os.PathLike) -> TextNormalizer | None:
+        """The normaliser saved in a model folder, or ``None`` when it has none (e.g. a converted model)."""
+        path = Path(folder) / NORMALIZER_FILE
+        if not path.is_file():
+            return None
+        return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
+
+
+@dataclass
+class UnknownCharacterReport:
+    """Characters of a data set that the vocabulary cannot write.
+
+    Attributes:
+        source: what was checked (a manifest path).
+        utterances: utterances looked at.
+        affected: utterances holding at least one unknown character.
+        counts: character -> occurrences.
+        examples: character -> up to ``max_examples`` utterance ids that hold it.
+    """
+
+    source: str = ""
+    utterances: int = 0
+    affected: int = 0
+    counts: Counter = field(default_factory=Counter)
+    examples: dict[str, list[str]] = field(default_factory=dict)
+    max_examples: int = 3
+
+    @property
+    def total(self) -> int:
+        """Unknown character occurrences over the whole set."""
+        return sum(self.counts.values())
+
+    def summary(self) -> str:
+        """One line per unknown character, most frequent first."""
+        if not self.counts:
+            return f"{self.source or 'data'}: every character of {self.utterances} transcripts is in the vocabulary"
+        lines = [
+            f"{self.source or 'data'}: {self.affected} of {self.utterances} transcripts hold {self.total} "
+            f"characters outside the vocabulary (they cannot be predicted and count as errors):"
+        ]
+        for character, count in self.counts.most_common():
+            name = unicodedata.name(character, "unnamed")
+            shown = ", ".join(self.examples.get(character, []))
+            lines.append(f"  {character!r} ({name}): {count} times, e.g. in {shown}")
+        lines.append(
+            "  fix: normalise the text (case, punctuation, digits spelled out), or train on transcripts "
+            "that contain these characters"
+        )
+        return "\n".join(lines)
+
+    __str__ = summary
+
+    def to_dict(self) -> dict:
+        """JSON-ready form."""
+        return {
+            "source": self.source,
+            "utterances": self.utterances,
+            "affected": self.affected,
+            "counts": dict(self.counts),
+            "examples": self.examples,
+        }
+
+
+@dataclass
+class Vocabulary:
+    """Token list of a letter CTC model (index = token id) and the normaliser its text went through.
+
+    Build one with ``Vocabulary.from_transcripts``; ``tokenizer()`` / ``processor()`` turn it into
+    stock transformers objects.
+    """
+
+    tokens: list[str]
+    normalizer: TextNormalizer = field(default_factory=TextNormalizer)
+
+    def __post_init__(self) -> None:
+        if tuple(self.tokens[:3]) != SPECIAL_TOKENS:
+            raise ValueError(f"a vocabulary starts with {SPECIAL_TOKENS}, got {self.tokens[:3]}.")
+        if len(set(self.tokens)) != len(self.tokens):
+            raise ValueError("a vocabulary holds every token once.")
+        self._ids = {token: index for index, token in enumerate(self.tokens)}
+
+    @classmethod
+    def from_transcripts(
+        cls, transcripts: Iterable[str], normalizer: TextNormalizer | None = None, source: str = "transcripts"
+    ) -> Vocabulary:
+        """Every character of the normalised ``transcripts`` (raw text; normalised here), sorted.
+
+        Raises:
+            ValueError: no characters at all, or a transcript holds ``"|"`` (the word delimiter).
+        """
+        normalizer = normalizer or TextNormalizer()
+        characters: Counter = Counter()
+        for text in transcripts:
+            characters.update(normalizer(text).replace(" ", ""))
+        if WORD_DELIMITER in characters:
+            raise ValueError(
+                f"{source}: the transcripts contain {WORD_DELIMITER!r}, the CTC word delimiter (a symbol, which "
+                "remove_punctuation keeps); replace it in the text before training."
+            )
+        if not characters:
+            raise ValueError(f"{source}: no characters in the transcripts; is the data labelled?")
+        return cls([*SPECIAL_TOKENS, *sorted(characters)], normalizer)
+
+    @classmethod
+    def from_json(cls, path: str | os.PathLike, normalizer: TextNormalizer | None = None) -> Vocabulary:
+        """A vocabulary from a ``vocab.json`` (token -> id) written by ``save`` or a tokenizer."""
+        mapping = json.loads(Path(path).read_text(encoding="utf-8"))
+        tokens = [token for token, _ in sorted(mapping.items(), key=lambda item: item[1])]
+        if [mapping[token] for token in tokens] != list(range(len(tokens))):
+            raise ValueError(f"{path}: token ids must be 0..N-1 without gaps.")
+        return cls(tokens, normalizer or TextNormalizer())
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    @property
+    def blank_id(self) -> int:
+        """Id of the CTC blank (= pad)."""
+        return self._ids[BLANK_TOKEN]
+
+    @property
+    def unknown_id(self) -> int:
+        """Id of ``<unk>``."""
+        return self._ids[UNKNOWN_TOKEN]
+
+    @property
+    def characters(self) -> frozenset[str]:
+        """The characters the model can write (the space included)."""
+        return frozenset(token for token in self.tokens if len(token) == 1 and token != WORD_DELIMITER) | {
+            " "
+        }
+
+    def encode(self, normalized_text: str) -> list[int]:
+        """Token ids of already-normalised text; spaces become ``|``, unknown characters ``<unk>``."""
+        return [
+            self._ids[WORD_DELIMITER] if c == " " else self._ids.get(c, self.unknown_id)
+            for c in normalized_text
+        ]
+
+    def unknown_characters(self, normalized_text: str) -> list[str]:
+        """Characters of ``normalized_text`` that the vocabulary lacks, in text order."""
+        allowed = self.characters
+        return [c for c in normalized_text if c not in allowed]
+
+    def check(self, items: Iterable[tuple[str, str]], source: str = "") -> UnknownCharacterReport:
+        """Count unknown characters in ``(utterance id, normalised transcript)`` pairs."""
+        report = UnknownCharacterReport(source=source)
+        for utterance_id, text in items:
+            report.utterances += 1
+            unknown = self.unknown_characters(text)
+            if unknown:
+                report.affected += 1
+                report.counts.update(unknown)
+                for character in dict.fromkeys(unknown):
+                    shown = report.examples.setdefault(character, [])
+                    if len(shown) < report.max_examples:
+                        shown.append(utterance_id)
+        return report
+
+    def to_json(self) -> dict[str, int]:
+        """``vocab.json`` content: token -> id."""
+        return dict(self._ids)
+
+    def tokenizer(self):
+        """A stock ``Wav2Vec2CTCTokenizer`` for this vocabulary (no case folding: the normaliser does it)."""
+        from transformers import Wav2Vec2CTCTokenizer
+
+        with tempfile.TemporaryDirectory() as folder:
+            vocab_file = Path(folder) / "vocab.json"
+            vocab_file.write_text(json.dumps(self.to_json(), ensure_ascii=False), encoding="utf-8")
+            return Wav2Vec2CTCTokenizer(
+                str(vocab_file),
+                unk_token=UNKNOWN_TOKEN,
+                pad_token=BLANK_TOKEN,
+                word_delimiter_token=WORD_DELIMITER,
+                bos_token=None,
+                eos_token=None,
+                do_lower_case=False,
+            )
+
+    def processor(self, feature_extractor):
+        """A stock ``Wav2Vec2Processor``: ``feature_extractor`` + this vocabulary's tokenizer."""
+        from transformers import Wav2Vec2Processor
+
+        return Wav2Vec2Processor(feature_extractor=feature_extractor, tokenizer=self.tokenizer())
+
+
+__all__ = [
+    "BLANK_TOKEN",
+    "NORMALIZER_FILE",
+    "UNKNOWN_TOKEN",
+    "WORD_DELIMITER",
+    "TextNormalizer",
+    "UnknownCharacterReport",
+    "Vocabulary",
+]

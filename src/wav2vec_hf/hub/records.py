@@ -1,0 +1,401 @@
+"""The run's own records, read back for the model card: what was trained, how, on what, for how long.
+
+Every record is optional: a card says "not recorded" rather than guessing. Files read (JSON only;
+``training_args.bin`` is a pickle and is never opened):
+
+========================  ================================================================
+file                      written by
+========================  ================================================================
+``conversion.json``       ``convert-fairseq``: source file, sha256, generation, num_updates
+``finetuning.json``       ``finetune``: arguments, data sizes, final metrics, seconds
+``trainer_state.json``    transformers' ``Trainer`` (top level, else the newest
+                          ``checkpoint-N/``): steps, batch size, log history
+``all_results.json``,     ``Trainer.save_metrics``: ``train_runtime``, ``eval_wer``, ...
+``train_results.json``,
+``eval_results.json``
+``run_config.json``       ``pretrain``: the flat resolved arguments (``recipe.*``, ``training.*``)
+``pretraining_summary``   ``pretrain``: updates, seconds, audio seconds, last validation
+``.json``
+``health.json``           ``pretrain``: collapse / divergence events
+``evaluation.json``       WER / CER per eval set and decoder (schema in ``wav2vec_hf.hub.scores``)
+``self_training.json``    a self-training round (its presence marks the model as self-trained)
+========================  ================================================================
+
+A ``hardware`` object (``{"device": ..., "num_processes": ..., "mixed_precision": ...}``) is read from
+``finetuning.json``, ``pretraining_summary.json``, ``run_config.json`` or ``evaluation.json``, the first
+that has one.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from wav2vec_hf.hub.artefacts import ArtefactError, read_json_file
+
+RECORD_FILES = {
+    "conversion": "conversion.json",
+    "finetuning": "finetuning.json",
+    "trainer_state": "trainer_state.json",
+    "all_results": "all_results.json",
+    "train_results": "train_results.json",
+    "eval_results": "eval_results.json",
+    "run_config": "run_config.json",
+    "pretraining_summary": "pretraining_summary.json",
+    "health": "health.json",
+    "evaluation": "evaluation.json",
+    "self_training": "self_training.json",
+}
+
+Rows = list[tuple[str, str]]
+"""Card table rows: (label, value as shown)."""
+
+_CHECKPOINT_DIR = re.compile(r"^checkpoint-(\d+)$")
+
+
+@dataclass
+class RunRecords:
+    """The records found in a folder: ``content[name]`` is the parsed JSON of ``RECORD_FILES[name]``.
+
+    Attributes:
+        folder: the model folder.
+        content: record name -> parsed JSON object (only the records that exist).
+        paths: record name -> the file it came from (relative to ``folder``).
+    """
+
+    folder: Path
+    content: dict[str, dict[str, Any]] = field(default_factory=dict)
+    paths: dict[str, str] = field(default_factory=dict)
+
+    def get(self, name: str) -> dict[str, Any] | None:
+        """The parsed record ``name`` (a key of ``RECORD_FILES``) or None."""
+        return self.content.get(name)
+
+    @property
+    def self_trained(self) -> bool:
+        """A self-training record is present."""
+        return "self_training" in self.content
+
+
+def read_run_records(folder: str | Path) -> RunRecords:
+    """Read every record of ``RECORD_FILES`` that exists in ``folder``.
+
+    Raises:
+        ArtefactError: a record exists but is not a JSON object (the message names the file).
+    """
+    folder = Path(folder)
+    records = RunRecords(folder=folder)
+    for name, filename in RECORD_FILES.items():
+        path = folder / filename
+        if name == "trainer_state" and not path.is_file():
+            path = _newest_checkpoint_file(folder, filename) or path
+        if not path.is_file():
+            continue
+        content = read_json_file(path, f"the {name.replace('_', ' ')} record")
+        if not isinstance(content, dict):
+            raise ArtefactError(
+                f"{path}: expected a JSON object, got {type(content).__name__}; fix or remove it."
+            )
+        records.content[name] = content
+        records.paths[name] = path.relative_to(folder).as_posix()
+    return records
+
+
+def _newest_checkpoint_file(folder: Path, filename: str) -> Path | None:
+    """``checkpoint-N/filename`` with the largest N (Trainer keeps its state only in checkpoints)."""
+    candidates = []
+    for child in folder.iterdir():
+        match = _CHECKPOINT_DIR.match(child.name)
+        if match and (child / filename).is_file():
+            candidates.append((int(match.group(1)), child / filename))
+    return max(candidates)[1] if candidates else None
+
+
+# ------------------------------------------------------------------------------------------------
+# Facts for the card
+# ------------------------------------------------------------------------------------------------
+
+
+def format_value(value: Any) -> str:
+    """A record value as shown in a card: floats with 4 significant digits, lists joined."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, (list, tuple)):
+        return "(" + ", ".join(format_value(item) for item in value) + ")"
+    return table_cell(str(value))
+
+
+def table_cell(text: str) -> str:
+    """``text`` made safe for one Markdown table cell: no line breaks, pipes escaped."""
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def format_duration(seconds: float) -> str:
+    """``3725.0`` -> ``"1 h 2 min"``; ``42.3`` -> ``"42 s"``."""
+    seconds = float(seconds)
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    minutes = seconds / 60
+    if minutes < 90:
+        return f"{minutes:.1f} min"
+    return f"{int(minutes // 60)} h {int(minutes % 60)} min"
+
+
+def _rows(pairs: list[tuple[str, Any]]) -> Rows:
+    return [(label, format_value(value)) for label, value in pairs if value is not None and value != ""]
+
+
+def hyperparameters(records: RunRecords) -> Rows:
+    """Training hyperparameters, from the most specific record present (fine-tuning, then Trainer,
+    then pretraining, then a fairseq conversion)."""
+    finetuning = records.get("finetuning")
+    if finetuning:
+        arguments = finetuning.get("arguments") or {}
+        recipe = arguments.get("recipe") or {}
+        model = arguments.get("model") or {}
+        return _rows(
+            [
+                ("peak learning rate", arguments.get("peak_learning_rate")),
+                ("updates", arguments.get("max_steps")),
+                ("batch size (utterances per device)", arguments.get("batch_size")),
+                ("head-only updates", recipe.get("head_steps")),
+                ("head learning rate", recipe.get("head_learning_rate")),
+                ("tri-stage ratios", recipe.get("tri_stage_ratios")),
+                (
+                    "time masking (p, length)",
+                    _pair(model.get("mask_time_prob"), model.get("mask_time_length")),
+                ),
+                ("LayerDrop", model.get("layerdrop")),
+                ("feature encoder frozen", model.get("freeze_feature_encoder")),
+                ("from scratch", model.get("from_scratch")),
+                ("seed", arguments.get("seed")),
+            ]
+        )
+    state = records.get("trainer_state")
+    if state:
+        return _rows(
+            [
+                ("updates", state.get("max_steps") or state.get("global_step")),
+                ("batch size", state.get("train_batch_size")),
+                ("epochs", state.get("num_train_epochs")),
+                ("peak learning rate", _max_logged(state, "learning_rate")),
+            ]
+        )
+    run_config = records.get("run_config")
+    if run_config:
+        pick = run_config.get
+        return _rows(
+            [
+                ("model preset", pick("model.preset")),
+                ("recipe", pick("recipe.name")),
+                ("updates", pick("recipe.max_steps")),
+                ("peak learning rate", pick("recipe.learning_rate")),
+                ("learning-rate schedule", pick("recipe.lr_scheduler")),
+                ("warm-up fraction", pick("recipe.warmup_fraction")),
+                ("Adam betas", pick("recipe.adam_betas")),
+                ("weight decay", pick("recipe.weight_decay")),
+                ("samples per batch (max)", pick("recipe.max_batch_samples")),
+                ("crop (samples)", pick("recipe.crop_samples")),
+                ("update frequency", pick("recipe.update_freq")),
+                ("Gumbel temperature (start, end, decay)", pick("recipe.gumbel_temperature")),
+                ("feature-encoder gradient scale", pick("recipe.feature_grad_mult")),
+                ("mixed precision", pick("training.mixed_precision")),
+                ("seed", pick("training.seed")),
+            ]
+        )
+    conversion = records.get("conversion")
+    if conversion:
+        return _fairseq_hyperparameters(conversion.get("fairseq_config") or {})
+    return []
+
+
+def _fairseq_hyperparameters(config: dict[str, Any]) -> Rows:
+    """From ``conversion.json``'s ``fairseq_config``: the 2019/2020 ``args`` namespace (wav2vec,
+    vq-wav2vec: optimisation included) or the wav2vec 2.0 model / criterion sections."""
+    args, model, criterion = (
+        config.get("args") or {},
+        config.get("model") or {},
+        config.get("criterion") or {},
+    )
+    learning_rate = args.get("lr")
+    if isinstance(learning_rate, list) and learning_rate:
+        learning_rate = learning_rate[0]
+    return _rows(
+        [
+            ("optimizer", args.get("optimizer")),
+            ("learning rate", learning_rate),
+            ("max learning rate", args.get("max_lr")),
+            ("learning-rate schedule", args.get("lr_scheduler")),
+            ("warm-up updates", args.get("warmup_updates")),
+            ("updates (max_update)", args.get("max_update")),
+            ("Adam betas", args.get("adam_betas")),
+            ("gradient clipping", args.get("clip_norm")),
+            ("samples per GPU batch (max_tokens)", args.get("max_tokens")),
+            ("crop (max_sample_size)", args.get("max_sample_size")),
+            ("prediction steps", args.get("prediction_steps")),
+            ("negatives", args.get("num_negatives") or model.get("num_negatives")),
+            ("mask probability", model.get("mask_prob")),
+            ("mask length", model.get("mask_length")),
+            ("codebooks x entries", _pair(model.get("latent_groups"), model.get("latent_vars"))),
+            ("Gumbel temperature (start, end, decay)", model.get("latent_temp") or args.get("vq_temp")),
+            ("logit temperature", model.get("logit_temp")),
+            ("LayerDrop", model.get("encoder_layerdrop")),
+            ("feature-encoder gradient scale", model.get("feature_grad_mult")),
+            ("loss weights", criterion.get("loss_weights")),
+            ("seed", args.get("seed")),
+        ]
+    )
+
+
+def run_facts(records: RunRecords) -> Rows:
+    """Size and duration of the run: updates done, wall-clock time, audio processed, data sizes."""
+    rows: list[tuple[str, Any]] = []
+    finetuning = records.get("finetuning")
+    if finetuning:
+        rows += [
+            ("training utterances", finetuning.get("train_utterances")),
+            ("labelled audio (min)", finetuning.get("train_minutes")),
+            ("evaluation utterances", finetuning.get("eval_utterances") or None),
+            ("parameters", finetuning.get("parameters")),
+        ]
+        if finetuning.get("seconds") is not None:
+            rows.append(("training time", format_duration(finetuning["seconds"])))
+    summary = records.get("pretraining_summary")
+    if summary:
+        rows.append(("updates", summary.get("updates")))
+        if summary.get("seconds") is not None:
+            rows.append(("training time", format_duration(summary["seconds"])))
+        if summary.get("audio_seconds"):
+            rows.append(("audio processed (h)", summary["audio_seconds"] / 3600))
+        if summary.get("interrupted"):
+            rows.append(("interrupted", True))
+    train_results = records.get("train_results") or records.get("all_results")
+    if train_results and not finetuning and train_results.get("train_runtime") is not None:
+        rows.append(("training time", format_duration(train_results["train_runtime"])))
+    conversion = records.get("conversion")
+    if conversion:
+        rows += [
+            ("converted from", conversion.get("source_file")),
+            ("source sha256", conversion.get("source_sha256")),
+            ("fairseq updates", conversion.get("num_updates")),
+        ]
+    return _rows(rows)
+
+
+def hardware(records: RunRecords) -> Rows:
+    """The ``hardware`` object of the first record that has one, as rows (empty when none does)."""
+    for name in ("finetuning", "pretraining_summary", "run_config", "evaluation"):
+        content = records.get(name) or {}
+        found = content.get("hardware")
+        if isinstance(found, dict) and found:
+            return _rows([(str(key).replace("_", " "), value) for key, value in found.items()])
+        if isinstance(found, str) and found:
+            return [("hardware", found)]
+    args = ((records.get("conversion") or {}).get("fairseq_config") or {}).get("args") or {}
+    return _rows(
+        [
+            ("GPUs (fairseq distributed_world_size)", args.get("distributed_world_size")),
+            ("mixed precision", "fp16" if args.get("fp16") else None),
+        ]
+    )
+
+
+def training_data(records: RunRecords) -> Rows:
+    """Where the training (and evaluation) data came from, as the run recorded it."""
+    finetuning = records.get("finetuning")
+    if finetuning:
+        data = (finetuning.get("arguments") or {}).get("data") or {}
+        return _rows(
+            [
+                ("labelled training data", _with_split(data.get("train"), data.get("train_split"))),
+                ("evaluation data", _with_split(data.get("eval"), data.get("eval_split"))),
+            ]
+        )
+    run_config = records.get("run_config")
+    if run_config:
+        return _rows(
+            [
+                (
+                    "unlabelled training audio",
+                    _with_split(run_config.get("data.train"), run_config.get("data.train_split")),
+                ),
+                (
+                    "validation audio",
+                    _with_split(run_config.get("data.valid"), run_config.get("data.valid_split")),
+                ),
+            ]
+        )
+    conversion = records.get("conversion")
+    if conversion:
+        task = ((conversion.get("fairseq_config") or {}).get("task")) or {}
+        return _rows([("fairseq task", task.get("_name")), ("audio normalised", task.get("normalize"))])
+    return []
+
+
+def pretraining_quality(records: RunRecords) -> Rows:
+    """The last pretraining validation (and training) metrics and the health verdict."""
+    summary = records.get("pretraining_summary") or {}
+    rows: list[tuple[str, Any]] = []
+    for prefix, metrics in (
+        ("validation", summary.get("last_valid")),
+        ("training", summary.get("last_train")),
+    ):
+        if isinstance(metrics, dict):
+            rows += [
+                (f"{prefix} {key.replace('_', ' ')}", value)
+                for key, value in metrics.items()
+                if isinstance(value, (int, float)) and not isinstance(value, bool) and key != "update"
+            ]
+    health = records.get("health") or summary.get("health")
+    if isinstance(health, dict) and "healthy" in health:
+        events = health.get("events") or []
+        kinds = sorted({str(event.get("kind")) for event in events if isinstance(event, dict)})
+        rows.append(("health", "healthy" if health["healthy"] else "warnings: " + ", ".join(kinds)))
+    return _rows(rows)
+
+
+def base_model_reference(records: RunRecords) -> str | None:
+    """The model the fine-tuning started from, as recorded (a Hub id or a local path)."""
+    finetuning = records.get("finetuning") or {}
+    model = finetuning.get("model") or ((finetuning.get("arguments") or {}).get("model") or {}).get("model")
+    return str(model) if model else None
+
+
+def _pair(first: Any, second: Any) -> tuple[Any, Any] | None:
+    return None if first is None or second is None else (first, second)
+
+
+def _with_split(source: Any, split: Any) -> str | None:
+    if not source:
+        return None
+    return f"{source} (split {split})" if split else str(source)
+
+
+def _max_logged(state: dict[str, Any], key: str) -> float | None:
+    values = [
+        entry[key] for entry in state.get("log_history") or () if isinstance(entry, dict) and key in entry
+    ]
+    return max(values) if values else None
+
+
+__all__ = [
+    "RECORD_FILES",
+    "Rows",
+    "RunRecords",
+    "base_model_reference",
+    "format_duration",
+    "format_value",
+    "hardware",
+    "hyperparameters",
+    "pretraining_quality",
+    "read_run_records",
+    "run_facts",
+    "table_cell",
+    "training_data",
+]

@@ -1,0 +1,8 @@
+"""Inference with fine-tuned CTC models of every wav2vec generation.
+
+* ``pipeline`` (``SpeechRecognitionPipeline``): transformers' ASR pipeline that decodes files with the
+  package's loader (no ``ffmpeg`` binary needed) and resamples arrays with soxr; ``import wav2vec_hf``
+  registers it for ``pipeline("automatic-speech-recognition", model=DIR)``.
+* ``transcribe``: many files through that pipeline with a progress bar, TSV / JSONL output with
+  timestamps (``wav2vec-hf transcribe``); greedy batch decoding of arrays (``transcribe_arrays``).
+"""

@@ -1,0 +1,701 @@
+"""Command-line arguments of ``scripts/pretrain.py`` and the papers' training recipes.
+
+Three ``HfArgumentParser`` dataclasses (``ModelArguments``, ``DataArguments``, ``TrainingArguments``)
+hold every option. A YAML/JSON file given with ``--config FILE`` supplies values for any of their
+fields (flat, or nested under ``model:`` / ``data:`` / ``training:``); options on the command line win.
+
+Fields left at ``None`` are filled from the **recipe** of the preset: ``RECIPES[name]`` holds the
+training settings that are not part of the model config (learning rate and schedule, warm-up,
+crops and batch size, feature-encoder gradient scale, Gumbel schedule, segment concatenation, ...),
+so ``--preset wav2vec2-base`` alone reproduces fairseq's BASE run. Without a preset (``--model-config``
+or ``--init-from``) the model type's default recipe is used (``DEFAULT_RECIPE``).
+
+Precedence, lowest first: dataclass default < recipe < config file < command line.
+"""
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+MODEL_TYPES = ("wav2vec", "vq-wav2vec", "wav2vec2", "units-bert")
+LR_SCHEDULERS = ("polynomial", "cosine", "constant")
+MIXED_PRECISION = ("no", "fp16", "bf16")
+
+
+@dataclass(frozen=True)
+class PretrainingRecipe:
+    """A preset's training settings (everything that is not model config).
+
+    Attributes:
+        learning_rate: peak learning rate after warm-up.
+        lr_scheduler: ``"polynomial"`` (linear decay to ``end_learning_rate``, fairseq's
+            ``polynomial_decay`` with power 1), ``"cosine"`` (fairseq's cosine to ``end_learning_rate``) or
+            ``"constant"`` (after warm-up).
+        warmup_steps: linear warm-up updates (from ``warmup_init_lr``).
+        warmup_fraction: warm-up as a fraction of ``max_steps`` (used when ``warmup_steps`` is None).
+        warmup_init_lr: learning rate at update 0.
+        end_learning_rate: learning rate at ``max_steps``.
+        adam_betas, adam_epsilon, weight_decay: AdamW settings (decoupled weight decay on every parameter).
+        max_grad_norm: gradient clipping threshold (0: no clipping; the norm is still logged).
+        max_steps: the number of updates of the recipe.
+        update_freq: micro-batches accumulated per update and process (fairseq ``update_freq``).
+        feature_grad_mult: wav2vec 2.0 feature-encoder gradient scale (0.1 BASE, 1.0 LARGE).
+        feature_penalty_weight: wav2vec 2.0 L2 penalty on the feature-encoder output (10 BASE, 0 LARGE).
+        gumbel_temperature: ``(start, end, decay)``: ``max(end, start * decay ** update)``; None takes the
+            model config's (wav2vec / vq-wav2vec ``vq_temp``) or (2, 0.5, 0.999995).
+        gumbel_floor_fraction: if set, the decay is recomputed so that the temperature reaches ``end`` at
+            this fraction of ``max_steps`` (short runs: the paper's decay needs ~277k updates).
+        crop_samples: longest input (random crop; fairseq ``max_sample_size``); None: no crop.
+        min_samples: shortest input kept (fairseq ``min_sample_size``); never below the model's minimum.
+        max_batch_samples: bound on ``batch x padded length`` per micro-batch (fairseq ``max_tokens``);
+            for units-bert: unit tokens.
+        max_batch_size: cap on utterances per micro-batch.
+        crop_to_shortest: crop each batch to its shortest utterance (fairseq: no padding in pretraining).
+        segment_seconds: if set, utterances are concatenated and cut into segments of this length.
+        normalize: per-utterance zero mean / unit variance (LARGE / LV-60 recipes).
+        unit_mask_length, unit_mask_start_prob: units-bert span masking (10 tokens, start prob 0.05).
+        max_units_per_sample: units-bert: longest token sequence (longer ones are split).
+        source: where the numbers come from.
+    """
+
+    learning_rate: float = 5e-4
+    lr_scheduler: str = "polynomial"
+    warmup_steps: int | None = None
+    warmup_fraction: float = 0.08
+    warmup_init_lr: float = 0.0
+    end_learning_rate: float = 0.0
+    adam_betas: tuple[float, float] = (0.9, 0.98)
+    adam_epsilon: float = 1e-6
+    weight_decay: float = 0.01
+    max_grad_norm: float = 0.0
+    max_steps: int = 400_000
+    update_freq: int = 1
+    feature_grad_mult: float = 0.1
+    feature_penalty_weight: float = 10.0
+    gumbel_temperature: tuple[float, float, float] | None = (2.0, 0.5, 0.999995)
+    gumbel_floor_fraction: float | None = None
+    crop_samples: int | None = 250_000
+    min_samples: int | None = 32_000
+    max_batch_samples: int = 1_400_000
+    max_batch_size: int | None = None
+    crop_to_shortest: bool = True
+    segment_seconds: float | None = None
+    normalize: bool = False
+    unit_mask_length: int = 10
+    unit_mask_start_prob: float = 0.05
+    max_units_per_sample: int = 512
+    source: str = ""
+
+
+_WAV2VEC1 = {
+    "lr_scheduler": "cosine",
+    "gumbel_temperature": None,  # the model config's vq_temp
+    "warmup_init_lr": 1e-7,
+    "end_learning_rate": 1e-6,
+    "adam_betas": (0.9, 0.999),
+    "adam_epsilon": 1e-8,
+    "weight_decay": 0.0,
+    "feature_grad_mult": 1.0,
+    "feature_penalty_weight": 0.0,
+    "crop_samples": 150_000,
+    "min_samples": None,
+    "max_batch_samples": 1_500_000,
+}
+_WAV2VEC1_TINY = {
+    **_WAV2VEC1,
+    "learning_rate": 5e-3,
+    "warmup_steps": None,
+    "warmup_fraction": 0.1,
+    "end_learning_rate": 1e-4,
+    "max_grad_norm": 10.0,
+    "max_steps": 150,
+    "crop_samples": 32_000,
+    "max_batch_samples": 8 * 32_000,
+    "gumbel_floor_fraction": 0.7,
+    "source": "chosen for CPU smoke runs (tests)",
+}
+_WAV2VEC1_SMALL_CPU = {
+    **_WAV2VEC1_TINY,
+    "learning_rate": 2e-3,
+    "max_steps": 300,
+    "source": "measured on a 2-core CPU (docs/pretraining.md)",
+}
+
+RECIPES: dict[str, PretrainingRecipe] = {
+    "wav2vec2-base": PretrainingRecipe(
+        learning_rate=5e-4,
+        warmup_steps=32_000,
+        max_steps=400_000,
+        source="fairseq wav2vec2_base_librispeech.yaml (64 GPUs x 1.4M samples: update_freq = 64 / GPUs)",
+    ),
+    "wav2vec2-large-lv60": PretrainingRecipe(
+        # The paper (section 4.2) peaks LARGE at 3e-4; fairseq's yaml says 0.005 (unlike every
+        # other wav2vec 2.0 config); we follow the paper.
+        learning_rate=3e-4,
+        warmup_steps=32_000,
+        max_steps=1_000_000,
+        feature_grad_mult=1.0,
+        feature_penalty_weight=0.0,
+        gumbel_temperature=(2.0, 0.1, 0.999995),
+        crop_samples=320_000,
+        max_batch_samples=1_200_000,
+        normalize=True,
+        source="fairseq wav2vec2_large_librivox.yaml (128 GPUs x 1.2M samples), LR from the paper",
+    ),
+    # The small presets drop the feature penalty (fairseq BASE: 10): measured on the built-in corpus,
+    # a weight of 10 or even 1 holds the tiny model at chance for 100+ updates, 0 lets it learn
+    # within 20 (docs/pretraining.md).
+    "wav2vec2-small-cpu": PretrainingRecipe(
+        learning_rate=2e-3,
+        warmup_fraction=0.08,
+        feature_penalty_weight=0.0,
+        max_grad_norm=10.0,
+        max_steps=600,
+        gumbel_floor_fraction=0.7,
+        crop_samples=None,
+        min_samples=None,
+        segment_seconds=4.0,
+        max_batch_samples=4 * 64_000,
+        source="measured on a 2-core CPU (docs/pretraining.md): 4 s segments, LR 2e-3, Gumbel floor at 70%",
+    ),
+    "wav2vec2-tiny": PretrainingRecipe(
+        learning_rate=5e-3,
+        warmup_fraction=0.1,
+        feature_grad_mult=1.0,
+        feature_penalty_weight=0.0,
+        max_grad_norm=10.0,
+        max_steps=150,
+        gumbel_floor_fraction=0.7,
+        crop_samples=None,
+        min_samples=None,
+        segment_seconds=2.0,
+        max_batch_samples=6 * 32_000,
+        source="chosen for CPU smoke runs (tests)",
+    ),
+    "wav2vec-base": PretrainingRecipe(
+        **{**_WAV2VEC1, "learning_rate": 5e-3, "warmup_steps": 500, "max_steps": 400_000},
+        source="wav2vec paper / fairseq README (cosine to 1e-6, warm-up 500 from 1e-7)",
+    ),
+    "wav2vec-large": PretrainingRecipe(
+        **{**_WAV2VEC1, "learning_rate": 5e-3, "warmup_steps": 500, "max_steps": 400_000},
+        source="fairseq README wav2vec_large command",
+    ),
+    "vq-wav2vec-gumbel": PretrainingRecipe(
+        # The paper: warm-up 500 updates from 1e-7 to 5e-3, cosine to 1e-6; the README command shows
+        # --max-lr 1e-05 --warmup-updates 1000 --max-tokens 300000 on 16 GPUs.
+        **{
+            **_WAV2VEC1,
+            "learning_rate": 5e-3,
+            "warmup_steps": 500,
+            "max_steps": 400_000,
+            "max_batch_samples": 300_000,
+        },
+        source="vq-wav2vec paper section 5.1; batch from the fairseq README (16 GPUs)",
+    ),
+    "vq-wav2vec-kmeans": PretrainingRecipe(
+        **{
+            **_WAV2VEC1,
+            "learning_rate": 5e-3,
+            "warmup_steps": 500,
+            "max_steps": 400_000,
+            "max_batch_samples": 300_000,
+        },
+        source="vq-wav2vec paper section 5.1; batch from the fairseq README (16 GPUs)",
+    ),
+    "wav2vec-small-cpu": PretrainingRecipe(**_WAV2VEC1_SMALL_CPU),
+    "vq-wav2vec-gumbel-small-cpu": PretrainingRecipe(**_WAV2VEC1_SMALL_CPU),
+    "vq-wav2vec-kmeans-small-cpu": PretrainingRecipe(**_WAV2VEC1_SMALL_CPU),
+    "wav2vec-tiny": PretrainingRecipe(**_WAV2VEC1_TINY),
+    "vq-wav2vec-gumbel-tiny": PretrainingRecipe(**_WAV2VEC1_TINY),
+    "vq-wav2vec-kmeans-tiny": PretrainingRecipe(**_WAV2VEC1_TINY),
+    "units-bert-base": PretrainingRecipe(
+        learning_rate=5e-4,
+        warmup_steps=10_000,
+        max_steps=250_000,
+        max_batch_samples=3072,
+        max_units_per_sample=512,
+        crop_samples=None,
+        min_samples=None,
+        gumbel_temperature=None,
+        feature_penalty_weight=0.0,
+        source="vq-wav2vec paper (BERT base, 3072 tokens per GPU, spans of 10, start prob 0.05); "
+        "LR and warm-up as RoBERTa base (not given in the paper)",
+    ),
+    "units-bert-tiny": PretrainingRecipe(
+        learning_rate=2e-3,
+        warmup_fraction=0.1,
+        max_grad_norm=10.0,
+        max_steps=150,
+        max_batch_samples=2048,
+        max_units_per_sample=128,
+        crop_samples=None,
+        min_samples=None,
+        gumbel_temperature=None,
+        feature_penalty_weight=0.0,
+        source="chosen for CPU smoke runs (tests)",
+    ),
+}
+
+DEFAULT_RECIPE = {
+    "wav2vec2": "wav2vec2-base",
+    "wav2vec": "wav2vec-base",
+    "vq-wav2vec": "vq-wav2vec-gumbel",
+    "units-bert": "units-bert-base",
+}
+"""The recipe used when no preset names one (``--model-config`` / ``--init-from``)."""
+
+
+def get_recipe(name: str) -> PretrainingRecipe:
+    """The recipe of preset ``name`` (KeyError listing the known ones)."""
+    try:
+        return RECIPES[name]
+    except KeyError:
+        raise KeyError(
+            f"no training recipe for preset {name!r}; recipes exist for: {', '.join(sorted(RECIPES))}."
+        ) from None
+
+
+@dataclass
+class ModelArguments:
+    """What to train."""
+
+    model_type: str | None = field(
+        default=None,
+        metadata={"help": "wav2vec | vq-wav2vec | wav2vec2 | units-bert", "choices": MODEL_TYPES},
+    )
+    preset: str | None = field(
+        default=None, metadata={"help": "named model + recipe (wav2vec_hf.presets), e.g. wav2vec2-base"}
+    )
+    model_config: str | None = field(
+        default=None, metadata={"help": "a config.json (or a folder holding one) for a fresh model"}
+    )
+    init_from: str | None = field(
+        default=None,
+        metadata={
+            "help": "a save_pretrained folder (e.g. a converted fairseq checkpoint) to continue pretraining"
+        },
+    )
+    config_overrides: str | None = field(
+        default=None,
+        metadata={"help": "model config changes as JSON or key=value,key=value (e.g. layerdrop=0.1)"},
+    )
+    quantizer: str | None = field(
+        default=None, metadata={"help": "units-bert: folder of a trained vq-wav2vec that tokenises the audio"}
+    )
+    gradient_checkpointing: bool = field(
+        default=False, metadata={"help": "wav2vec2: recompute Transformer layers in the backward pass"}
+    )
+    attn_implementation: str = field(
+        default="sdpa", metadata={"help": "wav2vec2 / units-bert attention: sdpa | eager | flash_attention_2"}
+    )
+
+
+@dataclass
+class DataArguments:
+    """Where the audio comes from and how it is batched (None: from the recipe)."""
+
+    train: str | None = field(
+        default=None, metadata={"help": "training audio: fairseq manifest, table, folder or saved HF dataset"}
+    )
+    valid: str | None = field(default=None, metadata={"help": "validation audio (same kinds)"})
+    train_split: str | None = field(default=None, metadata={"help": "split of a saved DatasetDict"})
+    valid_split: str | None = field(default=None, metadata={"help": "split of a saved DatasetDict"})
+    on_bad: str = field(
+        default="raise",
+        metadata={
+            "help": "bad audio: raise (one error before training) | skip (count, report at the end)",
+            "choices": ("raise", "skip"),
+        },
+    )
+    max_batch_samples: int | None = field(
+        default=None, metadata={"help": "batch x padded samples per micro-batch (fairseq max_tokens)"}
+    )
+    max_batch_size: int | None = field(default=None, metadata={"help": "utterances per micro-batch, at most"})
+    crop_samples: int | None = field(
+        default=None, metadata={"help": "random crop to at most this many samples (0: no crop)"}
+    )
+    min_samples: int | None = field(default=None, metadata={"help": "drop (or refuse) shorter utterances"})
+    crop_to_shortest: bool | None = field(
+        default=None, metadata={"help": "crop every batch to its shortest utterance (no padding)"}
+    )
+    segment_seconds: float | None = field(
+        default=None, metadata={"help": "concatenate utterances into segments of this length (0: off)"}
+    )
+    normalize: bool | None = field(default=None, metadata={"help": "zero mean / unit variance per utterance"})
+    num_buckets: int | None = field(default=None, metadata={"help": "length buckets (None: sorted packing)"})
+    num_workers: int = field(default=0, metadata={"help": "DataLoader worker processes"})
+    cache_audio: bool = field(
+        default=False, metadata={"help": "keep decoded audio in memory (small corpora: no re-decoding)"}
+    )
+    max_valid_batches: int | None = field(default=None, metadata={"help": "evaluate on at most this many"})
+
+
+@dataclass
+class TrainingArguments:
+    """How to train (None: from the recipe)."""
+
+    output_dir: str | None = field(default=None, metadata={"help": "checkpoints, logs, plots, the export"})
+    max_steps: int | None = field(default=None, metadata={"help": "updates to run"})
+    seed: int = field(default=1, metadata={"help": "seed of the initialisation, data order, masks"})
+    learning_rate: float | None = None
+    lr_scheduler: str | None = field(default=None, metadata={"choices": LR_SCHEDULERS})
+    warmup_steps: int | None = None
+    warmup_fraction: float | None = None
+    end_learning_rate: float | None = None
+    weight_decay: float | None = None
+    adam_beta1: float | None = None
+    adam_beta2: float | None = None
+    adam_epsilon: float | None = None
+    max_grad_norm: float | None = field(default=None, metadata={"help": "clip threshold (0: no clipping)"})
+    update_freq: int | None = field(
+        default=None, metadata={"help": "micro-batches per update and process (gradient accumulation)"}
+    )
+    mixed_precision: str | None = field(
+        default=None,
+        metadata={"help": "no | fp16 | bf16 (default: accelerate config)", "choices": MIXED_PRECISION},
+    )
+    gumbel_start: float | None = None
+    gumbel_end: float | None = None
+    gumbel_decay: float | None = None
+    gumbel_floor_fraction: float | None = field(
+        default=None, metadata={"help": "reach the Gumbel floor at this fraction of the run (0: paper decay)"}
+    )
+    feature_grad_mult: float | None = None
+    feature_penalty_weight: float | None = None
+    compile: bool = field(default=False, metadata={"help": "torch.compile the train step (GPU)"})
+    save_steps: int = field(
+        default=1000, metadata={"help": "checkpoint every N updates (0: only at the end)"}
+    )
+    keep_checkpoints: int = field(default=2, metadata={"help": "keep the last K checkpoints"})
+    resume: bool = field(
+        default=False, metadata={"help": "continue from the latest checkpoint in output_dir"}
+    )
+    resume_from: str | None = field(default=None, metadata={"help": "continue from this checkpoint folder"})
+    export_steps: int = field(
+        default=0, metadata={"help": "save_pretrained export every N updates (0: end only)"}
+    )
+    export_only: bool = field(
+        default=False, metadata={"help": "load the latest checkpoint, write the export, stop"}
+    )
+    eval_steps: int = field(
+        default=0, metadata={"help": "validate every N updates (0: at the start and end)"}
+    )
+    report_to: str = field(
+        default="tensorboard",
+        metadata={"help": "accelerate trackers: tensorboard, wandb, trackio, all, none"},
+    )
+    plots: bool = field(default=True, metadata={"help": "PNG curves at the end"})
+    progress_bar: bool = field(default=True, metadata={"help": "tqdm bar with the key numbers"})
+    max_nonfinite_updates: int = field(
+        default=20, metadata={"help": "stop after this many consecutive NaN/inf updates (each is skipped)"}
+    )
+    health_patience: int = field(default=50, metadata={"help": "updates a collapse sign must last"})
+    stop_on_collapse: bool = field(default=False, metadata={"help": "stop when collapse is detected"})
+    stop_after_steps: int | None = field(
+        default=None,
+        metadata={
+            "help": "simulate a kill: end abruptly after N updates of this process (tests, pre-emption)"
+        },
+    )
+
+
+@dataclass
+class PretrainingConfig:
+    """Everything a run needs, recipe applied (``resolve_arguments``). ``recipe`` is the merged recipe."""
+
+    model: ModelArguments
+    data: DataArguments
+    training: TrainingArguments
+    recipe: PretrainingRecipe
+    recipe_name: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Flat JSON-ready view (for trackers and ``run_config.json``)."""
+        flat: dict[str, Any] = {}
+        for prefix, part in (("model", self.model), ("data", self.data), ("training", self.training)):
+            for key, value in dataclasses.asdict(part).items():
+                flat[f"{prefix}.{key}"] = value
+        for key, value in dataclasses.asdict(self.recipe).items():
+            flat[f"recipe.{key}"] = list(value) if isinstance(value, tuple) else value
+        flat["recipe.name"] = self.recipe_name
+        return flat
+
+    @property
+    def warmup_steps(self) -> int:
+        recipe = self.recipe
+        if recipe.warmup_steps is not None:
+            return int(recipe.warmup_steps)
+        return math.ceil(recipe.warmup_fraction * recipe.max_steps)
+
+    def gumbel_schedule(self, default: tuple[float, float, float] | None = None):
+        """The run's ``GumbelSchedule``: the recipe's (or ``default``, the model config's) with
+        ``gumbel_floor_fraction`` applied; None when neither gives one."""
+        from wav2vec_hf.pretraining.schedules import GumbelSchedule
+
+        schedule = self.recipe.gumbel_temperature or default
+        if schedule is None:
+            return None
+        start, end, decay = (float(value) for value in schedule)
+        fraction = self.recipe.gumbel_floor_fraction
+        if fraction:
+            return GumbelSchedule.scaled_to(start, end, fraction * self.recipe.max_steps)
+        return GumbelSchedule(start, end, decay)
+
+
+_RECIPE_FROM_TRAINING = (
+    "learning_rate",
+    "lr_scheduler",
+    "warmup_steps",
+    "warmup_fraction",
+    "end_learning_rate",
+    "weight_decay",
+    "adam_epsilon",
+    "max_grad_norm",
+    "update_freq",
+    "feature_grad_mult",
+    "feature_penalty_weight",
+    "gumbel_floor_fraction",
+    "max_steps",
+)
+_RECIPE_FROM_DATA = (
+    "max_batch_samples",
+    "max_batch_size",
+    "crop_samples",
+    "min_samples",
+    "crop_to_shortest",
+    "segment_seconds",
+    "normalize",
+)
+
+
+def resolve_arguments(
+    model: ModelArguments, data: DataArguments, training: TrainingArguments
+) -> PretrainingConfig:
+    """Check the arguments and merge them over the preset's recipe.
+
+    Raises:
+        ValueError: a required option is missing or options contradict each other (the message says which).
+    """
+    if model.model_type is None:
+        raise ValueError(f"--model_type is required: one of {', '.join(MODEL_TYPES)}.")
+    if model.model_type not in MODEL_TYPES:
+        raise ValueError(f"--model_type {model.model_type!r}: choose one of {', '.join(MODEL_TYPES)}.")
+    sources = [name for name in ("preset", "model_config", "init_from") if getattr(model, name)]
+    if not sources:
+        raise ValueError("say which model to train: --preset NAME, --model_config FILE or --init_from DIR.")
+    if model.model_config and model.init_from:
+        raise ValueError("--model_config and --init_from both give the model; pass one of them.")
+    if training.output_dir is None:
+        raise ValueError("--output_dir is required (checkpoints, logs and the exported model go there).")
+    if not training.export_only and data.train is None:
+        raise ValueError("--train is required: a fairseq manifest, table, audio folder or saved dataset.")
+    if model.model_type == "units-bert" and not model.quantizer and not model.init_from:
+        raise ValueError(
+            "units-bert needs --quantizer DIR: a trained vq-wav2vec folder that turns audio into units."
+        )
+
+    recipe_name = model.preset if model.preset in RECIPES else DEFAULT_RECIPE[model.model_type]
+    recipe = get_recipe(recipe_name)
+    changes: dict[str, Any] = {}
+    for name in _RECIPE_FROM_TRAINING:
+        value = getattr(training, name)
+        if value is not None:
+            changes[name] = value
+    if training.warmup_fraction is not None and training.warmup_steps is None:
+        changes["warmup_steps"] = None  # an explicit fraction replaces the recipe's fixed warm-up
+    for name in _RECIPE_FROM_DATA:
+        value = getattr(data, name)
+        if value is not None:
+            changes[name] = value
+    if changes.get("crop_samples") == 0:
+        changes["crop_samples"] = None
+    if changes.get("segment_seconds") == 0:
+        changes["segment_seconds"] = None
+    if changes.get("gumbel_floor_fraction") == 0:
+        changes["gumbel_floor_fraction"] = None
+    betas = list(recipe.adam_betas)
+    if training.adam_beta1 is not None:
+        betas[0] = training.adam_beta1
+    if training.adam_beta2 is not None:
+        betas[1] = training.adam_beta2
+    changes["adam_betas"] = tuple(betas)
+    gumbel = recipe.gumbel_temperature
+    if any(v is not None for v in (training.gumbel_start, training.gumbel_end, training.gumbel_decay)):
+        base = gumbel or (2.0, 0.5, 0.999995)
+        gumbel = (
+            training.gumbel_start if training.gumbel_start is not None else base[0],
+            training.gumbel_end if training.gumbel_end is not None else base[1],
+            training.gumbel_decay if training.gumbel_decay is not None else base[2],
+        )
+        changes["gumbel_temperature"] = gumbel
+    recipe = dataclasses.replace(recipe, **changes)
+    _check_recipe(recipe, model.model_type)
+    return PretrainingConfig(
+        model=model, data=data, training=training, recipe=recipe, recipe_name=recipe_name
+    )
+
+
+def _check_recipe(recipe: PretrainingRecipe, model_type: str) -> None:
+    if recipe.lr_scheduler not in LR_SCHEDULERS:
+        raise ValueError(f"--lr_scheduler {recipe.lr_scheduler!r}: choose one of {', '.join(LR_SCHEDULERS)}.")
+    if recipe.max_steps < 1:
+        raise ValueError(f"--max_steps {recipe.max_steps}: give at least 1 update.")
+    if recipe.update_freq < 1:
+        raise ValueError(f"--update_freq {recipe.update_freq}: give at least 1 micro-batch per update.")
+    if recipe.learning_rate <= 0:
+        raise ValueError(f"--learning_rate {recipe.learning_rate}: must be positive.")
+    if recipe.max_batch_samples < 1:
+        raise ValueError(f"--max_batch_samples {recipe.max_batch_samples}: must be positive.")
+    if recipe.gumbel_floor_fraction is not None and not 0 < recipe.gumbel_floor_fraction <= 1:
+        raise ValueError(f"--gumbel_floor_fraction {recipe.gumbel_floor_fraction}: give a value in (0, 1].")
+    if (
+        model_type in ("wav2vec", "vq-wav2vec")
+        and not recipe.crop_to_shortest
+        and recipe.segment_seconds is None
+    ):
+        raise ValueError(
+            f"{model_type} has no padding mask (group norm over the whole utterance): keep --crop_to_shortest "
+            "on, or use --segment_seconds."
+        )
+
+
+def parse_config_overrides(text: str | None) -> dict[str, Any]:
+    """``'{"a": 1}'`` or ``'a=1,b=true,c=[1,2]'`` -> dict (values parsed as JSON when they are JSON)."""
+    if not text:
+        return {}
+    text = text.strip()
+    if text.startswith("{"):
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"--config_overrides is not valid JSON: {error}") from None
+        return dict(value)
+    result: dict[str, Any] = {}
+    for item in _split_top_level(text):
+        if "=" not in item:
+            raise ValueError(f"--config_overrides item {item!r}: write key=value (e.g. layerdrop=0.1).")
+        key, raw = item.split("=", 1)
+        try:
+            result[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            result[key.strip()] = raw.strip()
+    return result
+
+
+def _split_top_level(text: str) -> list[str]:
+    """Split on commas outside brackets: ``a=1,b=[1,2]`` -> ``["a=1", "b=[1,2]"]``."""
+    items, depth, current = [], 0, []
+    for char in text:
+        if char in "[(":
+            depth += 1
+        elif char in "])":
+            depth -= 1
+        if char == "," and depth == 0:
+            items.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    if current:
+        items.append("".join(current))
+    return [item for item in (i.strip() for i in items) if item]
+
+
+def load_config_file(path: str) -> dict[str, Any]:
+    """Read a YAML/JSON run config: flat keys, or nested under ``model`` / ``data`` / ``training``.
+
+    Keys may use dashes or underscores. Raises ``ValueError`` naming the file for unknown keys.
+    """
+    file = Path(path)
+    if not file.is_file():
+        raise FileNotFoundError(f"--config {path}: no such file.")
+    text = file.read_text(encoding="utf-8")
+    if file.suffix.lower() == ".json":
+        content = json.loads(text)
+    else:
+        import yaml
+
+        content = yaml.safe_load(text)
+    if content is None:
+        return {}
+    if not isinstance(content, dict):
+        raise ValueError(f"--config {path}: the file must hold a mapping of option names to values.")
+    flat: dict[str, Any] = {}
+    for key, value in content.items():
+        if key in ("model", "data", "training") and isinstance(value, dict):
+            flat.update({k.replace("-", "_"): v for k, v in value.items()})
+        else:
+            flat[key.replace("-", "_")] = value
+    known = {
+        f.name for cls in (ModelArguments, DataArguments, TrainingArguments) for f in dataclasses.fields(cls)
+    }
+    unknown = sorted(set(flat) - known)
+    if unknown:
+        raise ValueError(
+            f"--config {path}: unknown option(s) {', '.join(unknown)}; run scripts/pretrain.py --help for the list."
+        )
+    if isinstance(flat.get("config_overrides"), dict):
+        flat["config_overrides"] = json.dumps(flat["config_overrides"])
+    return flat
+
+
+def build_parser():
+    """The ``HfArgumentParser`` over the three dataclasses, plus ``--config FILE``."""
+    from transformers import HfArgumentParser
+
+    from wav2vec_hf.presets import list_presets
+
+    parser = HfArgumentParser(
+        (ModelArguments, DataArguments, TrainingArguments),
+        description="Pretrain wav2vec, vq-wav2vec, wav2vec 2.0 or BERT on vq-wav2vec units (run it with "
+        "`accelerate launch`). Presets: " + ", ".join(list_presets()),
+    )
+    parser.add_argument(
+        "--config", default=None, help="YAML/JSON file with option values (command line wins)"
+    )
+    return parser
+
+
+def parse_arguments(argv: list[str] | None = None) -> PretrainingConfig:
+    """Parse ``argv`` (default ``sys.argv[1:]``), apply ``--config`` and the recipe.
+
+    Options accept dashes or underscores (``--max-steps`` = ``--max_steps``).
+    """
+    import sys
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    config_path = None
+    for index, item in enumerate(argv):
+        if item == "--config" and index + 1 < len(argv):
+            config_path = argv[index + 1]
+        elif item.startswith("--config="):
+            config_path = item.split("=", 1)[1]
+    if config_path:
+        parser.set_defaults(**load_config_file(config_path))
+    # The outputs are the three dataclasses, a namespace holding --config, and unparsed strings.
+    outputs = parser.parse_args_into_dataclasses(args=argv, return_remaining_strings=True)
+    model, data, training, extra = outputs[0], outputs[1], outputs[2], outputs[-1]
+    if extra:
+        parser.error(f"unrecognised arguments: {' '.join(extra)}")
+    return resolve_arguments(model, data, training)
+
+
+__all__ = [
+    "DEFAULT_RECIPE",
+    "MODEL_TYPES",
+    "RECIPES",
+    "DataArguments",
+    "ModelArguments",
+    "PretrainingConfig",
+    "PretrainingRecipe",
+    "TrainingArguments",
+    "build_parser",
+    "get_recipe",
+    "load_config_file",
+    "parse_arguments",
+    "parse_config_overrides",
+    "resolve_arguments",
+]

@@ -1,0 +1,232 @@
+"""Is the run healthy? Collapse and divergence signs, with the known remedies.
+
+What a healthy contrastive run looks like (our reference curves: docs/pretraining.md): the
+contrastive loss falls from about ``log(K + 1)`` (chance over K distractors), the accuracy climbs
+from ``1 / (K + 1)``, the code perplexity stays far above the number of groups G (a collapsed
+codebook uses one entry per group: perplexity G) and the diversity loss stays well below 1.
+
+``HealthMonitor.observe(update, metrics)`` checks each update's (process-averaged) metrics against
+those signs. A sign must last ``patience`` consecutive updates to count; each becomes one
+``HealthEvent`` whose message names the problem and the remedies, and it can fire again only after
+it has cleared. Signs:
+
+* ``codebook_collapse``: code perplexity <= 2 G;
+* ``trivial_task``: contrastive loss < 0.01 with accuracy > 0.99 (every distractor shares the
+  positive's code, or the targets leak);
+* ``diversity_saturated``: diversity loss > 0.9 (the averaged code distribution uses < 10% of G V);
+* ``not_learning``: after a quarter of the run, the accuracy still below 1.5 x chance and the loss
+  flat (< 2% lower than ``patience`` updates earlier);
+* ``nonfinite``: a NaN/inf loss or gradient (the update is skipped and counted by the loop; too
+  many in a row stop the run with ``TrainingDivergedError``).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import deque
+from dataclasses import asdict, dataclass
+
+from wav2vec_hf.pretraining.tasks import HealthSpec
+
+logger = logging.getLogger(__name__)
+
+REMEDIES = {
+    "codebook_collapse": (
+        "lower the learning rate (halve it), use larger batches (--max_batch_samples, --update_freq), check "
+        "the diversity loss weight (0.1 in the paper; --config_overrides diversity_loss_weight=...), keep the "
+        "Gumbel temperature high for longer (--gumbel_floor_fraction), and on tiny data concatenate "
+        "utterances into ~4 s segments (--segment_seconds 4)"
+    ),
+    "trivial_task": (
+        "this is usually codebook collapse (all distractors share the positive's code): see the code "
+        "perplexity; lower the learning rate, raise the diversity weight, use larger batches; also check that "
+        "masking is on (mask_time_prob) and that the inputs are not all identical (silence)"
+    ),
+    "diversity_saturated": (
+        "raise the diversity loss weight, lower the learning rate, check that the audio is not mostly "
+        "silence or padding"
+    ),
+    "not_learning": (
+        "raise the learning rate or lengthen warm-up, use longer inputs (--segment_seconds 4 on short "
+        "utterances), fewer distractors or a shorter mask span for small models, and check that the audio "
+        "is speech at 16 kHz (not silence, not normalised twice)"
+    ),
+    "nonfinite": (
+        "lower the learning rate, clip gradients (--max_grad_norm 10), prefer bf16 to fp16, and validate the "
+        "audio for NaN/inf (ValidationRules(decode=True))"
+    ),
+}
+
+DESCRIPTIONS = {
+    "codebook_collapse": "code perplexity {value:.2f} sank to the collapse level (G = {groups} groups)",
+    "trivial_task": "contrastive loss {value:.4f} near 0 with accuracy near 1",
+    "diversity_saturated": "diversity loss {value:.3f}: the codebook usage collapsed",
+    "not_learning": "accuracy {value:.3f} still at chance ({chance:.3f}) and the loss flat",
+    "nonfinite": "a NaN/inf loss or gradient",
+}
+
+
+class TrainingDivergedError(RuntimeError):
+    """Too many consecutive updates with NaN/inf loss or gradients."""
+
+
+@dataclass
+class HealthEvent:
+    """One detected sign: when, what, and what to do."""
+
+    update: int
+    kind: str
+    value: float
+    message: str
+
+
+class HealthMonitor:
+    """Watches per-update metrics for collapse and divergence.
+
+    Args:
+        spec: chance accuracy and codebook size of the model.
+        max_steps: updates of the run (``not_learning`` is checked after a quarter of it).
+        patience: updates a sign must last.
+        max_nonfinite: consecutive NaN/inf updates after which ``record_nonfinite`` raises.
+    """
+
+    def __init__(
+        self, spec: HealthSpec, *, max_steps: int, patience: int = 50, max_nonfinite: int = 20
+    ) -> None:
+        self.spec = spec
+        self.max_steps = max_steps
+        self.patience = max(1, int(patience))
+        self.max_nonfinite = max(1, int(max_nonfinite))
+        self.streaks: dict[str, int] = {kind: 0 for kind in REMEDIES}
+        self.active: dict[str, bool] = {kind: False for kind in REMEDIES}
+        self.events: list[HealthEvent] = []
+        self.nonfinite_total = 0
+        self.nonfinite_streak = 0
+        self.losses: deque[float] = deque(maxlen=2 * self.patience)
+        self.accuracies: deque[float] = deque(maxlen=self.patience)
+
+    # --- per-update checks -------------------------------------------------------------------
+
+    def observe(self, update: int, metrics: dict[str, float]) -> list[HealthEvent]:
+        """Check one update's metrics; returns the events that fired now (also logged as warnings)."""
+        spec = self.spec
+        fired = []
+        loss = metrics.get("contrastive_loss", metrics.get("loss"))
+        accuracy = metrics.get("accuracy")
+        if loss is not None and math.isfinite(loss):
+            self.losses.append(loss)
+        if accuracy is not None and math.isfinite(accuracy):
+            self.accuracies.append(accuracy)
+
+        perplexity = metrics.get("code_perplexity")
+        if spec.num_groups is not None and perplexity is not None:
+            fired += self._check("codebook_collapse", perplexity <= 2 * spec.num_groups, update, perplexity)
+        if accuracy is not None and "contrastive_loss" in metrics:
+            trivial = metrics["contrastive_loss"] < 0.01 and accuracy > 0.99
+            fired += self._check("trivial_task", trivial, update, metrics["contrastive_loss"])
+        if spec.has_diversity and "diversity_loss" in metrics:
+            fired += self._check(
+                "diversity_saturated", metrics["diversity_loss"] > 0.9, update, metrics["diversity_loss"]
+            )
+        if accuracy is not None:
+            fired += self._check("not_learning", self._stuck(update), update, self._mean(self.accuracies))
+        return fired
+
+    def _stuck(self, update: int) -> bool:
+        if update < max(self.patience, self.max_steps // 4) or len(self.losses) < 2 * self.patience:
+            return False
+        at_chance = self._mean(self.accuracies) < 1.5 * self.spec.chance_accuracy
+        losses = list(self.losses)
+        before, now = self._mean(losses[: self.patience]), self._mean(losses[self.patience :])
+        flat = now > 0.98 * before
+        return at_chance and flat
+
+    @staticmethod
+    def _mean(values) -> float:
+        values = list(values)
+        return sum(values) / len(values) if values else float("nan")
+
+    def _check(self, kind: str, condition: bool, update: int, value: float) -> list[HealthEvent]:
+        if not condition:
+            self.streaks[kind] = 0
+            self.active[kind] = False
+            return []
+        self.streaks[kind] += 1
+        if self.active[kind] or self.streaks[kind] < self.patience:
+            return []
+        self.active[kind] = True
+        return [self._event(kind, update, value)]
+
+    def _event(self, kind: str, update: int, value: float) -> HealthEvent:
+        description = DESCRIPTIONS[kind].format(
+            value=value, groups=self.spec.num_groups, chance=self.spec.chance_accuracy
+        )
+        message = f"update {update}: {description}. Remedies: {REMEDIES[kind]}."
+        event = HealthEvent(update=update, kind=kind, value=float(value), message=message)
+        self.events.append(event)
+        logger.warning("pretraining health: %s", message)
+        return event
+
+    # --- NaN / inf -----------------------------------------------------------------------------
+
+    def record_nonfinite(self, update: int) -> HealthEvent | None:
+        """Count a skipped NaN/inf update; raises ``TrainingDivergedError`` when too many come in a row."""
+        self.nonfinite_total += 1
+        self.nonfinite_streak += 1
+        event = None
+        if self.nonfinite_streak == 1 and self.nonfinite_total == 1:
+            event = self._event("nonfinite", update, float("nan"))
+        if self.nonfinite_streak >= self.max_nonfinite:
+            raise TrainingDivergedError(
+                f"stopped at update {update}: {self.nonfinite_streak} consecutive updates had a NaN/inf loss or "
+                f"gradient (each was skipped; {self.nonfinite_total} in all). Remedies: {REMEDIES['nonfinite']}. "
+                "Resume from the last checkpoint with --resume after changing them."
+            )
+        return event
+
+    def record_finite(self) -> None:
+        """An update went through: the NaN/inf streak is over."""
+        self.nonfinite_streak = 0
+
+    # --- persistence -------------------------------------------------------------------------
+
+    def state_dict(self) -> dict:
+        return {
+            "streaks": dict(self.streaks),
+            "active": dict(self.active),
+            "events": [asdict(event) for event in self.events],
+            "nonfinite_total": self.nonfinite_total,
+            "nonfinite_streak": self.nonfinite_streak,
+            "losses": list(self.losses),
+            "accuracies": list(self.accuracies),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.streaks.update(state["streaks"])
+        self.active.update(state["active"])
+        self.events = [HealthEvent(**event) for event in state["events"]]
+        self.nonfinite_total = int(state["nonfinite_total"])
+        self.nonfinite_streak = int(state["nonfinite_streak"])
+        self.losses.clear()
+        self.losses.extend(state["losses"])
+        self.accuracies.clear()
+        self.accuracies.extend(state["accuracies"])
+
+    def summary(self) -> dict:
+        """JSON-ready: the events, the NaN/inf count, the reference levels."""
+        return {
+            "healthy": not self.events or all(event.kind == "nonfinite" for event in self.events),
+            "events": [asdict(event) for event in self.events],
+            "nonfinite_updates_skipped": self.nonfinite_total,
+            "chance_accuracy": self.spec.chance_accuracy,
+            "collapse_code_perplexity": 2 * self.spec.num_groups if self.spec.num_groups else None,
+            "max_code_perplexity": (
+                self.spec.num_groups * self.spec.num_vars
+                if self.spec.num_groups and self.spec.num_vars
+                else None
+            ),
+        }
+
+
+__all__ = ["REMEDIES", "HealthEvent", "HealthMonitor", "TrainingDivergedError"]

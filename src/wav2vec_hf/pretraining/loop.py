@@ -1,0 +1,614 @@
+"""The pretraining loop: plain PyTorch, with Accelerate for prepare / backward / reduce / save_state.
+
+One update, as fairseq does it::
+
+    set the learning rate and the Gumbel temperature of update u (pure functions of u)
+    for each of update_freq micro-batches (no gradient sync but for the last):
+        loss = task.step(model, batch).loss          # mixed precision from Accelerate
+        accelerator.backward(loss / update_freq)
+    norm = accelerator.clip_grad_norm_(...)          # clipping (or just the norm)
+    NaN/inf norm -> skip the update and count it (fp16: the GradScaler skips and lowers its scale)
+    else optimizer.step(); u += 1
+    metrics averaged over micro-batches and processes -> trackers, metrics.jsonl, tqdm, health
+
+Distribution (DDP, FSDP, DeepSpeed), mixed precision and the process count come from
+``accelerate launch`` / ``accelerate config``; nothing here is specific to one of them. Each
+process reads its own share of the batches (``LengthBatchSampler(num_replicas, rank)``).
+
+Outputs under ``OUTPUT``: ``checkpoints/update-N`` (atomic ``save_state``, last K kept),
+``metrics.jsonl`` (one record per update and per validation), ``runs/`` (tensorboard),
+``plots/curves.png``, ``health.json``, ``pretraining_summary.json``, ``run_config.json`` and, at the
+end, the ``save_pretrained`` export (model + feature extractor config) in ``OUTPUT`` itself
+(on request also in ``exports/update-N``: touch ``OUTPUT/EXPORT`` or pass ``--export_steps``).
+
+Resume (``--resume``) restores the model, optimizer, GradScaler, every process's RNG states, the
+update count and each process's data position, so the continued run computes exactly the updates
+the uninterrupted run would have (same process count required).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import math
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from wav2vec_hf.data import SkipReport
+from wav2vec_hf.pretraining.arguments import PretrainingConfig
+from wav2vec_hf.pretraining.checkpointing import (
+    check_random_states,
+    checkpoint_root,
+    latest_checkpoint,
+    list_checkpoints,
+    read_trainer_state,
+    remove_partial_checkpoints,
+    save_checkpoint,
+)
+from wav2vec_hf.pretraining.data import BatchStream
+from wav2vec_hf.pretraining.health import HealthMonitor, TrainingDivergedError
+from wav2vec_hf.pretraining.plots import plot_curves, read_metrics
+from wav2vec_hf.pretraining.schedules import LearningRateSchedule
+from wav2vec_hf.pretraining.tasks import PretrainingTask, StepOutput, make_task
+
+logger = logging.getLogger(__name__)
+
+METRICS_FILE = "metrics.jsonl"
+SUMMARY_FILE = "pretraining_summary.json"
+HEALTH_FILE = "health.json"
+EXPORT_REQUEST = "EXPORT"
+
+
+@dataclass
+class PretrainingResult:
+    """What a run did.
+
+    Attributes:
+        output_dir: the run folder.
+        updates: updates done (including those of the run it resumed).
+        interrupted: stopped by ``stop_after_steps`` (no final checkpoint, evaluation or export).
+        export_dir: the ``save_pretrained`` folder written at the end (None when interrupted).
+        first_valid, last_valid: validation metrics at the first and last evaluation (None without --valid).
+        last_train: the last update's training metrics.
+        health: ``HealthMonitor.summary()``.
+        data_skips: skip reports (source validation and load-time skips), JSON-ready.
+        seconds: wall time of this process's loop.
+        audio_seconds: audio (or unit tokens for units-bert) consumed, all processes, this run only.
+    """
+
+    output_dir: Path
+    updates: int
+    interrupted: bool
+    export_dir: Path | None
+    first_valid: dict | None
+    last_valid: dict | None
+    last_train: dict
+    health: dict
+    data_skips: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+    audio_seconds: float = 0.0
+
+
+def make_accelerator(config: PretrainingConfig):
+    """The run's ``Accelerator``: mixed precision (unless accelerate config sets it), trackers, logging dir."""
+    from accelerate import Accelerator
+    from accelerate.utils import DistributedDataParallelKwargs, ProjectConfiguration
+
+    training = config.training
+    report_to = [item.strip() for item in training.report_to.split(",") if item.strip()]
+    log_with = None if report_to in ([], ["none"]) else ("all" if report_to == ["all"] else report_to)
+    options = {}
+    if training.mixed_precision is not None:
+        options["mixed_precision"] = training.mixed_precision
+    return Accelerator(
+        log_with=log_with,
+        project_config=ProjectConfiguration(
+            project_dir=training.output_dir, logging_dir=str(Path(training.output_dir) / "runs")
+        ),
+        # Every parameter takes part in every step (LayerDrop is a gate in the objective), so DDP
+        # needs no unused-parameter search.
+        kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=False)],
+        **options,
+    )
+
+
+def run_pretraining(config: PretrainingConfig, accelerator=None) -> PretrainingResult:
+    """Run (or resume) a pretraining run described by ``config``; see the module docstring."""
+    from accelerate.utils import set_seed
+
+    training = config.training
+    recipe = config.recipe
+    output_dir = Path(training.output_dir)
+    accelerator = accelerator or make_accelerator(config)
+    main = accelerator.is_main_process
+    root = checkpoint_root(output_dir)
+
+    resume_from = _checkpoint_to_resume(config, root)
+    if main:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        removed = remove_partial_checkpoints(root)
+        for path in removed:
+            logger.info("removed the partial checkpoint %s left by a killed run", path)
+        (output_dir / "run_config.json").write_text(json.dumps(config.to_dict(), indent=2, default=str))
+    accelerator.wait_for_everyone()
+
+    # The same seed everywhere for the initial weights; per-process seeds for masks and dropout below.
+    set_seed(training.seed)
+    task = make_task(config, accelerator)
+    module = task.build_module()
+    optimizer = torch.optim.AdamW(
+        module.parameters(),
+        lr=recipe.learning_rate,
+        betas=tuple(recipe.adam_betas),
+        eps=recipe.adam_epsilon,
+        weight_decay=recipe.weight_decay,
+    )
+    module, optimizer = accelerator.prepare(module, optimizer)
+    forward_module = torch.compile(module) if training.compile else module
+    set_seed(training.seed, device_specific=True)
+
+    if training.export_only:
+        return _export_only(accelerator, task, module, resume_from or latest_checkpoint(root), output_dir)
+
+    train_data, valid_data = task.build_data()
+    for report in train_data.reports + (valid_data.reports if valid_data else []):
+        if report.failed_count:
+            accelerator.print(f"data: {report.summary()}")
+    schedule = LearningRateSchedule(
+        peak_lr=recipe.learning_rate,
+        total_steps=recipe.max_steps,
+        warmup_steps=config.warmup_steps,
+        kind=recipe.lr_scheduler,
+        warmup_init_lr=recipe.warmup_init_lr,
+        end_lr=recipe.end_learning_rate,
+    )
+    spec = task.health_spec()
+    monitor = HealthMonitor(
+        spec,
+        max_steps=recipe.max_steps,
+        patience=training.health_patience,
+        max_nonfinite=training.max_nonfinite_updates,
+    )
+    stream = BatchStream(
+        train_data.dataset, train_data.sampler, train_data.collator, num_workers=config.data.num_workers
+    )
+    load_skips = SkipReport(source=f"{config.data.train} (while loading)")
+    state = {"update": 0, "elapsed_seconds": 0.0, "audio_seconds": 0.0, "first_valid": None}
+
+    if resume_from is not None:
+        state.update(_restore(accelerator, resume_from, stream, monitor))
+        if main:
+            _truncate_metrics(output_dir / METRICS_FILE, state["update"])
+        accelerator.print(f"resumed from {resume_from} at update {state['update']}")
+    elif main and (output_dir / METRICS_FILE).exists():
+        (output_dir / METRICS_FILE).unlink()  # a fresh run in a folder without checkpoints
+
+    if accelerator.log_with:
+        accelerator.init_trackers("pretraining", config=_tracker_config(config))
+    # Kept open for the whole loop (one line per update) and closed in the ``finally`` below.
+    metrics_log = open(output_dir / METRICS_FILE, "a", encoding="utf-8") if main else None  # noqa: SIM115
+    progress = _progress_bar(accelerator, training, recipe.max_steps, state["update"])
+
+    def log(record: dict) -> None:
+        if metrics_log is not None:
+            metrics_log.write(json.dumps(record) + "\n")
+            metrics_log.flush()
+        values = {f"{record['split']}/{k}": v for k, v in record.items() if isinstance(v, (int, float))}
+        if accelerator.log_with:
+            accelerator.log(values, step=record["update"])
+
+    def validate() -> dict | None:
+        if valid_data is None:
+            return None
+        metrics = evaluate(
+            accelerator, module, task, valid_data, training.seed, config.data.max_valid_batches
+        )
+        record = {"split": "valid", "update": state["update"], **metrics}
+        log(record)
+        state["first_valid"] = state["first_valid"] or record
+        return record
+
+    device = accelerator.device
+    batches = iter(stream)
+    interrupted = False
+    updates_this_run = 0
+    last_saved = state["update"] if resume_from is not None else -1
+    last_train: dict = {}
+    last_valid = None
+    started = time.perf_counter()
+    try:
+        if state["update"] == 0 and resume_from is None:
+            last_valid = validate()
+        while state["update"] < recipe.max_steps:
+            update = state["update"]
+            tick = time.perf_counter()
+            values = task.set_update(accelerator.unwrap_model(module), update)
+            learning_rate = schedule.learning_rate(update)
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate
+
+            outputs, tokens = [], 0.0
+            for micro in range(recipe.update_freq):
+                batch = _next_nonempty(batches, load_skips)
+                inputs, batch_tokens = task.to_device(batch, device)
+                tokens += batch_tokens
+                last_micro = micro == recipe.update_freq - 1
+                with contextlib.nullcontext() if last_micro else accelerator.no_sync(module):
+                    out = task.step(forward_module, inputs)
+                    accelerator.backward(out.loss / recipe.update_freq)
+                outputs.append(StepOutput(out.loss.detach(), out.metrics, out.weight))
+
+            max_norm = recipe.max_grad_norm if recipe.max_grad_norm > 0 else math.inf
+            grad_norm = accelerator.clip_grad_norm_(module.parameters(), max_norm)
+            finite = bool(torch.isfinite(grad_norm)) if grad_norm is not None else True
+            if accelerator.scaler is not None:  # fp16: the GradScaler decides, and lowers its scale
+                optimizer.step()
+                skipped = accelerator.optimizer_step_was_skipped or not finite
+            elif finite:
+                optimizer.step()
+                skipped = False
+            else:
+                skipped = True
+            optimizer.zero_grad(set_to_none=True)
+
+            metrics, total_tokens = _reduce_metrics(accelerator, outputs, tokens)
+            seconds = time.perf_counter() - tick
+            if skipped:
+                monitor.record_nonfinite(update)
+                log({"split": "skipped", "update": update, "nonfinite_updates": monitor.nonfinite_total})
+                continue
+            monitor.record_finite()
+            state["update"] = update + 1
+            updates_this_run += 1
+            state["audio_seconds"] += total_tokens / task.tokens_per_second
+            record = {
+                "split": "train",
+                "update": state["update"],
+                **metrics,
+                **values,
+                "learning_rate": learning_rate,
+                "grad_norm": float(grad_norm) if grad_norm is not None else float("nan"),
+                "tokens_per_update": total_tokens,
+                "epoch": stream.epoch,
+                "nonfinite_updates": monitor.nonfinite_total,
+            }
+            record["audio_seconds_per_second"] = total_tokens / task.tokens_per_second / max(seconds, 1e-9)
+            log(record)
+            last_train = record
+            monitor.observe(state["update"], metrics)
+            progress.update(1)
+            progress.set_postfix(_postfix(record), refresh=False)
+
+            if training.eval_steps and state["update"] % training.eval_steps == 0:
+                last_valid = validate()
+            if training.save_steps and state["update"] % training.save_steps == 0:
+                _save(accelerator, root, state, stream, monitor, training, started)
+                last_saved = state["update"]
+            if _export_requested(accelerator, output_dir, training, state["update"]):
+                export_model(
+                    accelerator, task, module, output_dir / "exports" / f"update-{state['update']:08d}"
+                )
+            if (
+                monitor.events
+                and training.stop_on_collapse
+                and any(e.kind != "nonfinite" for e in monitor.events)
+            ):
+                accelerator.print("stopping: collapse detected (--stop_on_collapse); see health.json")
+                break
+            if training.stop_after_steps is not None and updates_this_run >= training.stop_after_steps:
+                interrupted = True
+                break
+        progress.close()
+        seconds = time.perf_counter() - started
+        export_dir = None
+        if not interrupted:
+            if valid_data is not None and (last_valid is None or last_valid["update"] != state["update"]):
+                last_valid = validate()
+            if last_saved != state["update"]:
+                _save(accelerator, root, state, stream, monitor, training, started)
+            export_dir = export_model(accelerator, task, module, output_dir)
+    except TrainingDivergedError:
+        if main:
+            _write_json(output_dir / HEALTH_FILE, monitor.summary())
+        raise
+    finally:
+        progress.close()
+        if metrics_log is not None:
+            metrics_log.close()
+    skips = _gather_skips(accelerator, [*train_data.reports, load_skips])
+    result = PretrainingResult(
+        output_dir=output_dir,
+        updates=state["update"],
+        interrupted=interrupted,
+        export_dir=export_dir,
+        first_valid=state["first_valid"],
+        last_valid=last_valid,
+        last_train=last_train,
+        health=monitor.summary(),
+        data_skips=skips,
+        seconds=seconds,
+        audio_seconds=state["audio_seconds"],
+    )
+    if main and not interrupted:
+        _write_json(output_dir / HEALTH_FILE, result.health)
+        summary = {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(result).items()}
+        _write_json(output_dir / SUMMARY_FILE, summary)
+        if training.plots:
+            plot_curves(
+                read_metrics(output_dir / METRICS_FILE),
+                output_dir / "plots" / "curves.png",
+                title=f"{config.model.model_type} {config.model.preset or ''}".strip(),
+                chance_accuracy=spec.chance_accuracy,
+                collapse_perplexity=2 * spec.num_groups if spec.num_groups else None,
+            )
+        for report in skips:
+            if report["skipped"]:
+                accelerator.print(f"data skipped: {report}")
+    if accelerator.log_with:
+        accelerator.end_training()
+    return result
+
+
+# --- pieces of the loop ----------------------------------------------------------------------
+
+
+def _checkpoint_to_resume(config: PretrainingConfig, root: Path) -> Path | None:
+    training = config.training
+    if training.resume_from:
+        path = Path(training.resume_from)
+        read_trainer_state(path)  # raises for an incomplete folder
+        return path
+    if training.resume or training.export_only:
+        found = latest_checkpoint(root)
+        if found is None and training.resume:
+            logger.warning("--resume: no checkpoint in %s yet; starting from update 0", root)
+        return found
+    if list_checkpoints(root):
+        raise FileExistsError(
+            f"{root} already holds checkpoints of a run; pass --resume to continue it, or choose another --output_dir."
+        )
+    return None
+
+
+def _restore(accelerator, checkpoint: Path, stream: BatchStream, monitor: HealthMonitor) -> dict:
+    saved = read_trainer_state(checkpoint)
+    problems = check_random_states(checkpoint, accelerator.num_processes)
+    if saved.get("num_processes") != accelerator.num_processes:
+        problems.append(
+            f"saved with {saved.get('num_processes')} processes, resumed with {accelerator.num_processes}"
+        )
+    if problems:
+        logger.warning("resume from %s will not be exact: %s", checkpoint, "; ".join(problems))
+    accelerator.load_state(str(checkpoint))
+    positions = saved["data_positions"]
+    stream.load_state_dict(positions[min(accelerator.process_index, len(positions) - 1)])
+    monitor.load_state_dict(saved["health"])
+    return {
+        "update": int(saved["update"]),
+        "elapsed_seconds": float(saved.get("elapsed_seconds", 0.0)),
+        "audio_seconds": float(saved.get("audio_seconds", 0.0)),
+        "first_valid": saved.get("first_valid"),
+    }
+
+
+def _save(accelerator, root, state, stream, monitor, training, started) -> None:
+    from accelerate.utils import gather_object
+
+    positions = gather_object([stream.state_dict()])
+    trainer_state = {
+        "update": state["update"],
+        "data_positions": positions,
+        "num_processes": accelerator.num_processes,
+        "health": monitor.state_dict(),
+        "elapsed_seconds": state["elapsed_seconds"] + time.perf_counter() - started,
+        "audio_seconds": state["audio_seconds"],
+        "first_valid": state["first_valid"],
+        "seed": training.seed,
+    }
+    save_checkpoint(accelerator, root, state["update"], trainer_state, training.keep_checkpoints)
+
+
+def _next_nonempty(batches, load_skips: SkipReport) -> dict:
+    """The next batch with at least one example (all-skipped batches are counted and passed over)."""
+    while True:
+        batch = next(batches)
+        skipped = batch.get("skipped") or []
+        load_skips.seen += len(skipped) + len(batch.get("ids", []))
+        load_skips.record_skipped(skipped)
+        if batch.get("ids") is None or len(batch["ids"]) > 0:
+            return batch
+
+
+def _weighted_sums(outputs: list, keys: list[str]) -> torch.Tensor:
+    """``[sum_b w_b m_b for each metric m] + [sum_b w_b]`` over step outputs (weight 1 when unset)."""
+    rows = []
+    for out in outputs:
+        weight = out.weight if out.weight is not None else torch.ones((), device=out.loss.device)
+        weight = weight.detach().float().to(out.loss.device)
+        values = torch.stack([out.metrics[k].detach().float().to(weight.device) for k in keys])
+        # A micro-batch without predictions (weight 0) must not turn the mean into NaN.
+        weighted = torch.where(weight > 0, values * weight, torch.zeros_like(values))
+        rows.append(torch.cat([weighted, weight[None]]))
+    return torch.stack(rows).sum(0)
+
+
+def _reduce_metrics(accelerator, outputs: list, tokens: float) -> tuple[dict[str, float], float]:
+    """Weighted means over micro-batches and processes, and the tokens of all processes: one collective."""
+    keys = sorted(outputs[0].metrics)
+    sums = _weighted_sums(outputs, keys)
+    vector = torch.cat([sums, torch.tensor([tokens], dtype=torch.float32, device=sums.device)])
+    if accelerator.num_processes > 1:
+        vector = accelerator.reduce(vector, reduction="sum")
+    values = vector.tolist()
+    total_weight = values[-2]
+    if total_weight <= 0:  # nothing was predicted anywhere: plain means are all there is
+        total_weight = 1.0
+    return {key: values[i] / total_weight for i, key in enumerate(keys)}, values[-1]
+
+
+def evaluate(
+    accelerator, module, task: PretrainingTask, data, seed: int, max_batches: int | None = None
+) -> dict:
+    """Mean validation metrics over this process's batches, averaged over processes by batch count.
+
+    Runs in eval mode under a forked RNG seeded with ``seed``: the same masks and distractors at every
+    evaluation, and the training RNG stream (which checkpoints restore) is left untouched.
+    """
+    model = accelerator.unwrap_model(module)
+    was_training = model.training
+    model.eval()
+    devices = [accelerator.device] if accelerator.device.type == "cuda" else []
+    sums, keys = None, None
+    with torch.no_grad(), torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        for batch in task.validation_batches(data, max_batches):
+            if batch.get("ids") is not None and len(batch["ids"]) == 0:
+                continue
+            inputs, _ = task.to_device(batch, accelerator.device)
+            out = task.step(model, inputs)
+            keys = keys or sorted(out.metrics)
+            vector = _weighted_sums([out], keys)
+            sums = vector if sums is None else sums + vector
+    model.train(was_training)
+    keys = keys or []
+    if sums is None:
+        sums = torch.zeros(len(keys) + 1, device=accelerator.device)
+    if accelerator.num_processes > 1:
+        sums = accelerator.reduce(sums, reduction="sum")
+    values = sums.tolist()
+    total_weight = values[-1] if values[-1] > 0 else 1.0
+    return {key: values[i] / total_weight for i, key in enumerate(keys)}
+
+
+def export_model(accelerator, task: PretrainingTask, module, directory: Path) -> Path:
+    """``save_pretrained`` the model and its feature extractor (tokenizer for units-bert) into ``directory``.
+
+    Written into a temporary folder first; files are then moved in one by one, so the folder never
+    holds a half-written weight file.
+    """
+    directory = Path(directory)
+    state_dict = accelerator.get_state_dict(module)  # gathers FSDP / DeepSpeed shards (every process)
+    if accelerator.is_main_process:
+        temporary = directory.parent / f".tmp-export-{directory.name}"
+        shutil.rmtree(temporary, ignore_errors=True)
+        temporary.mkdir(parents=True)
+        task.export(accelerator.unwrap_model(module), temporary, state_dict)
+        directory.mkdir(parents=True, exist_ok=True)
+        for item in temporary.iterdir():
+            target = directory / item.name
+            if target.is_dir():
+                shutil.rmtree(target)
+            os.replace(item, target)
+        shutil.rmtree(temporary, ignore_errors=True)
+    accelerator.wait_for_everyone()
+    return directory
+
+
+def _export_requested(accelerator, output_dir: Path, training, update: int) -> bool:
+    requested = training.export_steps > 0 and update % training.export_steps == 0
+    flag = torch.tensor(float((output_dir / EXPORT_REQUEST).exists()), device=accelerator.device)
+    if accelerator.num_processes > 1:  # every process must agree (FSDP gathers weights collectively)
+        flag = accelerator.reduce(flag, reduction="sum")
+    if flag.item() > 0:
+        accelerator.wait_for_everyone()
+        if accelerator.is_main_process:
+            (output_dir / EXPORT_REQUEST).unlink(missing_ok=True)
+        requested = True
+    return requested
+
+
+def _export_only(accelerator, task, module, checkpoint: Path | None, output_dir: Path) -> PretrainingResult:
+    if checkpoint is None:
+        raise FileNotFoundError(f"--export_only: no checkpoint under {checkpoint_root(output_dir)}.")
+    accelerator.load_state(str(checkpoint))
+    saved = read_trainer_state(checkpoint)
+    export_dir = export_model(accelerator, task, module, output_dir)
+    accelerator.print(f"exported {checkpoint} (update {saved['update']}) to {export_dir}")
+    return PretrainingResult(
+        output_dir=output_dir,
+        updates=int(saved["update"]),
+        interrupted=False,
+        export_dir=export_dir,
+        first_valid=saved.get("first_valid"),
+        last_valid=None,
+        last_train={},
+        health=saved.get("health", {}),
+    )
+
+
+def _gather_skips(accelerator, reports: list[SkipReport]) -> list[dict]:
+    from accelerate.utils import gather_object
+
+    merged: dict[str, SkipReport] = {}
+    for per_process in gather_object([[report.to_dict() for report in reports]]):
+        for report in per_process:
+            into = merged.setdefault(report["source"], SkipReport(source=report["source"]))
+            other = SkipReport(source=report["source"], seen=report["seen"])
+            for reason, count in report["counts"].items():
+                other.counts[reason] += count
+            other.examples = {
+                reason: [(path, path) for path in paths] for reason, paths in report["examples"].items()
+            }
+            into.merge(other)
+    return [report.to_dict() for report in merged.values()]
+
+
+def _truncate_metrics(path: Path, update: int) -> None:
+    """Drop records past ``update`` (the killed run's updates after its last checkpoint)."""
+    if not path.exists():
+        return
+    kept = [record for record in read_metrics(path) if record["update"] <= update]
+    if any(r["split"] == "skipped" for r in kept):
+        kept = [r for r in kept if not (r["split"] == "skipped" and r["update"] >= update)]
+    with open(path, "w", encoding="utf-8") as handle:
+        for record in kept:
+            handle.write(json.dumps(record) + "\n")
+
+
+def _tracker_config(config: PretrainingConfig) -> dict:
+    """Tracker hyper-parameters: scalars and strings only (tensorboard's hparams refuses None and lists)."""
+    flat = {}
+    for key, value in config.to_dict().items():
+        flat[key] = value if isinstance(value, (int, float, str, bool)) else str(value)
+    return flat
+
+
+def _progress_bar(accelerator, training, total: int, initial: int):
+    from tqdm.auto import tqdm
+
+    return tqdm(
+        total=total,
+        initial=initial,
+        disable=not (accelerator.is_local_main_process and training.progress_bar),
+        dynamic_ncols=True,
+        desc="pretraining",
+    )
+
+
+def _postfix(record: dict) -> dict:
+    shown = {}
+    for key, name, fmt in (
+        ("loss", "loss", "{:.3f}"),
+        ("accuracy", "acc", "{:.3f}"),
+        ("code_perplexity", "ppl", "{:.1f}"),
+        ("learning_rate", "lr", "{:.2e}"),
+        ("temperature", "tau", "{:.2f}"),
+        ("audio_seconds_per_second", "audio-s/s", "{:.0f}"),
+    ):
+        if key in record:
+            shown[name] = fmt.format(record[key])
+    return shown
+
+
+def _write_json(path: Path, content: dict) -> None:
+    path.write_text(json.dumps(content, indent=2, default=str), encoding="utf-8")
+
+
+__all__ = ["PretrainingResult", "evaluate", "export_model", "make_accelerator", "run_pretraining"]
