@@ -12,8 +12,8 @@ import pytest
 from tests.decoding.support import LABELS, dev_sentences, emissions, lm_sentences, write_grammar_lm
 from wav2vec_hf.decoding.decoder import CTCBeamSearchDecoder, DecodeOptions, DecodingError, greedy_decode
 from wav2vec_hf.decoding.language_model import LN10, FusionWeights, NgramLanguageModel
-from wav2vec_hf.decoding.metrics import word_error_rate
 from wav2vec_hf.decoding.ngram import estimate_kneser_ney, write_arpa
+from wav2vec_hf.error_rates import word_error_rate
 
 TINY_LABELS = ["", " ", "A", "B"]  # blank, word delimiter, two letters
 EVERYTHING = {"token_min_logp": -1e9, "beam_prune_logp": -1e9, "beam_width": 100_000}

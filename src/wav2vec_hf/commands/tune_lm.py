@@ -57,9 +57,9 @@ def run(args: argparse.Namespace) -> int:
     from wav2vec_hf.decoding.inference import ctc_logits
     from wav2vec_hf.decoding.language_model import LanguageModelError
     from wav2vec_hf.decoding.lm_text import LmTextNormalizer
-    from wav2vec_hf.decoding.metrics import word_error_rate
     from wav2vec_hf.decoding.processor import CTCProcessorWithLM, write_fusion_weights
     from wav2vec_hf.decoding.tuning import DEFAULT_ALPHAS, DEFAULT_BETAS, tune_weights
+    from wav2vec_hf.error_rates import word_error_rate
 
     try:
         processor = CTCProcessorWithLM.from_pretrained(args.model)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from wav2vec_hf.decoding.metrics import word_errors
+from wav2vec_hf.error_rates import word_errors
 
 DEFAULT_ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
 DEFAULT_BETAS = (-1.0, 0.0, 1.0, 2.0, 3.0)
