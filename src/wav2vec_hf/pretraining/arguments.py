@@ -383,6 +383,15 @@ class TrainingArguments:
     eval_steps: int = field(
         default=0, metadata={"help": "validate every N updates (0: at the start and end)"}
     )
+    push_to_hub: bool = field(
+        default=False,
+        metadata={"help": "upload every export (--export_steps and the final one) in the background"},
+    )
+    hub_model_id: str | None = field(default=None, metadata={"help": "org/name of the Hub repo"})
+    hub_private_repo: bool = field(default=False, metadata={"help": "create the Hub repo private"})
+    hub_revision: str | None = field(
+        default=None, metadata={"help": "Hub branch to commit to (default main)"}
+    )
     report_to: str = field(
         default="tensorboard",
         metadata={"help": "accelerate trackers: tensorboard, wandb, trackio, all, none"},
@@ -488,6 +497,10 @@ def resolve_arguments(
         raise ValueError("say which model to train: --preset NAME, --model_config FILE or --init_from DIR.")
     if model.model_config and model.init_from:
         raise ValueError("--model_config and --init_from both give the model; pass one of them.")
+    if training.push_to_hub and not training.hub_model_id:
+        raise ValueError(
+            "--push_to_hub needs --hub_model_id org/name (the Hub repo to upload the exports to)."
+        )
     if training.output_dir is None:
         raise ValueError("--output_dir is required (checkpoints, logs and the exported model go there).")
     if not training.export_only and data.train is None:

@@ -138,6 +138,7 @@ def run_pretraining(config: PretrainingConfig, accelerator=None) -> PretrainingR
             logger.info("removed the partial checkpoint %s left by a killed run", path)
         (output_dir / "run_config.json").write_text(json.dumps(config.to_dict(), indent=2, default=str))
     accelerator.wait_for_everyone()
+    publisher = _hub_publisher(training) if main else None
 
     # The same seed everywhere for the initial weights; per-process seeds for masks and dropout below.
     set_seed(training.seed)
@@ -292,9 +293,11 @@ def run_pretraining(config: PretrainingConfig, accelerator=None) -> PretrainingR
                 _save(accelerator, root, state, stream, monitor, training, started)
                 last_saved = state["update"]
             if _export_requested(accelerator, output_dir, training, state["update"]):
-                export_model(
+                exported = export_model(
                     accelerator, task, module, output_dir / "exports" / f"update-{state['update']:08d}"
                 )
+                if publisher is not None:
+                    publisher.submit(exported, state["update"])
             if (
                 monitor.events
                 and training.stop_on_collapse
@@ -351,6 +354,11 @@ def run_pretraining(config: PretrainingConfig, accelerator=None) -> PretrainingR
         for report in skips:
             if report["skipped"]:
                 accelerator.print(f"data skipped: {report}")
+        if publisher is not None:
+            publisher.submit(export_dir, state["update"])  # with the run's records and plots
+    if publisher is not None:
+        for pushed in publisher.finish():
+            accelerator.print(f"pushed to {pushed.repo_id}@{pushed.revision}: {pushed.commit_url}")
     if accelerator.log_with:
         accelerator.end_training()
     return result
@@ -509,6 +517,17 @@ def export_model(accelerator, task: PretrainingTask, module, directory: Path) ->
         shutil.rmtree(temporary, ignore_errors=True)
     accelerator.wait_for_everyone()
     return directory
+
+
+def _hub_publisher(training):
+    """The background uploader of ``--push_to_hub`` (main process only), or ``None``."""
+    if not training.push_to_hub:
+        return None
+    from wav2vec_hf.pretraining.hub_push import ExportPublisher
+
+    return ExportPublisher(
+        training.hub_model_id, private=training.hub_private_repo, revision=training.hub_revision
+    )
 
 
 def _export_requested(accelerator, output_dir: Path, training, update: int) -> bool:

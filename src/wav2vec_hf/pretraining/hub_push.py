@@ -1,0 +1,103 @@
+"""``--push_to_hub`` for the pretraining loop: each export is uploaded in the background.
+
+The loop never waits for the network while it trains: an export (``--export_steps`` and the final
+one) is planned at once (``wav2vec_hf.hub.plan_upload``: weights, config, feature extractor, remote
+code for wav2vec / vq-wav2vec, the generated model card) and committed by a single background
+thread, one commit per export, in the order they were made. A failed upload is logged (token
+scrubbed) and training goes on; ``finish`` waits for the queue at the end of the run and raises
+``PublishError`` naming every failed export, so a run never ends "successfully" with a stale Hub repo.
+Only the main process publishes.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from huggingface_hub import constants, get_token
+
+from wav2vec_hf.hub.cards import CardOptions
+from wav2vec_hf.hub.plan import plan_upload
+from wav2vec_hf.hub.publish import PublishError, PublishResult, check_repo_id, push_plan
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ExportPublisher:
+    """Uploads export folders to ``repo_id`` in the background, one commit per export.
+
+    Args:
+        repo_id: ``org/name`` on the Hub.
+        private: create the repo private (an existing repo keeps its visibility).
+        revision: branch to commit to (default main).
+        endpoint: Hub URL (default huggingface_hub's ``HF_ENDPOINT``).
+    """
+
+    repo_id: str
+    private: bool = False
+    revision: str | None = None
+    endpoint: str | None = None
+    _executor: ThreadPoolExecutor = field(init=False, repr=False)
+    _pending: list[tuple[str, Future]] = field(init=False, default_factory=list, repr=False)
+
+    def __post_init__(self) -> None:
+        check_repo_id(self.repo_id)
+        # Refuse at the start, not after hours of training.
+        if constants.HF_HUB_OFFLINE:
+            raise PublishError("--push_to_hub: HF_HUB_OFFLINE is set, so nothing can be uploaded; unset it.")
+        if not get_token():
+            raise PublishError("--push_to_hub: no Hugging Face token: set HF_TOKEN or run `hf auth login`.")
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub-upload")
+
+    def submit(self, export_dir: Path, update: int) -> Future:
+        """Plan ``export_dir`` now (its files must not change afterwards) and upload it in the background."""
+        plan = plan_upload(export_dir, CardOptions(repo_id=self.repo_id))
+        message = f"Pretraining export at update {update} (wav2vec-hf)"
+        future = self._executor.submit(
+            push_plan,
+            plan,
+            self.repo_id,
+            private=self.private,
+            revision=self.revision,
+            commit_message=message,
+            endpoint=self.endpoint,
+        )
+        future.add_done_callback(lambda done, name=message: self._log(name, done))
+        self._pending.append((message, future))
+        return future
+
+    @staticmethod
+    def _log(message: str, future: Future) -> None:
+        error = future.exception()
+        if error is None:
+            logger.info("pushed to the Hub: %s (%s)", message, future.result().commit_url)
+        else:  # PublishError messages are already free of the token
+            logger.warning("Hub upload failed, training goes on: %s: %s", message, error)
+
+    def finish(self) -> list[PublishResult]:
+        """Wait for every queued upload; their results in order.
+
+        Raises:
+            PublishError: one or more uploads failed (each named with its reason).
+        """
+        self._executor.shutdown(wait=True)
+        results, failures = [], []
+        for message, future in self._pending:
+            error = future.exception()
+            if error is None:
+                results.append(future.result())
+            else:
+                failures.append(f"{message}: {error}")
+        if failures:
+            raise PublishError(
+                f"{len(failures)} of {len(self._pending)} uploads to {self.repo_id} failed; the exports are on "
+                "disk (push them with `wav2vec-hf push-to-hub DIR --repo-id ...`):\n  "
+                + "\n  ".join(failures)
+            )
+        return results
+
+
+__all__ = ["ExportPublisher"]
