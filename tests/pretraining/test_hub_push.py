@@ -6,7 +6,8 @@ import pytest
 from huggingface_hub import ModelCard, constants
 
 from tests.hub.fake_hub import FakeHub
-from tests.pretraining.test_loop_cli import build_tiny_corpus, quick, run
+from tests.pretraining.support import build_tiny_corpus, run
+from tests.pretraining.test_loop_cli import quick
 from wav2vec_hf.hub.publish import PublishError
 
 TOKEN = "hf_FAKEtokenForPretrainingTests0123456789"

@@ -6,25 +6,11 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.pretraining.support import build_tiny_corpus, run
 from wav2vec_hf.data import DataValidationError
 from wav2vec_hf.pretraining.arguments import RECIPES, parse_arguments
 from wav2vec_hf.pretraining.health import TrainingDivergedError
-from wav2vec_hf.pretraining.loop import run_pretraining
 from wav2vec_hf.pretraining.tasks import StepOutput, Wav2Vec2Task
-
-
-def build_tiny_corpus(base: Path) -> Path:
-    from wav2vec_hf.data.corpus import build_corpus
-
-    return build_corpus(
-        base / "pretraining-corpus",
-        unlabeled_minutes=3.0,
-        labeled_minutes=0.1,
-        dev_minutes=0.5,
-        test_minutes=0.1,
-        lm_sentences=10,
-        progress=False,
-    ).root
 
 
 @pytest.fixture(scope="module")
@@ -45,16 +31,6 @@ def quick(corpus: Path, output_dir: Path, *extra: str) -> list[str]:
         "--plots", "false",
         *extra,
     ]  # fmt: skip
-
-
-def run(argv: list[str]):
-    from accelerate.state import AcceleratorState, GradientState
-
-    try:
-        return run_pretraining(parse_arguments(argv))
-    finally:
-        AcceleratorState._reset_state(True)
-        GradientState._reset_state()
 
 
 # --- arguments -------------------------------------------------------------------------------

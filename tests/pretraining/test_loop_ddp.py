@@ -19,22 +19,9 @@ from pathlib import Path
 from safetensors.torch import load_file
 
 import wav2vec_hf
+from tests.pretraining.support import build_tiny_corpus
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def build_tiny_corpus(base: Path) -> Path:
-    from wav2vec_hf.data.corpus import build_corpus
-
-    return build_corpus(
-        base / "pretraining-corpus",
-        unlabeled_minutes=3.0,
-        labeled_minutes=0.1,
-        dev_minutes=0.5,
-        test_minutes=0.1,
-        lm_sentences=10,
-        progress=False,
-    ).root
 
 
 def free_port() -> int:

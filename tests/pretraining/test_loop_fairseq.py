@@ -1,38 +1,12 @@
 """Converted fairseq checkpoints continue pretraining from their own weights (quantiser included)."""
 
 import json
-from pathlib import Path
 
 import pytest
 import torch
 from safetensors.torch import load_file
 
-from wav2vec_hf.pretraining.arguments import parse_arguments
-from wav2vec_hf.pretraining.loop import run_pretraining
-
-
-def build_tiny_corpus(base: Path) -> Path:
-    from wav2vec_hf.data.corpus import build_corpus
-
-    return build_corpus(
-        base / "pretraining-corpus",
-        unlabeled_minutes=3.0,
-        labeled_minutes=0.1,
-        dev_minutes=0.5,
-        test_minutes=0.1,
-        lm_sentences=10,
-        progress=False,
-    ).root
-
-
-def run(argv: list[str]):
-    from accelerate.state import AcceleratorState, GradientState
-
-    try:
-        return run_pretraining(parse_arguments(argv))
-    finally:
-        AcceleratorState._reset_state(True)
-        GradientState._reset_state()
+from tests.pretraining.support import build_tiny_corpus, run
 
 
 @pytest.mark.parametrize(

@@ -7,52 +7,11 @@ folder that loads through the Auto classes and quantises audio.
 """
 
 import json
-from pathlib import Path
 
 import pytest
 import torch
 
-from wav2vec_hf.pretraining.arguments import parse_arguments
-from wav2vec_hf.pretraining.loop import run_pretraining
-
-
-def build_tiny_corpus(base: Path) -> Path:
-    from wav2vec_hf.data.corpus import build_corpus
-
-    return build_corpus(
-        base / "pretraining-corpus",
-        unlabeled_minutes=3.0,
-        labeled_minutes=0.1,
-        dev_minutes=0.5,
-        test_minutes=0.1,
-        lm_sentences=10,
-        progress=False,
-    ).root
-
-
-def combined_table(corpus: Path, real: Path, target: Path) -> Path:
-    """One unlabeled table: the corpus's unlabeled split and the real unlabeled set (absolute paths)."""
-    rows = ["path\tnum_samples\tsample_rate"]
-    lines = (corpus / "unlabeled.tsv").read_text().splitlines()
-    for line in lines[1:]:
-        relative, frames = line.split("\t")[:2]
-        rows.append(f"{Path(lines[0]) / relative}\t{frames}\t16000")
-    header, *real_rows = (real / "unlabeled.tsv").read_text().splitlines()
-    for line in real_rows:
-        row = dict(zip(header.split("\t"), line.split("\t")))
-        rows.append(f"{real / row['path']}\t{row['num_samples']}\t{row['sample_rate']}")
-    target.write_text("\n".join(rows) + "\n")
-    return target
-
-
-def run(argv: list[str]):
-    from accelerate.state import AcceleratorState, GradientState
-
-    try:
-        return run_pretraining(parse_arguments(argv))
-    finally:
-        AcceleratorState._reset_state(True)
-        GradientState._reset_state()
+from tests.pretraining.support import build_tiny_corpus, combined_table, run
 
 
 def mean(records: list[dict], key: str) -> float:

@@ -12,54 +12,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from wav2vec_hf.pretraining.arguments import parse_arguments
-from wav2vec_hf.pretraining.loop import run_pretraining
+from tests.pretraining.support import build_tiny_corpus, combined_table, run
 
 STEPS = 60
-
-
-def build_tiny_corpus(base: Path) -> Path:
-    """3 minutes of the built-in corpus (builds in seconds; reused when already there)."""
-    from wav2vec_hf.data.corpus import build_corpus
-
-    corpus = build_corpus(
-        base / "pretraining-corpus",
-        unlabeled_minutes=3.0,
-        labeled_minutes=0.1,
-        dev_minutes=0.5,
-        test_minutes=0.1,
-        lm_sentences=10,
-        progress=False,
-    )
-    return corpus.root
-
-
-def combined_table(corpus: Path, real: Path, target: Path) -> Path:
-    """One unlabeled table: the corpus's unlabeled split and the real unlabeled set (absolute paths)."""
-    rows = ["path\tnum_samples\tsample_rate"]
-    lines = (corpus / "unlabeled.tsv").read_text().splitlines()
-    root = Path(lines[0])
-    for line in lines[1:]:
-        relative, frames = line.split("\t")[:2]
-        rows.append(f"{root / relative}\t{frames}\t16000")
-    header, *real_rows = (real / "unlabeled.tsv").read_text().splitlines()
-    columns = header.split("\t")
-    for line in real_rows:
-        row = dict(zip(columns, line.split("\t")))
-        rows.append(f"{real / row['path']}\t{row['num_samples']}\t{row['sample_rate']}")
-    target.write_text("\n".join(rows) + "\n")
-    return target
-
-
-def run(argv: list[str]):
-    """Parse and run in this process, then reset Accelerate's process-wide state for the next run."""
-    from accelerate.state import AcceleratorState, GradientState
-
-    try:
-        return run_pretraining(parse_arguments(argv))
-    finally:
-        AcceleratorState._reset_state(True)
-        GradientState._reset_state()
 
 
 def train_records(output_dir: Path) -> list[dict]:

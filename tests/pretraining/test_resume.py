@@ -19,7 +19,7 @@ import torch
 from safetensors.torch import load_file
 
 import wav2vec_hf
-from wav2vec_hf.pretraining.arguments import parse_arguments
+from tests.pretraining.support import build_tiny_corpus, run
 from wav2vec_hf.pretraining.checkpointing import (
     checkpoint_path,
     latest_checkpoint,
@@ -27,24 +27,9 @@ from wav2vec_hf.pretraining.checkpointing import (
     read_trainer_state,
     remove_partial_checkpoints,
 )
-from wav2vec_hf.pretraining.loop import run_pretraining
 
 STEPS = 10
 REPO = Path(__file__).resolve().parents[2]
-
-
-def build_tiny_corpus(base: Path) -> Path:
-    from wav2vec_hf.data.corpus import build_corpus
-
-    return build_corpus(
-        base / "pretraining-corpus",
-        unlabeled_minutes=3.0,
-        labeled_minutes=0.1,
-        dev_minutes=0.5,
-        test_minutes=0.1,
-        lm_sentences=10,
-        progress=False,
-    ).root
 
 
 def arguments(corpus: Path, output_dir: Path, *extra: str) -> list[str]:
@@ -69,16 +54,6 @@ def arguments(corpus: Path, output_dir: Path, *extra: str) -> list[str]:
         "--seed", "7",
         *extra,
     ]  # fmt: skip
-
-
-def run(argv: list[str]):
-    from accelerate.state import AcceleratorState, GradientState
-
-    try:
-        return run_pretraining(parse_arguments(argv))
-    finally:
-        AcceleratorState._reset_state(True)
-        GradientState._reset_state()
 
 
 def trajectory(output_dir: Path) -> list[dict]:

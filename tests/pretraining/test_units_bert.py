@@ -6,13 +6,11 @@ gives the same unit), though noisy ones: 70% of the frames (silence) share one u
 """
 
 import json
-from pathlib import Path
 
 import pytest
 import torch
 
-from wav2vec_hf.pretraining.arguments import parse_arguments
-from wav2vec_hf.pretraining.loop import run_pretraining
+from tests.pretraining.support import build_tiny_corpus, run
 from wav2vec_hf.pretraining.units_bert import (
     SPECIAL_TOKENS,
     UnitCollator,
@@ -25,30 +23,6 @@ from wav2vec_hf.pretraining.units_bert import (
 )
 
 STEPS = 50
-
-
-def build_tiny_corpus(base: Path) -> Path:
-    from wav2vec_hf.data.corpus import build_corpus
-
-    return build_corpus(
-        base / "pretraining-corpus",
-        unlabeled_minutes=3.0,
-        labeled_minutes=0.1,
-        dev_minutes=0.5,
-        test_minutes=0.1,
-        lm_sentences=10,
-        progress=False,
-    ).root
-
-
-def run(argv: list[str]):
-    from accelerate.state import AcceleratorState, GradientState
-
-    try:
-        return run_pretraining(parse_arguments(argv))
-    finally:
-        AcceleratorState._reset_state(True)
-        GradientState._reset_state()
 
 
 # --- pieces ----------------------------------------------------------------------------------
