@@ -57,6 +57,8 @@ def test_tuned_lm_weights_beat_greedy_on_held_out_speakers(model_with_lm, capsys
     tuned = CTCProcessorWithLM.from_pretrained(folder).language_model.weights
     assert tuned.alpha > 0  # the LM earned a weight on dev
 
+    references, greedy, with_lm = _scores(folder, corpus / "dev.tsv")
+    assert word_error_rate(references, with_lm) < word_error_rate(references, greedy)  # dev, tuned there
     references, greedy, with_lm = _scores(folder, corpus / "test.tsv")
     greedy_wer, lm_wer = word_error_rate(references, greedy), word_error_rate(references, with_lm)
     print(f"test: greedy WER {greedy_wer:.3f}, LM WER {lm_wer:.3f} (alpha={tuned.alpha}, beta={tuned.beta})")
