@@ -1,42 +1,227 @@
-"""The demo command runs its steps on a tiny corpus and reports a failing step with the log file."""
+"""``wav2vec-hf demo`` end to end at the plumbing scale, and its parts that decide pass / fail.
+
+The end-to-end run (``--scale test``: seconds of audio, a handful of updates) checks what the demo
+writes, not how accurate it is: results.json, the claims table (markdown + JSON, consistent with
+each model's evaluation.json), PNG plots, model cards and a dry-run Hub folder whose card
+huggingface_hub parses. Self-training is skipped there (``--skip-self-training``); the table's
+self-training rows and the claim guard are tested on given numbers.
+"""
 
 import json
+import math
 import subprocess
 import sys
 
 import pytest
 
 from wav2vec_hf import demo
+from wav2vec_hf.demo_steps.claims import (
+    PretrainingClaimNotShown,
+    build_table,
+    check_pretraining_beats_scratch,
+    table_markdown,
+)
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-def test_demo_builds_and_validates_a_tiny_corpus(tmp_path):
-    out = tmp_path / "demo"
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo") / "run"
     command = [
-        sys.executable,
-        "-m",
-        "wav2vec_hf.cli",
-        "demo",
-        "--output-dir",
-        str(out),
-        "--unlabeled-minutes",
-        "0.2",
-        "--labeled-minutes",
-        "0.1",
-        "--dev-minutes",
-        "0.1",
-        "--test-minutes",
-        "0.1",
-    ]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr
+        sys.executable, "-m", "wav2vec_hf.cli", "demo",
+        "--output-dir", str(out), "--scale", "test", "--seeds", "2",
+        "--skip-self-training", "--no-claim-check",
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return out, result.stdout
+
+
+def test_every_step_is_recorded_with_its_seconds(demo_run):
+    out, stdout = demo_run
     results = json.loads((out / "results.json").read_text())
-    checked = results["validate the corpus with the data layer"]
+    titles = [title for title, _ in demo.STEPS]
+    assert results["demo"]["steps"] == titles
+    assert results["demo"]["scale"] == "test" and results["demo"]["seeds"] == [0, 1]
+    for title in titles:
+        assert results[title]["seconds"] >= 0, title
+        assert f"] {title}" in stdout
+    assert results["one round of self-training"]["skipped"] is True
+    # The corpus as built is what the data layer validates.
     built = results["build the built-in corpus"]["splits"]
+    checked = results["validate the corpus with the data layer"]
     for split in ("unlabeled", "labeled", "dev", "test"):
         assert checked[split]["utterances"] == built[split]["utterances"] > 0
         assert abs(checked[split]["seconds"] - built[split]["seconds"]) < 0.05
     assert checked["labeled"]["with_transcript"] == checked["labeled"]["utterances"]
+    # Pretraining ran the loop for the scale's updates and wrote its metrics.
+    pretrain = results["pretrain wav2vec 2.0"]
+    assert pretrain["updates"] == 4
+    metrics = (out / "pretrain" / "wav2vec2" / "metrics.jsonl").read_text().splitlines()
+    assert sum(json.loads(line)["split"] == "train" for line in metrics) == 4
+    family = results["pretrain wav2vec and vq-wav2vec briefly"]
+    assert set(family) == {"wav2vec", "vq-wav2vec", "seconds"}
+    codebook = family["vq-wav2vec"]["codebook"]
+    assert 1 <= codebook["distinct_combinations"] <= codebook["possible_combinations"] == 16**2
+    assert codebook["max_bits_per_second"] == pytest.approx(100 * 2 * 4)  # 100 frames/s, G = 2, log2 16
     assert (out / "demo.log").is_file()
+
+
+def test_table_matches_each_models_evaluation(demo_run):
+    out, stdout = demo_run
+    table = json.loads((out / "claims.json").read_text())
+    assert [(r["model"], r["decoder"]) for r in table["rows"]] == [
+        ("from scratch", "greedy"),
+        ("pretrained", "greedy"),
+        ("from scratch", "4-gram LM"),
+        ("pretrained", "4-gram LM"),
+    ]
+    for row in table["rows"]:
+        arm = "scratch" if row["model"] == "from scratch" else "pretrained"
+        decoder = "greedy" if row["decoder"] == "greedy" else "lm"
+        for split in ("dev", "test"):
+            for metric in ("cer", "wer"):
+                per_seed = []
+                for seed in (0, 1):
+                    evaluation = json.loads(
+                        (out / "finetune" / f"{arm}-seed{seed}" / "evaluation.json").read_text()
+                    )
+                    (entry,) = [
+                        e
+                        for e in evaluation["results"]
+                        if e["dataset"]["split"] == split and e["decoder"] == decoder
+                    ]
+                    per_seed.append(entry[metric])
+                assert row[f"{split}_{metric}_per_seed"] == pytest.approx(per_seed)
+                assert row[f"{split}_{metric}"] == pytest.approx(sum(per_seed) / 2)
+                assert math.isfinite(row[f"{split}_{metric}"]) and row[f"{split}_{metric}"] >= 0
+    markdown = (out / "claims.md").read_text()
+    assert "| model | decoder | seeds | dev CER | dev WER | test CER | test WER |" in markdown
+    assert "self-training: skipped" in markdown
+    assert f"{table['rows'][1]['dev_cer']:.3f}" in markdown and f"{table['rows'][1]['dev_cer']:.3f}" in stdout
+
+
+def test_plots_are_pngs_and_their_paths_are_printed(demo_run):
+    out, stdout = demo_run
+    for name in ("pretraining_curves.png", "error_rates.png"):
+        path = out / "plots" / name
+        assert path.read_bytes()[:8] == PNG_SIGNATURE and path.stat().st_size > 5000
+        assert str(path) in stdout
+
+
+def test_dry_run_hub_folder_has_model_lm_and_a_card_huggingface_hub_parses(demo_run):
+    from huggingface_hub import ModelCard
+
+    out, _ = demo_run
+    folder = out / "hub-dry-run" / "wav2vec2-demo-ctc-lm"
+    names = {path.relative_to(folder).as_posix() for path in folder.rglob("*") if path.is_file()}
+    assert {"README.md", "config.json", "model.safetensors", "vocab.json", "alphabet.json"} <= names
+    assert any(name.startswith("language_model/") and name.endswith(".arpa") for name in names)
+    assert not any(name.startswith("checkpoint") or name.endswith(".bin") for name in names)
+    card = ModelCard.load(folder / "README.md")
+    data = card.data.to_dict()
+    assert data["pipeline_tag"] == "automatic-speech-recognition"
+    evaluation = json.loads((folder / "evaluation.json").read_text())
+    reported = {
+        (result["dataset"]["name"], metric["type"], metric["value"])
+        for entry in data["model-index"]
+        for result in entry["results"]
+        for metric in result["metrics"]
+    }
+    dev_greedy = next(
+        e for e in evaluation["results"] if e["dataset"]["split"] == "dev" and e["decoder"] == "greedy"
+    )
+    assert any(name == dev_greedy["dataset"]["name"] and kind == "wer" for name, kind, _ in reported)
+    for name in ("wav2vec2-demo-pretrained", "wav2vec-demo-pretrained", "vq-wav2vec-demo-pretrained"):
+        assert ModelCard.load(out / "model_cards" / f"{name}.md").data.to_dict()["license"]
+
+
+def test_guard_raises_unless_pretrained_is_better_on_mean_dev_cer():
+    assert check_pretraining_beats_scratch([0.6, 0.5], [0.8, 0.8]) == pytest.approx(1 - 0.55 / 0.8)
+    # One seed worse is fine when the mean is better.
+    assert check_pretraining_beats_scratch([0.9, 0.5], [0.8, 0.8]) > 0
+    with pytest.raises(PretrainingClaimNotShown, match=r"pretrained 0\.750.*from scratch 0\.725"):
+        check_pretraining_beats_scratch([0.8, 0.7], [0.7, 0.75])
+    with pytest.raises(PretrainingClaimNotShown):
+        check_pretraining_beats_scratch([0.7], [0.7])  # equal is not better
+    with pytest.raises(ValueError):
+        check_pretraining_beats_scratch([], [0.7])
+    with pytest.raises(ValueError):
+        check_pretraining_beats_scratch([float("nan")], [0.7])
+
+
+def _scores(cer: float, wer: float, lm_cer: float, lm_wer: float) -> dict:
+    split = {"greedy": {"cer": cer, "wer": wer}, "lm": {"cer": lm_cer, "wer": lm_wer}}
+    return {"dev": split, "test": split}
+
+
+def test_the_check_step_fails_the_demo_with_the_numbers(tmp_path, monkeypatch):
+    evaluation = {
+        "pretrained-seed0": _scores(0.82, 1.0, 0.8, 0.99),
+        "scratch-seed0": _scores(0.80, 1.0, 0.8, 0.99),
+    }
+
+    def fake_results(run):
+        run.state["evaluation"] = evaluation
+        run.state["table"] = build_table(evaluation, None, "skipped")
+        return {}
+
+    steps = [
+        ("fake results", fake_results),
+        ("check: pretrained beats scratch on dev CER", demo.claim_check_step),
+    ]
+    monkeypatch.setattr(demo, "STEPS", steps)
+    with pytest.raises(demo.DemoStepError, match=r"step 2 \(check: pretrained.*0\.820.*0\.800.*demo\.log"):
+        demo.run_demo(tmp_path / "d", scale="test", seeds=1)
+    results = json.loads((tmp_path / "d" / "results.json").read_text())
+    assert results["demo"]["failed_step"]["number"] == 2
+    # With --no-claim-check the same numbers are reported, not fatal.
+    demo.run_demo(tmp_path / "e", scale="test", seeds=1, check_claim=False)
+
+
+def test_table_with_self_training_rows_and_claims():
+    evaluation = {
+        "pretrained-seed0": _scores(0.5, 0.9, 0.45, 0.7),
+        "pretrained-seed1": _scores(0.7, 1.0, 0.65, 0.9),
+        "scratch-seed0": _scores(0.8, 1.0, 0.8, 1.0),
+        "scratch-seed1": _scores(0.9, 1.0, 0.85, 1.0),
+    }
+    row = {
+        "round": 1, "model": "st/round-1",
+        "dev_wer_greedy": 0.85, "dev_cer_greedy": 0.4, "dev_wer_lm": 0.6, "dev_cer_lm": 0.38,
+        "test_wer_greedy": 0.86, "test_cer_greedy": 0.41, "test_wer_lm": 0.62, "test_cer_lm": 0.39,
+        "pseudo_labels_kept": 30, "pseudo_labels_total": 40, "pseudo_label_wer": 0.5,
+    }  # fmt: skip
+    table = build_table(evaluation, {"seed": 0, "rows": [row]})
+    rows = {(r["model"], r["decoder"]): r for r in table["rows"]}
+    assert rows[("pretrained", "greedy")]["dev_cer"] == pytest.approx(0.6)
+    assert rows[("pretrained", "greedy")]["dev_cer_per_seed"] == [0.5, 0.7]
+    assert rows[("from scratch", "4-gram LM")]["test_cer"] == pytest.approx(0.825)
+    # The round is compared with the same seed's model before it.
+    assert rows[("pretrained, before self-training", "4-gram LM")]["dev_wer"] == pytest.approx(0.7)
+    assert rows[("pretrained + self-training round 1", "4-gram LM")]["dev_wer"] == pytest.approx(0.6)
+    claims = {(c["claim"], c["metric"]): c for c in table["claims"]}
+    assert claims[("pretraining helps (greedy)", "dev_cer")]["relative_reduction"] == pytest.approx(
+        1 - 0.6 / 0.85
+    )
+    assert claims[("a 4-gram LM helps (pretrained)", "dev_wer")]["shown"] is True
+    assert claims[("self-training helps (with LM)", "dev_wer")]["shown"] is True
+    assert claims[("self-training helps (with LM)", "dev_wer")]["before"] == pytest.approx(0.7)
+    markdown = table_markdown(table)
+    assert "| pretrained | greedy | 0, 1 | 0.600 (0.500, 0.700) |" in markdown
+    assert "pretrained + self-training round 1 | 4-gram LM | 0 | 0.380 |" in markdown
+
+
+def test_self_training_step_fails_clearly_without_the_package(tmp_path, monkeypatch):
+    from wav2vec_hf.demo_steps.selftraining import SelfTrainingUnavailable, self_training_step
+
+    monkeypatch.setitem(sys.modules, "wav2vec_hf.selftraining", None)  # import now raises ImportError
+    run = demo.DemoRun(output_dir=tmp_path, options={})
+    with pytest.raises(SelfTrainingUnavailable, match="--skip-self-training"):
+        self_training_step(run)
+    skipped = demo.DemoRun(output_dir=tmp_path, options={"skip_self_training": True})
+    assert self_training_step(skipped) == {"skipped": True, "reason": "--skip-self-training"}
 
 
 def test_a_failing_step_names_itself_and_the_log(tmp_path, monkeypatch):
@@ -46,3 +231,11 @@ def test_a_failing_step_names_itself_and_the_log(tmp_path, monkeypatch):
     monkeypatch.setattr(demo, "STEPS", [("the broken step", broken)])
     with pytest.raises(demo.DemoStepError, match=r"step 1 \(the broken step\) failed: boom.*demo\.log"):
         demo.run_demo(tmp_path / "d")
+
+
+def test_bad_options_are_refused_before_any_work(tmp_path):
+    with pytest.raises(ValueError, match="--scale 'huge'"):
+        demo.run_demo(tmp_path / "d", scale="huge")
+    with pytest.raises(ValueError, match="--device"):
+        demo.run_demo(tmp_path / "d", device="tpu")
+    assert not (tmp_path / "d").exists()

@@ -1,10 +1,14 @@
 """``wav2vec-hf demo``: the project's main job on the built-in corpus, as a list of named steps.
 
 Each step is a function of the shared ``DemoRun``; its output goes to the terminal and to
-``OUTPUT_DIR/demo.log``, and a failure names the step and the log file. The steps today: build
-the corpus, then open every split through the data layer (the same validation training uses) and
-report what it holds. Later steps (pretraining, fine-tuning, LM decoding, self-training, cards)
-append to ``STEPS``.
+``OUTPUT_DIR/demo.log``, and a failure names the step and the log file. The steps: build the
+corpus and open every split through the data layer; pretrain wav2vec 2.0 (and briefly wav2vec and
+vq-wav2vec); fine-tune with CTC from the pretrained model and from scratch (several seeds); build a
+4-gram LM and decode dev / test greedy and with it; one self-training round; model cards and a
+dry-run Hub folder; the claims table and plots; the check that pretraining beat scratch.
+
+``results.json`` holds every finished step's outputs and seconds (written after each step, so a
+failed run keeps what it did, plus the failing step and its error).
 """
 
 from __future__ import annotations
@@ -17,7 +21,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from wav2vec_hf.demo_steps.decoding import decode_step
+from wav2vec_hf.demo_steps.finetuning import finetune_step
+from wav2vec_hf.demo_steps.hub import hub_step
+from wav2vec_hf.demo_steps.pretraining import pretrain_wav2vec1_step, pretrain_wav2vec2_step
+from wav2vec_hf.demo_steps.report import claim_check_step, report_step
+from wav2vec_hf.demo_steps.scales import DEFAULT_SCALE, DemoScale, get_scale
+from wav2vec_hf.demo_steps.selftraining import self_training_step
+
 logger = logging.getLogger("wav2vec_hf.demo")
+
+RESULTS_FILE = "results.json"
+LOG_FILE = "demo.log"
 
 
 @dataclass
@@ -26,18 +41,40 @@ class DemoRun:
 
     Attributes:
         output_dir: where everything is written.
-        options: the command-line options (sizes, seed, device, workers).
-        results: what each step reports, by step name (written to ``results.json``).
+        options: the command-line options (scale, device, seeds, sizes, switches).
+        results: what each step reports, by step title (written to ``results.json``).
+        state: objects handed from step to step (folders, scores); not written.
     """
 
     output_dir: Path
     options: dict[str, Any]
     results: dict[str, Any] = field(default_factory=dict)
+    state: dict[str, Any] = field(default_factory=dict)
 
     @property
     def corpus_dir(self) -> Path:
         """The built-in corpus folder."""
         return self.output_dir / "corpus"
+
+    @property
+    def scale(self) -> DemoScale:
+        """The demo's sizes (``--scale``)."""
+        return get_scale(self.options.get("scale") or DEFAULT_SCALE)
+
+    @property
+    def device(self) -> str:
+        """``cpu`` or ``cuda``."""
+        return self.options.get("device") or "cpu"
+
+    @property
+    def seeds(self) -> list[int]:
+        """Fine-tuning seeds: ``--seeds N`` gives 0 .. N-1."""
+        return list(range(int(self.options.get("seeds") or 2)))
+
+    def minutes(self, split: str) -> float:
+        """A corpus split's minutes: the command-line override, else the scale's."""
+        value = self.options.get(f"{split}_minutes")
+        return float(value) if value is not None else getattr(self.scale, f"{split}_minutes")
 
 
 class DemoStepError(RuntimeError):
@@ -50,15 +87,21 @@ def build_corpus_step(run: DemoRun) -> dict[str, Any]:
 
     corpus = build_corpus(
         run.corpus_dir,
-        unlabeled_minutes=run.options["unlabeled_minutes"],
-        labeled_minutes=run.options["labeled_minutes"],
-        dev_minutes=run.options["dev_minutes"],
-        test_minutes=run.options["test_minutes"],
-        seed=run.options["seed"],
+        unlabeled_minutes=run.minutes("unlabeled"),
+        labeled_minutes=run.minutes("labeled"),
+        dev_minutes=run.minutes("dev"),
+        test_minutes=run.minutes("test"),
+        lm_sentences=run.scale.lm_sentences,
+        seed=run.options.get("seed", 0),
         num_workers=run.options.get("workers"),
     )
     print(corpus.summary(), flush=True)
-    return {"root": str(corpus.root), "reused": corpus.reused, "splits": corpus.info["splits"]}
+    splits = {
+        name: {key: value for key, value in info.items() if key not in ("speakers", "speaker_pool")}
+        | {"speakers": len(info.get("speakers", []))}
+        for name, info in corpus.info["splits"].items()
+    }
+    return {"root": str(corpus.root), "reused": corpus.reused, "splits": splits}
 
 
 def check_corpus_step(run: DemoRun) -> dict[str, Any]:
@@ -87,39 +130,91 @@ def check_corpus_step(run: DemoRun) -> dict[str, Any]:
 STEPS: list[tuple[str, Callable[[DemoRun], dict[str, Any]]]] = [
     ("build the built-in corpus", build_corpus_step),
     ("validate the corpus with the data layer", check_corpus_step),
+    ("pretrain wav2vec 2.0", pretrain_wav2vec2_step),
+    ("pretrain wav2vec and vq-wav2vec briefly", pretrain_wav2vec1_step),
+    ("fine-tune with CTC: pretrained and from scratch", finetune_step),
+    ("build the 4-gram LM; decode dev and test greedy and with the LM", decode_step),
+    ("one round of self-training", self_training_step),
+    ("model cards and the dry-run Hub folder", hub_step),
+    ("the claims table and plots", report_step),
+    ("check: pretrained beats scratch on dev CER", claim_check_step),
 ]
+
+
+def _write_results(run: DemoRun, extra: dict[str, Any]) -> Path:
+    path = run.output_dir / RESULTS_FILE
+    content = {"demo": extra, **run.results}
+    path.write_text(json.dumps(content, indent=2, default=str) + "\n", encoding="utf-8")
+    return path
 
 
 def run_demo(output_dir: str | Path, **options: Any) -> dict[str, Any]:
     """Run every demo step in order; returns the results (also written to ``results.json``).
 
+    Args:
+        output_dir: the run folder (the corpus inside it is reused when built with the same sizes).
+        **options: ``scale``, ``device``, ``seeds``, ``skip_self_training``, ``check_claim``, ``seed``,
+            ``workers``, ``{unlabeled,labeled,dev,test}_minutes`` (see ``wav2vec-hf demo --help``).
+
     Raises:
+        ValueError: a bad option (unknown scale, ``cuda`` without a GPU).
         DemoStepError: a step failed; names the step and the log file.
     """
+    from wav2vec_hf.demo_steps.environment import check_device
+
     run = DemoRun(output_dir=Path(output_dir), options=options)
+    run.scale  # noqa: B018  (validates --scale before any work)
+    check_device(run.device)
     run.output_dir.mkdir(parents=True, exist_ok=True)
-    log_file = run.output_dir / "demo.log"
+    log_file = run.output_dir / LOG_FILE
     handler = logging.FileHandler(log_file, mode="w")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.addHandler(handler)
+    previous_level = root.level
     root.setLevel(logging.INFO)
+    started = time.perf_counter()
+    summary: dict[str, Any] = {
+        "scale": run.scale.name,
+        "device": run.device,
+        "seeds": run.seeds,
+        "options": {key: value for key, value in options.items()},
+        "steps": [title for title, _ in STEPS],
+    }
     try:
         for number, (title, step) in enumerate(STEPS, start=1):
             print(f"[{number}/{len(STEPS)}] {title}", flush=True)
             logger.info("step %d: %s", number, title)
-            started = time.perf_counter()
+            step_started = time.perf_counter()
             try:
-                run.results[title] = step(run)
+                output = step(run)
             except Exception as error:
                 logger.exception("step %d (%s) failed", number, title)
+                summary["failed_step"] = {
+                    "number": number,
+                    "title": title,
+                    "error": f"{type(error).__name__}: {error}",
+                }
+                summary["seconds"] = time.perf_counter() - started
+                _write_results(run, summary)
                 raise DemoStepError(
-                    f"demo step {number} ({title}) failed: {error}. Full log: {log_file}"
+                    f"demo step {number} ({title}) failed: {str(error).rstrip('.')}. Full log: {log_file}"
                 ) from error
-            logger.info("step %d done in %.1f s", number, time.perf_counter() - started)
-        (run.output_dir / "results.json").write_text(json.dumps(run.results, indent=2, default=str) + "\n")
-        print(f"results: {run.output_dir / 'results.json'}; log: {log_file}", flush=True)
+            seconds = time.perf_counter() - step_started
+            run.results[title] = {**output, "seconds": round(seconds, 2)}
+            logger.info("step %d done in %.1f s", number, seconds)
+            print(f"    ({seconds:.0f} s)", flush=True)
+            summary["seconds"] = time.perf_counter() - started
+            _write_results(run, summary)
+        total = time.perf_counter() - started
+        print(
+            f"demo finished in {total / 60:.1f} min; results: {run.output_dir / RESULTS_FILE}; log: {log_file}"
+        )
         return run.results
     finally:
         root.removeHandler(handler)
+        root.setLevel(previous_level)
         handler.close()
+
+
+__all__ = ["LOG_FILE", "RESULTS_FILE", "STEPS", "DemoRun", "DemoStepError", "run_demo"]

@@ -1,0 +1,143 @@
+"""Demo step: a 4-gram LM from the corpus LM text, attached to every fine-tuned model; greedy and
+LM decoding of dev and test; the LM weights tuned on dev.
+
+Each model's dev / test logits are computed once (``decoding.inference.ctc_logits``); greedy is the
+best path, LM decoding the project's beam search with shallow fusion (``CTCProcessorWithLM``). The
+scores go into the model folder's ``evaluation.json`` (the schema the model cards read).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from wav2vec_hf.demo_steps.environment import hardware_record, write_json
+
+if TYPE_CHECKING:
+    from wav2vec_hf.demo import DemoRun
+
+LM_ORDER = 4
+EVAL_SPLITS = ("dev", "test")
+DATASET_NAMES = {
+    "dev": "built-in corpus, dev (held-out voices)",
+    "test": "built-in corpus, test (held-out voices)",
+}
+
+
+def error_rates(references: list[str], hypotheses: list[str]) -> dict[str, float]:
+    """Corpus WER and CER (fractions) of ``hypotheses`` against ``references``."""
+    from wav2vec_hf.finetuning.metrics import character_error_rate, word_error_rate
+
+    return {
+        "wer": word_error_rate(references, hypotheses),
+        "cer": character_error_rate(references, hypotheses),
+    }
+
+
+def build_language_model(run: DemoRun, vocabulary_source: Path) -> Path:
+    """The LM folder, its text spelled with the model's vocabulary (built once for all models)."""
+    from wav2vec_hf.decoding.lm_build import build_lm
+    from wav2vec_hf.decoding.lm_text import LmTextNormalizer, read_vocabulary
+
+    out = run.output_dir / "lm"
+    normalizer = LmTextNormalizer.from_vocabulary(read_vocabulary(str(vocabulary_source)))
+    built = build_lm([run.corpus_dir / "lm_text.txt"], out, order=LM_ORDER, normalizer=normalizer)
+    print("  " + built.summary().replace("\n", "\n  "), flush=True)
+    return out
+
+
+def decode_model(run: DemoRun, model_dir: Path, lm_dir: Path) -> dict[str, Any]:
+    """Attach the LM to ``model_dir``, tune alpha / beta on dev, score dev and test greedy and with the LM.
+
+    Returns ``{split: {"greedy": {wer, cer}, "lm": {wer, cer}}, "alpha", "beta", "tuning"}`` and
+    writes ``model_dir/evaluation.json``.
+    """
+    from wav2vec_hf.decoding.decoder import greedy_decode
+    from wav2vec_hf.decoding.inference import ctc_logits
+    from wav2vec_hf.decoding.lm_text import LmTextNormalizer
+    from wav2vec_hf.decoding.processor import attach_language_model, write_fusion_weights
+    from wav2vec_hf.decoding.tuning import tune_weights
+
+    scale = run.scale
+    processor = attach_language_model(model_dir, lm_dir)
+    normalizer = LmTextNormalizer.from_vocabulary(processor.tokenizer.get_vocab())
+    labels = processor.decoder.labels
+    logits, references = {}, {}
+    for split in EVAL_SPLITS:
+        data = ctc_logits(model_dir, run.corpus_dir / f"{split}.tsv", device=run.device)
+        logits[split] = data.logits
+        references[split] = [normalizer.normalize(text) for text in data.references]
+    scores: dict[str, Any] = {}
+    with processor:
+
+        def decode(split: str, alpha: float, beta: float) -> list[str]:
+            return processor.batch_decode(
+                logits[split], alpha=alpha, beta=beta, beam_width=scale.beam_width
+            ).text
+
+        tuning = tune_weights(
+            lambda alpha, beta: decode("dev", alpha, beta),
+            references["dev"],
+            alphas=scale.alphas,
+            betas=scale.betas,
+        )
+        alpha, beta, _ = tuning.best
+        for split in EVAL_SPLITS:
+            greedy = [greedy_decode(item, labels) for item in logits[split]]
+            scores[split] = {
+                "greedy": error_rates(references[split], greedy),
+                "lm": error_rates(references[split], decode(split, alpha, beta)),
+                "utterances": len(references[split]),
+                "example": {"reference": references[split][0], "greedy": greedy[0]},
+            }
+    write_fusion_weights(model_dir, alpha=alpha, beta=beta)
+    lm_info = {"order": LM_ORDER, "alpha": alpha, "beta": beta, "beam_width": scale.beam_width}
+    results = []
+    for split in EVAL_SPLITS:
+        dataset = {"name": DATASET_NAMES[split], "type": "wav2vec-hf/builtin-corpus", "split": split}
+        results.append({"dataset": dataset, "decoder": "greedy", **scores[split]["greedy"]})
+        results.append({"dataset": dataset, "decoder": "lm", "lm": lm_info, **scores[split]["lm"]})
+    write_json(
+        model_dir / "evaluation.json",
+        {
+            "results": results,
+            "hardware": hardware_record(run.device),
+            "note": "alpha and beta tuned on dev; test decoded with the dev-tuned weights",
+        },
+    )
+    return {
+        **scores,
+        "alpha": alpha,
+        "beta": beta,
+        "tuning_wer": {f"{a},{b}": w for (a, b), w in tuning.wer.items()},
+    }
+
+
+def decode_step(run: DemoRun) -> dict[str, Any]:
+    """Build the LM, then decode every fine-tuned model (both arms, every seed)."""
+    finetuned: dict[str, Path] = run.state["finetuned"]
+    lm_dir = build_language_model(run, next(iter(finetuned.values())))
+    evaluation: dict[str, Any] = {}
+    for index, (name, model_dir) in enumerate(finetuned.items(), start=1):
+        print(
+            f"  [{index}/{len(finetuned)}] decoding {name}: dev and test, greedy and {LM_ORDER}-gram LM",
+            flush=True,
+        )
+        scores = decode_model(run, model_dir, lm_dir)
+        evaluation[name] = scores
+        print(
+            "      "
+            + "; ".join(
+                f"{split} CER/WER greedy {scores[split]['greedy']['cer']:.3f}/{scores[split]['greedy']['wer']:.3f}, "
+                f"LM {scores[split]['lm']['cer']:.3f}/{scores[split]['lm']['wer']:.3f}"
+                for split in EVAL_SPLITS
+            )
+            + f" (alpha {scores['alpha']:g}, beta {scores['beta']:g})",
+            flush=True,
+        )
+    run.state["evaluation"] = evaluation
+    run.state["lm_dir"] = lm_dir
+    return {"lm_dir": lm_dir, "models": evaluation}
+
+
+__all__ = ["DATASET_NAMES", "EVAL_SPLITS", "LM_ORDER", "decode_model", "decode_step", "error_rates"]
