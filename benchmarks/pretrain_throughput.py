@@ -16,7 +16,6 @@ Prints one line per system and, last, one JSON object with the figures (audio se
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import platform
 import time
@@ -26,6 +25,7 @@ import torch
 from transformers import Wav2Vec2Config, Wav2Vec2ForPreTraining
 from transformers.models.wav2vec2.modeling_wav2vec2 import _compute_mask_indices, _sample_negative_indices
 
+from step_timing import autocast, synchronize
 from wav2vec_hf.pretraining.wav2vec2_objective import Wav2Vec2PretrainingObjective, gumbel_temperature
 
 SAMPLE_RATE = 16000
@@ -68,18 +68,6 @@ def make_config(preset: str) -> Wav2Vec2Config:
         raise ValueError(f"unknown preset {preset!r} (small or base)")
     config._attn_implementation = "sdpa"
     return config
-
-
-def autocast(device: str, dtype: str):
-    """bf16/fp16 autocast on the device, or nothing for fp32."""
-    if dtype == "fp32":
-        return contextlib.nullcontext()
-    return torch.autocast(device, dtype=torch.bfloat16 if dtype == "bf16" else torch.float16)
-
-
-def synchronize(device: str) -> None:
-    if device == "cuda":
-        torch.cuda.synchronize()
 
 
 def run_stock(config, state, batch, args, compile_model: bool) -> dict:

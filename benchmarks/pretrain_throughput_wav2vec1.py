@@ -16,13 +16,13 @@ Prints one line per model and, last, one JSON object with the figures.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import platform
 import time
 
 import torch
 
+from step_timing import autocast, synchronize
 from wav2vec_hf.models.wav2vec import VQWav2VecForPreTraining, Wav2VecForPreTraining
 from wav2vec_hf.presets import get_preset
 from wav2vec_hf.pretraining.schedules import GumbelSchedule
@@ -45,18 +45,6 @@ PRESETS = {
         "vq-wav2vec-kmeans": "vq-wav2vec-kmeans",
     },
 }
-
-
-def autocast(device: str, dtype: str):
-    """bf16/fp16 autocast on the device, or nothing for fp32."""
-    if dtype == "fp32":
-        return contextlib.nullcontext()
-    return torch.autocast(device, dtype=torch.bfloat16 if dtype == "bf16" else torch.float16)
-
-
-def synchronize(device: str) -> None:
-    if device == "cuda":
-        torch.cuda.synchronize()
 
 
 def run_model(name: str, preset: str, batch: torch.Tensor, args) -> dict:

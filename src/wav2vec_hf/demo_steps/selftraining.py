@@ -15,36 +15,19 @@ from wav2vec_hf.demo_steps.finetuning import budget_arguments, run_directory
 if TYPE_CHECKING:
     from wav2vec_hf.demo import DemoRun
 
-ROW_KEYS = (
-    "round",
-    "model",
-    "dev_wer_greedy",
-    "dev_cer_greedy",
-    "dev_wer_lm",
-    "dev_cer_lm",
-    "test_wer_greedy",
-    "test_cer_greedy",
-    "test_wer_lm",
-    "test_cer_lm",
-    "pseudo_labels_kept",
-    "pseudo_labels_total",
-    "pseudo_label_wer",
-)
-
-
 class SelfTrainingUnavailable(RuntimeError):
     """``wav2vec_hf.selftraining`` cannot be imported (the message says what to do)."""
 
 
 def _import_self_training():
     try:
-        from wav2vec_hf.selftraining import SelfTrainingConfig, run_self_training
+        from wav2vec_hf.selftraining import TABLE_KEYS, SelfTrainingConfig, run_self_training
     except ImportError as error:
         raise SelfTrainingUnavailable(
             f"the self-training package cannot be imported ({error}); rerun with --skip-self-training "
             "to run the demo without the self-training round."
         ) from error
-    return SelfTrainingConfig, run_self_training
+    return SelfTrainingConfig, run_self_training, TABLE_KEYS
 
 
 def self_training_step(run: DemoRun) -> dict[str, Any]:
@@ -52,7 +35,7 @@ def self_training_step(run: DemoRun) -> dict[str, Any]:
     if run.options.get("skip_self_training"):
         print("  skipped (--skip-self-training)", flush=True)
         return {"skipped": True, "reason": "--skip-self-training"}
-    config_class, run_self_training = _import_self_training()
+    config_class, run_self_training, row_keys = _import_self_training()
     seed = run.seeds[0]
     corpus = run.corpus_dir
     config = config_class(
@@ -70,10 +53,10 @@ def self_training_step(run: DemoRun) -> dict[str, Any]:
     )
     result = run_self_training(config)
     rows = [dict(row) for row in result.rounds]
-    missing = sorted({key for row in rows for key in ROW_KEYS if key not in row})
+    missing = sorted({key for row in rows for key in row_keys if key not in row})
     if not rows or missing:
         raise ValueError(
-            f"run_self_training returned rows without {missing or 'any row'}; expected the keys {', '.join(ROW_KEYS)}."
+            f"run_self_training returned rows without {missing or 'any row'}; expected the keys {', '.join(row_keys)}."
         )
     for row in rows:
         print(
@@ -86,4 +69,4 @@ def self_training_step(run: DemoRun) -> dict[str, Any]:
     return {"seed": seed, "rounds": rows}
 
 
-__all__ = ["ROW_KEYS", "SelfTrainingUnavailable", "self_training_step"]
+__all__ = ["SelfTrainingUnavailable", "self_training_step"]

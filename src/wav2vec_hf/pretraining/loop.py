@@ -530,15 +530,29 @@ def _hub_publisher(training):
     )
 
 
+REQUEST_POLL_UPDATES = 10  # multi-process runs agree on an export request this often (a collective)
+
+
 def _export_requested(accelerator, output_dir: Path, training, update: int) -> bool:
+    """Whether to export now: every ``--export_steps`` updates, or when the file ``EXPORT`` appears.
+
+    One process: a file check on the host, every update. Several processes must agree (FSDP gathers
+    weights collectively), which costs a reduction and a host sync: they poll every
+    ``REQUEST_POLL_UPDATES`` updates instead of every update.
+    """
     requested = training.export_steps > 0 and update % training.export_steps == 0
-    flag = torch.tensor(float((output_dir / EXPORT_REQUEST).exists()), device=accelerator.device)
-    if accelerator.num_processes > 1:  # every process must agree (FSDP gathers weights collectively)
-        flag = accelerator.reduce(flag, reduction="sum")
-    if flag.item() > 0:
+    request = output_dir / EXPORT_REQUEST
+    if accelerator.num_processes == 1:
+        asked = request.exists()
+    elif update % REQUEST_POLL_UPDATES == 0:
+        flag = torch.tensor(float(request.exists()), device=accelerator.device)
+        asked = accelerator.reduce(flag, reduction="sum").item() > 0
+    else:
+        asked = False
+    if asked:
         accelerator.wait_for_everyone()
         if accelerator.is_main_process:
-            (output_dir / EXPORT_REQUEST).unlink(missing_ok=True)
+            request.unlink(missing_ok=True)
         requested = True
     return requested
 

@@ -1,0 +1,20 @@
+"""Helpers shared by the train-step benchmarks (run as scripts: ``benchmarks/`` is on ``sys.path``)."""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+
+
+def autocast(device: str, dtype: str):
+    """bf16/fp16 autocast on the device, or nothing for fp32."""
+    if dtype == "fp32":
+        return contextlib.nullcontext()
+    return torch.autocast(device, dtype=torch.bfloat16 if dtype == "bf16" else torch.float16)
+
+
+def synchronize(device: str) -> None:
+    """Wait for the device's queued work, so wall-clock time covers it (no-op on CPU)."""
+    if device == "cuda":
+        torch.cuda.synchronize()
