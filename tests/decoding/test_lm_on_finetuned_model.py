@@ -9,6 +9,7 @@ longer-trained model.
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pytest
@@ -21,7 +22,7 @@ from wav2vec_hf.decoding.decoder import greedy_decode
 from wav2vec_hf.decoding.inference import ctc_logits
 from wav2vec_hf.decoding.lm_text import LmTextNormalizer
 from wav2vec_hf.decoding.processor import CTCProcessorWithLM
-from wav2vec_hf.error_rates import word_error_rate
+from wav2vec_hf.error_rates import character_error_rate, word_error_rate
 
 
 @pytest.fixture(scope="module")
@@ -78,3 +79,31 @@ def test_the_pipeline_decodes_with_the_attached_lm(model_with_lm):
         (corpus / "lm_text.txt").read_text().split()
     )
     assert with_lm[0].split()  # our decoder also wrote words for this utterance
+
+
+def test_evaluate_reports_greedy_and_lm_error_rates_per_set(model_with_lm, tmp_path, capsys):
+    folder, corpus = model_with_lm
+    out = tmp_path / "scores.json"
+    sets = [str(corpus / "dev.tsv"), str(corpus / "test.tsv")]
+    assert main(["evaluate", "--model", str(folder), "--data", *sets, "--json", str(out)]) == 0
+    assert "| WER greedy |" in capsys.readouterr().out
+    result = json.loads(out.read_text())
+    weights = CTCProcessorWithLM.from_pretrained(folder).language_model.weights
+    assert result["lm"] == {"alpha": weights.alpha, "beta": weights.beta}
+    for table in sets:
+        references, greedy, with_lm = _scores(folder, table)
+        scores = result["sets"][table]
+        assert scores["utterances"] == len(references)
+        assert scores["wer_greedy"] == pytest.approx(word_error_rate(references, greedy))
+        assert scores["cer_greedy"] == pytest.approx(character_error_rate(references, greedy))
+        assert scores["wer_lm"] == pytest.approx(word_error_rate(references, with_lm))
+
+    assert main(["evaluate", "--model", str(folder), "--data", sets[0], "--no-lm", "--json", str(out)]) == 0
+    greedy_only = json.loads(out.read_text())
+    assert greedy_only["lm"] is None and greedy_only["sets"][sets[0]]["wer_lm"] is None
+    assert greedy_only["sets"][sets[0]]["wer_greedy"] == result["sets"][sets[0]]["wer_greedy"]
+
+
+def test_evaluate_names_the_missing_model(tmp_path, capsys):
+    assert main(["evaluate", "--model", str(tmp_path / "nowhere"), "--data", str(tmp_path)]) == 2
+    assert "nowhere" in capsys.readouterr().err

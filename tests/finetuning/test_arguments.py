@@ -17,9 +17,22 @@ def test_defaults_are_the_recipe():
     assert training.metric_for_best_model == "wer" and training.greater_is_better is False
     assert training.load_best_model_at_end
     options = model.options()
-    assert options.freeze_feature_encoder and options.freeze_pretrained and options.ctc_zero_infinity
+    assert options.freeze_feature_encoder is None  # decided per model: see the next test
+    assert options.freeze_pretrained and options.ctc_zero_infinity
     assert (options.mask_time_prob, options.layerdrop) == (0.05, 0.05)
     assert data.normalizer().case == "upper"
+
+
+def test_the_feature_encoder_is_frozen_only_when_its_weights_are_pretrained(tmp_path):
+    def frozen(*arguments: str, model: str = str(tmp_path)) -> bool:
+        options, *_ = parse_args(["--model", model, "--train", "t.tsv", "--output_dir", "o", *arguments])
+        return options.options().resolved(model).freeze_feature_encoder
+
+    assert frozen()  # a pretrained folder: the paper's recipe
+    assert not frozen("--from_scratch")  # random conv features must learn
+    assert not frozen(model="wav2vec2-tiny")  # a preset name means random weights
+    assert frozen("--from_scratch", "--freeze_feature_encoder", "true")  # an explicit choice stands
+    assert not frozen("--freeze_feature_encoder", "false")
 
 
 def test_transformers_options_pass_through():

@@ -91,3 +91,22 @@ def test_batches_shorter_than_a_time_mask_span_are_trained_without_one():
     assert torch.isfinite(model(short, labels=torch.tensor([[1, 2], [3, -100]]), mask_time_indices=mask).loss)
     assert _time_mask_that_fits(model, torch.randn(2, 16000)) is None
     assert _time_mask_that_fits(model.eval(), short) is None
+
+
+def test_random_weights_train_the_feature_encoder_and_pretrained_ones_keep_it_frozen(tmp_path):
+    from tests.finetuning.fixtures import pretrained_folder
+    from wav2vec_hf.finetuning.models import CTCModelOptions, load_ctc_model
+    from wav2vec_hf.finetuning.vocabulary import Vocabulary
+
+    vocabulary = Vocabulary.from_transcripts(["ONE TWO", "THREE"])
+    pretrained = str(pretrained_folder(tmp_path, "wav2vec2"))
+    for source, options, trained in (
+        ("wav2vec2-tiny", CTCModelOptions(), True),  # a preset name: random weights
+        (pretrained, CTCModelOptions(from_scratch=True), True),
+        (pretrained, CTCModelOptions(), False),  # the paper's recipe
+    ):
+        model, _ = load_ctc_model(source, vocabulary, options)
+        encoder = [p.requires_grad for n, p in model.named_parameters() if n.startswith("wav2vec2.feature_extractor.")]
+        assert encoder and all(encoder) == trained and any(encoder) == trained
+        body = body_parameter_names(model, options.resolved(source))
+        assert any(name.startswith("wav2vec2.feature_extractor.") for name in body) == trained

@@ -38,8 +38,12 @@ class ModelArguments:
     from_scratch: bool = field(
         default=False, metadata={"help": "random weights with the folder's architecture"}
     )
-    freeze_feature_encoder: bool = field(
-        default=True, metadata={"help": "wav2vec 2.0: never train the conv feature encoder (the paper)"}
+    freeze_feature_encoder: bool | None = field(
+        default=None,
+        metadata={
+            "help": "wav2vec 2.0: never train the conv feature encoder (default: frozen for pretrained weights, "
+            "as in the paper; trained for random ones, --from_scratch or a preset name)"
+        },
     )
     freeze_pretrained: bool = field(
         default=True,

@@ -440,7 +440,13 @@ def _run_report(
         "parameters": count_parameters(model),
         "generation": "wav2vec2" if is_wav2vec2(model.config) else model.config.model_type,
         "arguments": {
-            "model": _jsonable(model_args),
+            # freeze_feature_encoder as decided for this model (the argument may leave it to the default)
+            "model": {
+                **_jsonable(model_args),
+                "freeze_feature_encoder": model_args.options()
+                .resolved(model_args.model)
+                .freeze_feature_encoder,
+            },
             "data": _jsonable(data_args),
             "recipe": _jsonable(recipe_args),
             "peak_learning_rate": training_args.learning_rate,
@@ -482,7 +488,7 @@ def finetune_ctc(
 
     data = _open_data(data_args)
     vocabulary = _vocabulary(data.train_source, data_args)
-    options = model_args.options()
+    options = model_args.options().resolved(model_args.model)
     model, feature_extractor = load_ctc_model(model_args.model, vocabulary, options)
     processor = vocabulary.processor(feature_extractor)
     _check_transcripts(data, vocabulary, model, int(feature_extractor.sampling_rate), data_args)

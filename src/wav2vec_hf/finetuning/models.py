@@ -2,7 +2,8 @@
 
 * wav2vec 2.0 (``model_type == "wav2vec2"``): stock ``Wav2Vec2ForCTC`` with a new linear CTC layer
   (``lm_head``), the paper's fine-tuning settings in its config (time and channel masking,
-  LayerDrop, ``ctc_zero_infinity``) and the feature encoder frozen.
+  LayerDrop, ``ctc_zero_infinity``) and the feature encoder frozen when its weights are pretrained
+  (random conv features are trained: freezing them cripples a model trained from scratch).
 * wav2vec / vq-wav2vec: ``Wav2VecForCTC`` / ``VQWav2VecForCTC`` (wav2letter-style acoustic model on
   the frozen context network, as in the papers).
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from transformers import AutoConfig, AutoModelForCTC, PretrainedConfig, Wav2Vec2FeatureExtractor
@@ -33,7 +34,9 @@ class CTCModelOptions:
 
     Attributes:
         from_scratch: random initial weights (same architecture) instead of the pretrained ones.
-        freeze_feature_encoder: wav2vec 2.0: never train the conv feature encoder (the paper).
+        freeze_feature_encoder: wav2vec 2.0: never train the conv feature encoder (the paper). ``None``
+            (the default): frozen when its weights are pretrained, trained when they are random
+            (``from_scratch`` or a preset name); ``resolved`` settles it.
         freeze_pretrained: wav2vec / vq-wav2vec: keep the pretrained network fixed (the papers).
         mask_time_prob, mask_time_length: wav2vec 2.0 time masking (span starts per frame, span frames).
         mask_time_min_masks: the fewest time-mask spans per utterance. 0 by default: pretraining configs
@@ -48,7 +51,7 @@ class CTCModelOptions:
     """
 
     from_scratch: bool = False
-    freeze_feature_encoder: bool = True
+    freeze_feature_encoder: bool | None = None
     freeze_pretrained: bool = True
     mask_time_prob: float | None = 0.05
     mask_time_length: int | None = 10
@@ -62,6 +65,13 @@ class CTCModelOptions:
     head_dropout: float | None = None
     ctc_loss_reduction: str = "mean"
     ctc_zero_infinity: bool = True
+
+    def resolved(self, model: str | os.PathLike) -> CTCModelOptions:
+        """These options with ``freeze_feature_encoder`` decided for ``model`` (a folder or a preset name)."""
+        if self.freeze_feature_encoder is not None:
+            return self
+        random_weights = self.from_scratch or not Path(model).is_dir()
+        return replace(self, freeze_feature_encoder=not random_weights)
 
 
 def is_wav2vec2(config: PretrainedConfig) -> bool:
@@ -161,7 +171,7 @@ def load_ctc_model(
     Returns:
         ``(model, feature_extractor)``; the model is in training mode.
     """
-    options = options or CTCModelOptions()
+    options = (options or CTCModelOptions()).resolved(model)
     config, preset_only = _config_source(model)
     for key, value in _ctc_overrides(config, vocabulary, options).items():
         setattr(config, key, value)
@@ -194,8 +204,9 @@ def body_parameter_names(model, options: CTCModelOptions | None = None) -> list[
 
     wav2vec 2.0: everything but the CTC layer and (when frozen) the conv feature encoder.
     wav2vec / vq-wav2vec: the pretrained network unless it is frozen (the default), else nothing.
+    ``options`` must be resolved (``CTCModelOptions.resolved``); unresolved means frozen.
     """
-    options = options or CTCModelOptions()
+    options = options or CTCModelOptions(freeze_feature_encoder=True)
     head = set(head_parameter_names(model))
     names = []
     for name, _ in model.named_parameters():

@@ -1,0 +1,137 @@
+"""``wav2vec-hf evaluate``: WER and CER of a fine-tuned CTC model on labelled sets, greedy and with its LM."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The options of ``evaluate``."""
+    parser.add_argument("--model", required=True, help="fine-tuned CTC model folder (model + processor)")
+    parser.add_argument(
+        "--data",
+        required=True,
+        nargs="+",
+        help="labelled sets: fairseq manifests, transcript tables or audio folders (one row each)",
+    )
+    parser.add_argument(
+        "--no-lm",
+        action="store_true",
+        help="greedy only, even when the model has an attached LM (language_model/)",
+    )
+    parser.add_argument("--beam-width", type=int, default=32, help="beam width of the LM decoding")
+    parser.add_argument("--device", default="cpu", help="torch device for computing the logits")
+    parser.add_argument("--json", default=None, help="also write the results to this JSON file")
+    return parser
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``evaluate`` sub-command."""
+    parser = subparsers.add_parser(
+        "evaluate",
+        help="WER / CER of a fine-tuned CTC model on labelled data, greedy and with its attached LM",
+        description="Run the model on each labelled set and print word and character error rates of greedy "
+        "decoding and, when the model folder has an attached LM (build-lm --attach, tuned by tune-lm), of "
+        "beam search with the LM at its stored weights. Transcripts are normalised like the model's "
+        "vocabulary.",
+    )
+    add_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def evaluate_sets(
+    model_dir: str, data: list[str], *, use_lm: bool = True, beam_width: int = 32, device: str = "cpu"
+) -> dict:
+    """Error rates of ``model_dir`` on each set of ``data``.
+
+    Returns:
+        ``{"model", "lm" (alpha/beta or None), "sets": {data: {"utterances", "minutes", "wer_greedy",
+        "cer_greedy", "wer_lm", "cer_lm"}}}``; the ``_lm`` values are ``None`` without an LM.
+    """
+    from wav2vec_hf.decoding.decoder import greedy_decode
+    from wav2vec_hf.decoding.inference import ctc_logits
+    from wav2vec_hf.decoding.language_model import LANGUAGE_MODEL_FOLDER
+    from wav2vec_hf.decoding.lm_text import LmTextNormalizer
+    from wav2vec_hf.decoding.processor import CTCProcessorWithLM
+    from wav2vec_hf.error_rates import character_error_rate, word_error_rate
+
+    with_lm = use_lm and (Path(model_dir) / LANGUAGE_MODEL_FOLDER).is_dir()
+    if with_lm:
+        processor = CTCProcessorWithLM.from_pretrained(model_dir)
+        labels, vocabulary = processor.decoder.labels, processor.tokenizer.get_vocab()
+    else:
+        from transformers import Wav2Vec2CTCTokenizer
+
+        from wav2vec_hf.decoding.alphabet import labels_from_vocabulary
+
+        processor = None
+        vocabulary = Wav2Vec2CTCTokenizer.from_pretrained(model_dir).get_vocab()
+        labels = labels_from_vocabulary(vocabulary)
+    normalizer = LmTextNormalizer.from_vocabulary(vocabulary)
+    weights = processor.language_model.weights if processor is not None else None
+    result: dict = {
+        "model": str(model_dir),
+        "lm": {"alpha": weights.alpha, "beta": weights.beta} if weights is not None else None,
+        "sets": {},
+    }
+    for source in data:
+        logits = ctc_logits(model_dir, source, device=device)
+        references = [normalizer.normalize(text) for text in logits.references]
+        greedy = [greedy_decode(x, labels) for x in logits.logits]
+        scores = {
+            "utterances": len(references),
+            "minutes": sum(logits.seconds) / 60,
+            "wer_greedy": word_error_rate(references, greedy),
+            "cer_greedy": character_error_rate(references, greedy),
+            "wer_lm": None,
+            "cer_lm": None,
+        }
+        if processor is not None:
+            with processor:
+                decoded = processor.batch_decode(logits.logits, beam_width=beam_width).text
+            scores["wer_lm"] = word_error_rate(references, decoded)
+            scores["cer_lm"] = character_error_rate(references, decoded)
+        result["sets"][str(source)] = scores
+    return result
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.2f}%"
+
+
+def format_table(result: dict) -> str:
+    """The results as a Markdown table, one row per set."""
+    lines = [
+        "| data | utterances | minutes | WER greedy | CER greedy | WER LM | CER LM |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for source, scores in result["sets"].items():
+        lines.append(
+            f"| {source} | {scores['utterances']} | {scores['minutes']:.1f} | {_percent(scores['wer_greedy'])} "
+            f"| {_percent(scores['cer_greedy'])} | {_percent(scores['wer_lm'])} | {_percent(scores['cer_lm'])} |"
+        )
+    lm = result["lm"]
+    lines.append(f"LM: alpha={lm['alpha']:g} beta={lm['beta']:g}" if lm else "LM: none (greedy only)")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Evaluate and print; returns the exit code."""
+    from wav2vec_hf.decoding.alphabet import AlphabetError
+    from wav2vec_hf.decoding.language_model import LanguageModelError
+
+    try:
+        result = evaluate_sets(
+            args.model, args.data, use_lm=not args.no_lm, beam_width=args.beam_width, device=args.device
+        )
+    except (ValueError, FileNotFoundError, OSError, LanguageModelError, AlphabetError) as error:
+        print(f"wav2vec-hf evaluate: error: {error}", file=sys.stderr)
+        return 2
+    print(format_table(result))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {args.json}")
+    return 0
