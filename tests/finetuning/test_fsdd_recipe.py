@@ -12,7 +12,12 @@ import json
 import pytest
 
 from wav2vec_hf.cli import main
-from wav2vec_hf.finetuning.recipes import FSDD_FINETUNE_ARGUMENTS, LM_TEXT_FILE, fsdd_split
+from wav2vec_hf.finetuning.recipes import (
+    FSDD_FINETUNE_ARGUMENTS,
+    LM_TEXT_FILE,
+    fsdd_low_resource_split,
+    fsdd_split,
+)
 
 CI_UPDATES = "1500"  # the recipe says 3000; 1500 already reaches the target (README: both measured)
 
@@ -47,3 +52,26 @@ def test_fsdd_lm_weights_tuned_on_dev_help_there(fsdd_scores):
     result, dev, _ = fsdd_scores
     assert result["lm"]["alpha"] > 0  # the digit LM earned a weight
     assert result["sets"][dev]["wer_lm"] <= result["sets"][dev]["wer_greedy"]
+
+
+def test_fsdd_tables_are_disjoint_and_the_unlabelled_audio_is_unlabelled_for_pretraining(real_data_dir, tmp_path):
+    import csv
+
+    def paths(table, column="path"):
+        with open(table, encoding="utf-8", newline="") as handle:
+            return [row[column] for row in csv.DictReader(handle, delimiter="\t")]
+
+    train, dev, test = fsdd_split(real_data_dir, tmp_path)
+    low = fsdd_low_resource_split(real_data_dir, tmp_path)
+    sets = {name: set(paths(table)) for name, table in
+            (("train", train), ("dev", dev), ("test", test), ("labeled", low.labeled), ("unlabeled", low.unlabeled))}  # fmt: skip
+    assert [len(sets[name]) for name in ("train", "dev", "test", "labeled", "unlabeled")] == [1600, 200, 200, 200, 1400]
+    assert not (sets["train"] & sets["dev"]) and not (sets["train"] & sets["test"]) and not (sets["dev"] & sets["test"])
+    assert sets["labeled"] | sets["unlabeled"] == sets["train"] and not (sets["labeled"] & sets["unlabeled"])
+    assert all(name.rsplit("_", 1)[1] in {f"{i}.wav" for i in range(10, 15)} for name in sets["labeled"])
+    pretrain = paths(low.pretrain)
+    assert sets["train"] <= set(pretrain) and not (set(pretrain) & (sets["dev"] | sets["test"]))
+    assert len(pretrain) > 1600 and not any(paths(low.pretrain, "transcript"))  # + real unlabelled speech
+    assert (tmp_path / LM_TEXT_FILE).read_text().split() == [t for t in paths(train, "transcript")]
+    with pytest.raises(ValueError, match="overlap"):
+        fsdd_split(real_data_dir, tmp_path, dev_indices=range(3, 8))
