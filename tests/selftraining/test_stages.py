@@ -45,6 +45,23 @@ def test_unfinished_stage_output_is_removed_before_rerunning(tmp_path):
     assert runner.ran == ["s"] and not (tmp_path / "s" / "partial.bin").exists()
 
 
+def test_a_resumable_stage_gets_its_unfinished_output_back(tmp_path):
+    def crash(folder):
+        (folder / "checkpoint-6").mkdir()
+        raise RuntimeError("killed")
+
+    with pytest.raises(RuntimeError):
+        StageRunner(tmp_path).run("finetune", crash, resumable=True)
+
+    def resume(folder):
+        assert [p.name for p in folder.iterdir()] == ["checkpoint-6"]  # fine-tuning continues from it
+        return {"resumed": True}
+
+    runner = StageRunner(tmp_path)
+    assert runner.run("finetune", resume, resumable=True) == {"resumed": True}
+    assert (tmp_path / "finetune" / MARKER_FILE).is_file()
+
+
 def test_stop_after_raises_once_the_stage_is_recorded(tmp_path):
     runner = StageRunner(tmp_path, stop_after="b")
     runner.run("a", lambda folder: {})

@@ -13,6 +13,10 @@
 5. save model + processor + ``text_normalizer.json`` + ``finetuning.json`` (recipe, data reports,
    final metrics) in ``output_dir``; push to the Hub when ``--push_to_hub``.
 
+A killed run continues from a checkpoint with ``--resume_from_checkpoint DIR`` or
+``--resume_from_checkpoint last`` (the newest ``checkpoint-*`` in ``output_dir``; from the start when
+there is none): the Trainer restores weights, optimiser, schedule, RNG and data position.
+
 Works under ``accelerate launch`` / ``torchrun`` as any ``Trainer`` script: in a multi-process run
 the pretrained parameters keep ``requires_grad`` during the head-only phase (their rate is 0), so
 DDP sees the same parameters throughout.
@@ -467,6 +471,47 @@ def _run_report(
     }
 
 
+def _newest_complete_checkpoint(output_dir: Path) -> Path | None:
+    """The newest ``checkpoint-N`` whose ``trainer_state.json`` (the Trainer writes it last) is readable.
+
+    A run killed while saving leaves a checkpoint without it (or with half of it): skipped, logged.
+    """
+    numbered = []
+    for folder in output_dir.glob("checkpoint-*") if output_dir.is_dir() else []:
+        suffix = folder.name.removeprefix("checkpoint-")
+        if folder.is_dir() and suffix.isdigit():
+            numbered.append((int(suffix), folder))
+    for _, folder in sorted(numbered, reverse=True):
+        try:
+            json.loads((folder / "trainer_state.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            logger.warning("%s: incomplete checkpoint (no readable trainer_state.json), not resumed from", folder)
+            continue
+        return folder
+    return None
+
+
+def _checkpoint_to_resume(output_dir: Path, resume: str | bool | None) -> str | None:
+    """The checkpoint folder to resume from: ``resume`` itself, or the newest complete one in
+    ``output_dir`` for ``"last"`` / ``True`` (``None`` when there is none yet); raises when a named
+    folder is missing."""
+    if resume is None or resume is False or str(resume).lower() in ("", "false", "none"):
+        return None
+    if resume is True or str(resume).lower() in ("last", "true"):
+        last = _newest_complete_checkpoint(output_dir)
+        if last is None:
+            logger.info("no complete checkpoint-* in %s: training from the start", output_dir)
+            return None
+        logger.info("resuming from %s", last)
+        return str(last)
+    if not (Path(resume) / "trainer_state.json").is_file():
+        raise FileNotFoundError(
+            f"--resume_from_checkpoint {resume}: not a complete checkpoint folder (no trainer_state.json); "
+            "give a checkpoint-* folder or 'last'"
+        )
+    return str(resume)
+
+
 def finetune_ctc(
     model_args: ModelArguments,
     data_args: DataArguments,
@@ -476,6 +521,9 @@ def finetune_ctc(
     resume_from_checkpoint: str | bool | None = None,
 ) -> FinetuneResult:
     """Fine-tune ``model_args.model`` with CTC on ``data_args.train``; see the module docstring.
+
+    ``resume_from_checkpoint`` (default: ``training_args.resume_from_checkpoint``): a checkpoint
+    folder, or ``"last"`` / ``True`` for the newest one in ``output_dir`` (none there: start afresh).
 
     Raises:
         ValueError / DataValidationError: bad data (message names the files and the fix), unknown
@@ -502,7 +550,11 @@ def finetune_ctc(
         data.train.audio.total_seconds / 60, len(vocabulary),
     )  # fmt: skip
 
-    train_output = trainer.train(resume_from_checkpoint=resume_from_checkpoint)
+    resume = _checkpoint_to_resume(
+        output_dir,
+        training_args.resume_from_checkpoint if resume_from_checkpoint is None else resume_from_checkpoint,
+    )
+    train_output = trainer.train(resume_from_checkpoint=resume)
     trainer.save_model()
     metrics = trainer.evaluate() if data.evaluation is not None else {}
     skipped = trainer.data_collator.skip_report

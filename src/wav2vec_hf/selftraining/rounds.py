@@ -182,7 +182,8 @@ def _finetune(config: SelfTrainingConfig, train: str, folder: Path, *, vocabular
     ]  # fmt: skip
     if vocabulary and not any(a.split("=")[0] == "--vocabulary" for a in config.finetune_args):
         argv += ["--vocabulary", vocabulary]
-    result = finetune_ctc(*parse_args(argv + config.finetune_args))
+    # A stage killed part-way continues from its newest checkpoint (the folder is this stage's alone).
+    result = finetune_ctc(*parse_args(argv + config.finetune_args), resume_from_checkpoint="last")
     return {"model": str(result.output_dir), "metrics": result.metrics, "seconds": result.seconds}
 
 
@@ -485,9 +486,9 @@ def _run_round(
     decode = runner.run(f"{name}/decode", partial(_decode, config, start_model, lm_dir))
     rescore = runner.run(f"{name}/rescore", partial(_rescore, config, decode_dir, decode, neural_lm))
     runner.run(f"{name}/filter", partial(_filter, config, rescore_dir, rescore))
-    model_dir = runner.run(f"{name}/train", partial(_finetune, config, train_table, vocabulary=vocabulary))[
-        "model"
-    ]
+    model_dir = runner.run(
+        f"{name}/train", partial(_finetune, config, train_table, vocabulary=vocabulary), resumable=True
+    )["model"]
     runner.run(f"{name}/evaluate", partial(_evaluate, config, model_dir, lm_dir))
     return model_dir
 
@@ -507,7 +508,7 @@ def run_self_training(config: SelfTrainingConfig) -> SelfTrainingResult:
     try:
         if config.finetuned is None:
             stage1 = runner.run(
-                "round-1/finetune", partial(_finetune, config, config.labeled, vocabulary=None)
+                "round-1/finetune", partial(_finetune, config, config.labeled, vocabulary=None), resumable=True
             )
             model_dir = stage1["model"]
         elif not (Path(config.finetuned) / "config.json").is_file():

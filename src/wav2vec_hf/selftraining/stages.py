@@ -70,10 +70,12 @@ class StageRunner:
     def is_done(self, name: str) -> bool:
         return (self.folder(name) / MARKER_FILE).is_file()
 
-    def run(self, name: str, stage: Callable[[Path], dict]) -> dict:
+    def run(self, name: str, stage: Callable[[Path], dict], *, resumable: bool = False) -> dict:
         """The summary of stage ``name``: read from its marker, or computed by ``stage(folder)``.
 
-        ``stage`` gets an empty folder and returns a JSON-ready dict (its summary).
+        ``stage`` gets an empty folder and returns a JSON-ready dict (its summary). A ``resumable``
+        stage (fine-tuning: it continues from its own checkpoints) gets the unfinished output of an
+        interrupted run back instead.
         """
         folder = self.folder(name)
         marker = folder / MARKER_FILE
@@ -82,12 +84,14 @@ class StageRunner:
             self.skipped.append(name)
             logger.info("stage %s: finished earlier (%s), skipped", name, marker)
             return stored["summary"]
-        if folder.exists():
+        if folder.exists() and resumable:
+            logger.warning("stage %s: continuing the unfinished output of an interrupted run in %s", name, folder)
+        elif folder.exists():
             logger.warning(
                 "stage %s: removing the unfinished output of an interrupted run in %s", name, folder
             )
             shutil.rmtree(folder)
-        folder.mkdir(parents=True)
+        folder.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
         logger.info("stage %s: running", name)
         summary = stage(folder)
