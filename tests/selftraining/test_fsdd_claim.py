@@ -12,6 +12,9 @@ On the built-in synthetic corpus at CI size the fine-tuned model's pseudo-labels
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
+
 import pytest
 
 from tests.pretraining.support import run as run_pretraining
@@ -24,6 +27,8 @@ from wav2vec_hf.finetuning.recipes import (
     fsdd_split,
 )
 from wav2vec_hf.selftraining import SelfTrainingConfig, run_self_training
+
+SEQ2SEQ_STEPS = 600
 
 
 @pytest.fixture(scope="module")
@@ -50,17 +55,31 @@ def fsdd_round(real_data_dir, tmp_path_factory):
         keep_fraction=FSDD_SELF_TRAINING_KEEP_FRACTION,
         finetune_args=[*FSDD_LOW_RESOURCE_FINETUNE_ARGUMENTS, "--disable_tqdm", "true"],
     )
-    return pretraining, run_self_training(config)
+    return pretraining, run_self_training(config), config
+
+
+@pytest.fixture(scope="module")
+def fsdd_seq2seq_round(fsdd_round):
+    """The same round with stage 5 option (b): the seq2seq model on labelled + pseudo-labelled audio."""
+    _, ctc_result, config = fsdd_round
+    seq2seq = replace(
+        config,
+        output_dir=str(Path(config.output_dir).parent / "self-training-seq2seq"),
+        finetuned=ctc_result.rounds[0]["model"],  # the same starting model (stage 1 of the CTC run)
+        final_model="seq2seq",
+        seq2seq_steps=SEQ2SEQ_STEPS,
+    )
+    return run_self_training(seq2seq)
 
 
 def test_pretraining_on_fsdd_audio_learns(fsdd_round):
-    pretraining, _ = fsdd_round
+    pretraining, *_ = fsdd_round
     first, last = pretraining.first_valid, pretraining.last_valid
     assert last["accuracy"] > 4 * first["accuracy"]  # from chance (1/21) to well above it
 
 
 def test_one_round_of_self_training_lowers_dev_wer(fsdd_round):
-    _, result = fsdd_round
+    _, result, _ = fsdd_round
     before, after = result.rounds[0], result.rounds[1]
     print("self-training on FSDD:", before, after)
     assert result.completed
@@ -69,3 +88,13 @@ def test_one_round_of_self_training_lowers_dev_wer(fsdd_round):
     assert after["test_wer_lm"] < before["test_wer_lm"]  # and it carries over to the untouched test set
     assert after["pseudo_labels_kept"] < after["pseudo_labels_total"] == 1400
     assert 0 < after["pseudo_label_wer"] < before["dev_wer_lm"]  # the kept labels beat the model's own dev WER
+
+
+def test_the_seq2seq_final_model_beats_the_model_that_labelled_its_data(fsdd_seq2seq_round):
+    before, after = fsdd_seq2seq_round.rounds[0], fsdd_seq2seq_round.rounds[1]
+    print("seq2seq final model on FSDD:", before, after)
+    assert fsdd_seq2seq_round.completed and "round-1/train" in fsdd_seq2seq_round.stages_run
+    assert (fsdd_seq2seq_round.final_model / "seq2seq.json").is_file()
+    # its beam search without any LM against the CTC model's greedy decoding
+    assert after["dev_wer_greedy"] < before["dev_wer_greedy"]
+    assert after["dev_wer_lm"] is None  # no external LM fused into the seq2seq model

@@ -68,6 +68,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     )
     run_group.add_argument("--keep-fraction", type=float, default=1.0, help="keep this most confident share")
     run_group.add_argument(
+        "--final-model",
+        choices=("ctc", "seq2seq"),
+        default="ctc",
+        help="stage 5: CTC fine-tuning of the pretrained model (a), or the paper's seq2seq Transformer on "
+        "filterbanks with word pieces (b; one round)",
+    )
+    run_group.add_argument("--seq2seq-steps", type=int, default=1500, help="seq2seq training updates")
+    run_group.add_argument("--seq2seq-beams", type=int, default=5, help="seq2seq decoding beam width")
+    run_group.add_argument(
         "--require-agreement",
         action="store_true",
         help="keep only labels where rescoring agrees with the beam",
@@ -123,6 +132,9 @@ def run(args: argparse.Namespace) -> int:
             word_bonuses=args.word_bonuses,
             min_score=args.min_score,
             keep_fraction=args.keep_fraction,
+            final_model=args.final_model,
+            seq2seq_steps=args.seq2seq_steps,
+            seq2seq_beams=args.seq2seq_beams,
             require_agreement=args.require_agreement,
             decode_workers=args.decode_workers,
             stop_after=args.stop_after,

@@ -491,7 +491,7 @@ def _newest_complete_checkpoint(output_dir: Path) -> Path | None:
     return None
 
 
-def _checkpoint_to_resume(output_dir: Path, resume: str | bool | None) -> str | None:
+def resolve_resume_checkpoint(output_dir: Path, resume: str | bool | None) -> str | None:
     """The checkpoint folder to resume from: ``resume`` itself, or the newest complete one in
     ``output_dir`` for ``"last"`` / ``True`` (``None`` when there is none yet); raises when a named
     folder is missing."""
@@ -550,7 +550,7 @@ def finetune_ctc(
         data.train.audio.total_seconds / 60, len(vocabulary),
     )  # fmt: skip
 
-    resume = _checkpoint_to_resume(
+    resume = resolve_resume_checkpoint(
         output_dir,
         training_args.resume_from_checkpoint if resume_from_checkpoint is None else resume_from_checkpoint,
     )

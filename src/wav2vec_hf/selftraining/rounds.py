@@ -67,6 +67,10 @@ class SelfTrainingConfig:
         ngram_weights, neural_weights, word_bonuses: grid of the rescoring weights.
         min_score, keep_fraction, require_agreement: the pseudo-label filter (``pseudo_labels``).
         decode_workers: processes for beam search.
+        final_model: stage 5: ``"ctc"`` (option a: fine-tune the pretrained model again with CTC) or
+            ``"seq2seq"`` (option b: the paper's Transformer on log-Mel filterbanks with word pieces,
+            ``selftraining.seq2seq``; last round only, since it cannot pseudo-label with the n-gram LM).
+        seq2seq_steps, seq2seq_beams: its training updates and decoding beam width.
         stop_after: stop (as if killed) after this stage, e.g. ``"round-1/decode"``.
     """
 
@@ -98,6 +102,9 @@ class SelfTrainingConfig:
     keep_fraction: float = 1.0
     require_agreement: bool = False
     decode_workers: int = 1
+    final_model: str = "ctc"
+    seq2seq_steps: int = 1500
+    seq2seq_beams: int = 5
     stop_after: str | None = None
 
     def __post_init__(self) -> None:
@@ -122,6 +129,14 @@ class SelfTrainingConfig:
         clash = sorted(reserved & {a.split("=")[0] for a in self.finetune_args})
         if clash:
             raise ValueError(f"finetune_args: {clash} are set by self-training; remove them")
+        if self.final_model not in ("ctc", "seq2seq"):
+            raise ValueError(f"final_model={self.final_model!r}: give 'ctc' or 'seq2seq'")
+        if self.final_model == "seq2seq" and self.rounds != 1:
+            raise ValueError(
+                f"final_model='seq2seq' with rounds={self.rounds}: the seq2seq model is the final one and "
+                "cannot pseudo-label another round with the n-gram LM; use rounds=1 (or CTC rounds first, "
+                "then a seq2seq run with --finetuned on the last CTC model)"
+            )
         from wav2vec_hf.selftraining.pseudo_labels import FilterSettings
 
         FilterSettings(self.min_score, self.keep_fraction, self.require_agreement)  # validates
@@ -384,6 +399,30 @@ def _pseudo_label_truth(config: SelfTrainingConfig, labels, kept, folder: Path) 
     return result
 
 
+def _train_seq2seq(config: SelfTrainingConfig, train: str, folder: Path) -> dict:
+    from wav2vec_hf.selftraining.seq2seq import Seq2SeqOptions, train_seq2seq
+
+    options = Seq2SeqOptions(max_steps=config.seq2seq_steps, num_beams=config.seq2seq_beams, seed=config.seed)
+    summary = train_seq2seq(train, folder / "model", options)
+    return {"model": summary["model"], "seq2seq": summary}
+
+
+def _evaluate_seq2seq(config: SelfTrainingConfig, model_dir: str, folder: Path) -> dict:
+    """Beam search of the seq2seq model on dev (and test); in the table's "greedy" (no external LM) columns."""
+    from wav2vec_hf.selftraining.evaluation import error_rates
+    from wav2vec_hf.selftraining.seq2seq import transcribe_seq2seq
+
+    evaluation: dict = {}
+    for name, data in (("dev", config.dev), ("test", config.test)):
+        rates = {"wer": None, "cer": None}
+        if data:
+            hypotheses, references = transcribe_seq2seq(model_dir, data, num_beams=config.seq2seq_beams)
+            rates = error_rates(references, hypotheses)
+        evaluation.update({f"{name}_wer_greedy": rates["wer"], f"{name}_cer_greedy": rates["cer"]})
+        evaluation.update({f"{name}_wer_lm": None, f"{name}_cer_lm": None})
+    return {"model": str(model_dir), "evaluation": evaluation, "decoder": f"beam {config.seq2seq_beams}, no LM"}
+
+
 def _evaluate(config: SelfTrainingConfig, model_dir: str, lm_dir: str, folder: Path) -> dict:
     from wav2vec_hf.selftraining.evaluation import evaluate_model
 
@@ -486,6 +525,12 @@ def _run_round(
     decode = runner.run(f"{name}/decode", partial(_decode, config, start_model, lm_dir))
     rescore = runner.run(f"{name}/rescore", partial(_rescore, config, decode_dir, decode, neural_lm))
     runner.run(f"{name}/filter", partial(_filter, config, rescore_dir, rescore))
+    if config.final_model == "seq2seq":
+        model_dir = runner.run(f"{name}/train", partial(_train_seq2seq, config, train_table), resumable=True)[
+            "model"
+        ]
+        runner.run(f"{name}/evaluate", partial(_evaluate_seq2seq, config, model_dir))
+        return model_dir
     model_dir = runner.run(
         f"{name}/train", partial(_finetune, config, train_table, vocabulary=vocabulary), resumable=True
     )["model"]
