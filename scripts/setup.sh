@@ -38,7 +38,7 @@ fi
 echo "[setup] installing wav2vec-hf and its dependencies"
 "${PIP[@]}" install -e ".[test]"
 "${PIP[@]}" install --no-deps "pyctcdecode==0.5.0"
-"$PY" -c "import torch, transformers, datasets, pyarrow, accelerate, evaluate, pyctcdecode, kenlm, librosa, soundfile, huggingface_hub" \
+"$PY" -c "import torch, transformers, datasets, pyarrow, accelerate, evaluate, pyctcdecode, kenlm, librosa, soundfile, huggingface_hub, sentencepiece" \
   || { echo "[setup] the environment does not import; see the messages above" >&2; exit 1; }
 touch "$VENV/.wav2vec_hf_installed"
 echo "[setup] ready: $PY"

@@ -9,7 +9,8 @@ Folders under ``output_dir`` (each stage finishes with ``STAGE_DONE.json``, see 
                           alpha/beta tuned on dev); n-best lists with scores of unlabelled and dev audio
     round-N/rescore/      stage 3: neural-LM scores of every hypothesis; combination weights tuned on dev
     round-N/filter/       stage 4: pseudo_labels.tsv (kept, with scores), train.tsv (labelled + kept)
-    round-N/train/        stage 5: CTC fine-tuning of the pretrained model on train.tsv
+    round-N/train/        stage 5: CTC fine-tuning of the pretrained model on train.tsv (option a), or
+                          the seq2seq Transformer on filterbanks (option b, ``final_model="seq2seq"``)
     round-N/evaluate/     the new model on dev/test
     results.json, results.md   the table (one row per model), rewritten after every round
 
