@@ -54,6 +54,8 @@ def test_run_report_records_the_recipe_data_checks_and_best_checkpoint(escape_ru
     assert run["model_class"] == "Wav2Vec2ForCTC" and run["generation"] == "wav2vec2"
     assert run["arguments"]["recipe"]["head_steps"] == ESCAPE_STEPS["head_steps"]
     assert run["arguments"]["peak_learning_rate"] == 1e-3  # chosen from the model size
+    # --freeze_feature_encoder left unset: recorded as resolved for a from-scratch model (trained, not frozen)
+    assert run["arguments"]["model"]["freeze_feature_encoder"] is False
     assert run["reports"]["eval_unknown_characters"]["utterances"] == run["eval_utterances"]
     assert run["vocabulary"][:3] == ["<pad>", "<unk>", "|"]
     # The best checkpoint is the one with the lowest dev WER among the evaluations during training.

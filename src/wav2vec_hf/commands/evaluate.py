@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from functools import partial
 from pathlib import Path
 
 
@@ -45,56 +46,48 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def evaluate_sets(
     model_dir: str, data: list[str], *, use_lm: bool = True, beam_width: int = 32, device: str = "cpu"
 ) -> dict:
-    """Error rates of ``model_dir`` on each set of ``data``.
+    """Error rates of ``model_dir`` on each set of ``data`` (the model is loaded once for all sets).
+
+    References are normalised like the model's vocabulary (``LmTextNormalizer``); the LM, when the
+    folder has one and ``use_lm``, decodes at its stored weights.
 
     Returns:
         ``{"model", "lm" (alpha/beta or None), "sets": {data: {"utterances", "minutes", "wer_greedy",
         "cer_greedy", "wer_lm", "cer_lm"}}}``; the ``_lm`` values are ``None`` without an LM.
     """
-    from wav2vec_hf.decoding.decoder import greedy_decode
-    from wav2vec_hf.decoding.inference import ctc_logits
-    from wav2vec_hf.decoding.language_model import LANGUAGE_MODEL_FOLDER
-    from wav2vec_hf.decoding.lm_text import LmTextNormalizer
-    from wav2vec_hf.decoding.processor import CTCProcessorWithLM
-    from wav2vec_hf.error_rates import character_error_rate, word_error_rate
+    from transformers import AutoFeatureExtractor, Wav2Vec2CTCTokenizer
 
-    with_lm = use_lm and (Path(model_dir) / LANGUAGE_MODEL_FOLDER).is_dir()
-    if with_lm:
+    from wav2vec_hf.decoding.alphabet import labels_from_vocabulary
+    from wav2vec_hf.decoding.inference import load_model, logits_of
+    from wav2vec_hf.decoding.language_model import LANGUAGE_MODEL_FOLDER
+    from wav2vec_hf.decoding.processor import CTCProcessorWithLM
+    from wav2vec_hf.decoding.scoring import greedy_transcripts, score_logits, vocabulary_references
+
+    if use_lm and (Path(model_dir) / LANGUAGE_MODEL_FOLDER).is_dir():
         processor = CTCProcessorWithLM.from_pretrained(model_dir)
         labels, vocabulary = processor.decoder.labels, processor.tokenizer.get_vocab()
+        feature_extractor = processor.feature_extractor
     else:
-        from transformers import Wav2Vec2CTCTokenizer
-
-        from wav2vec_hf.decoding.alphabet import labels_from_vocabulary
-
         processor = None
         vocabulary = Wav2Vec2CTCTokenizer.from_pretrained(model_dir).get_vocab()
         labels = labels_from_vocabulary(vocabulary)
-    normalizer = LmTextNormalizer.from_vocabulary(vocabulary)
+        feature_extractor = AutoFeatureExtractor.from_pretrained(model_dir)
+    greedy = partial(greedy_transcripts, labels=labels)
     weights = processor.language_model.weights if processor is not None else None
+    model = load_model(model_dir, device)
     result: dict = {
         "model": str(model_dir),
         "lm": {"alpha": weights.alpha, "beta": weights.beta} if weights is not None else None,
         "sets": {},
     }
     for source in data:
-        logits = ctc_logits(model_dir, source, device=device)
-        references = [normalizer.normalize(text) for text in logits.references]
-        greedy = [greedy_decode(x, labels) for x in logits.logits]
-        scores = {
+        logits = logits_of(model, feature_extractor, source)
+        references = vocabulary_references(logits.references, vocabulary)
+        result["sets"][str(source)] = {
             "utterances": len(references),
             "minutes": sum(logits.seconds) / 60,
-            "wer_greedy": word_error_rate(references, greedy),
-            "cer_greedy": character_error_rate(references, greedy),
-            "wer_lm": None,
-            "cer_lm": None,
+            **score_logits(logits.logits, references, greedy, processor, beam_width=beam_width),
         }
-        if processor is not None:
-            with processor:
-                decoded = processor.batch_decode(logits.logits, beam_width=beam_width).text
-            scores["wer_lm"] = word_error_rate(references, decoded)
-            scores["cer_lm"] = character_error_rate(references, decoded)
-        result["sets"][str(source)] = scores
     return result
 
 

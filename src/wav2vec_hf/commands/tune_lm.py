@@ -53,48 +53,43 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Tune and report; returns the exit code."""
     from wav2vec_hf.decoding.alphabet import AlphabetError
-    from wav2vec_hf.decoding.decoder import DecodingError, greedy_decode
-    from wav2vec_hf.decoding.inference import ctc_logits
+    from wav2vec_hf.decoding.decoder import DecodingError
+    from wav2vec_hf.decoding.inference import load_model, logits_of
     from wav2vec_hf.decoding.language_model import LanguageModelError
-    from wav2vec_hf.decoding.lm_text import LmTextNormalizer
     from wav2vec_hf.decoding.processor import CTCProcessorWithLM, write_fusion_weights
-    from wav2vec_hf.decoding.tuning import DEFAULT_ALPHAS, DEFAULT_BETAS, tune_weights
+    from wav2vec_hf.decoding.scoring import greedy_transcripts, tune_lm_on_logits, vocabulary_references
+    from wav2vec_hf.decoding.tuning import DEFAULT_ALPHAS, DEFAULT_BETAS
     from wav2vec_hf.error_rates import word_error_rate
 
     try:
         processor = CTCProcessorWithLM.from_pretrained(args.model)
-        data = ctc_logits(args.model, args.eval, max_utterances=args.max_utterances, device=args.device)
+        model = load_model(args.model, args.device)
+        data = logits_of(model, processor.feature_extractor, args.eval, max_utterances=args.max_utterances)
     except (ValueError, FileNotFoundError, OSError, LanguageModelError, AlphabetError) as error:
         print(f"wav2vec-hf tune-lm: error: {error}", file=sys.stderr)
         return 2
-    normalizer = LmTextNormalizer.from_vocabulary(processor.tokenizer.get_vocab())
-    references = [normalizer.normalize(r) for r in data.references]
-    labels = processor.decoder.labels
-    greedy = word_error_rate(references, [greedy_decode(x, labels) for x in data.logits])
+    references = vocabulary_references(data.references, processor.tokenizer.get_vocab())
+    greedy = word_error_rate(references, greedy_transcripts(data.logits, processor.decoder.labels))
     current = processor.language_model.weights
     print(
         f"{len(references)} utterances, {sum(data.seconds) / 60:.1f} min; greedy WER {100 * greedy:.2f}%; "
         f"current alpha={current.alpha} beta={current.beta}"
     )
 
+    def progress(alpha: float, beta: float, wer: float) -> None:
+        print(f"  alpha={alpha:<6g} beta={beta:<6g} WER {100 * wer:.2f}%", flush=True)
+
     with processor:
-
-        def decode(alpha: float, beta: float) -> list[str]:
-            out = processor.batch_decode(
-                data.logits, alpha=alpha, beta=beta, beam_width=args.beam_width, num_processes=args.workers
-            )
-            return out.text
-
-        def progress(alpha: float, beta: float, wer: float) -> None:
-            print(f"  alpha={alpha:<6g} beta={beta:<6g} WER {100 * wer:.2f}%", flush=True)
-
         try:
-            result = tune_weights(
-                decode,
+            result = tune_lm_on_logits(
+                processor,
+                data.logits,
                 references,
+                beam_width=args.beam_width,
                 alphas=args.alphas or DEFAULT_ALPHAS,
                 betas=args.betas or DEFAULT_BETAS,
                 search=args.search,
+                num_processes=args.workers,
                 progress=progress,
             )
         except (ValueError, DecodingError) as error:

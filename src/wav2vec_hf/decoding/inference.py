@@ -1,15 +1,20 @@
-"""CTC logits of an evaluation set, for LM tuning and decoding benchmarks.
+"""CTC logits of a data set, for evaluation, LM tuning, decoding benchmarks and pseudo-labelling.
 
 Deliberately small and separate: it loads audio with the project's loader, runs a CTC model and
-returns unpadded logits; a fuller inference pipeline can replace ``ctc_logits`` without touching
-the decoding code. Models whose feature extractor does not return an attention mask (group-norm
-BASE models) run one utterance at a time, because padding would change their outputs.
+returns unpadded logits; a fuller inference pipeline can replace it without touching the decoding
+code. Loading is split from running (``load_model``, then ``logits_of`` once per data set), so a
+caller that scores several sets loads the model once; ``ctc_logits`` does both for one set.
+
+Utterances are sorted by length and batched up to ``batch_seconds`` of audio with an attention mask;
+``inference.logits.ctc_logits`` makes each utterance's logits those it gets alone (group-norm BASE
+models included), so batching changes no result beyond float rounding.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -18,17 +23,106 @@ from wav2vec_hf.data import open_audio_source
 
 @dataclass
 class EvalLogits:
-    """Logits and transcripts of an evaluation set.
+    """Logits and transcripts of a data set, in the order of its records.
 
     Attributes:
-        logits: one (frames, vocabulary) float32 array per utterance.
-        references: the transcripts (as in the data source).
-        seconds: audio seconds per utterance.
+        logits: one ``(frames, vocabulary)`` float32 array per utterance.
+        references: the transcripts (as in the data source; ``None`` for an unlabelled utterance).
+        seconds: audio seconds per utterance (at the model's sampling rate).
+        records: the ``AudioRecord`` of each utterance (path, speaker, transcript).
     """
 
     logits: list[np.ndarray]
-    references: list[str]
+    references: list[str | None]
     seconds: list[float]
+    records: list = field(default_factory=list)
+
+
+def load_model(model_dir: str | os.PathLike[str], device: str = "cpu"):
+    """The CTC model of a fine-tuned folder, in eval mode on ``device`` (any ``AutoModelForCTC``).
+
+    Raises:
+        FileNotFoundError: ``model_dir`` has no ``config.json``.
+    """
+    from transformers import AutoModelForCTC
+
+    import wav2vec_hf  # noqa: F401  (registers the wav2vec / vq-wav2vec Auto classes)
+
+    if not (Path(model_dir) / "config.json").is_file():
+        raise FileNotFoundError(f"{model_dir}: no config.json; give a fine-tuned CTC model folder")
+    return AutoModelForCTC.from_pretrained(str(model_dir)).to(device).eval()
+
+
+def logits_of(
+    model,
+    feature_extractor,
+    data,
+    *,
+    labelled_only: bool = True,
+    max_utterances: int | None = None,
+    batch_seconds: float = 60.0,
+) -> EvalLogits:
+    """Run a loaded CTC model on the utterances of ``data``.
+
+    Args:
+        model: a CTC model in eval mode (``load_model``); inputs go to its device.
+        feature_extractor: its feature extractor (sampling rate, normalisation).
+        data: anything ``open_audio_source`` reads (fairseq manifest, transcript table, folder ...),
+            or an already opened audio set.
+        labelled_only: keep only utterances with a transcript (evaluation); ``False`` keeps all
+            (pseudo-labelling).
+        max_utterances: use only the first (kept) utterances.
+        batch_seconds: audio seconds per forward pass, at most (a longer utterance runs alone).
+
+    Raises:
+        ValueError: ``labelled_only`` and no utterance has a transcript.
+    """
+    import torch
+
+    from wav2vec_hf.inference.logits import ctc_logits
+
+    audio = open_audio_source(data) if isinstance(data, str | os.PathLike) else data
+    kept = [i for i, record in enumerate(audio.records) if record.transcript or not labelled_only]
+    if labelled_only and not kept:
+        raise ValueError(
+            f"{data}: no utterance has a transcript; evaluation and LM tuning need labelled audio"
+        )
+    if max_utterances is not None:
+        kept = kept[:max_utterances]
+    rate = int(getattr(feature_extractor, "sampling_rate", 16000))
+    device = next(model.parameters()).device
+
+    waves = {i: audio.load(i, target_rate=rate) for i in kept}
+    order = sorted(kept, key=lambda i: waves[i].shape[0])
+    batches: list[list[int]] = []
+    for i in order:  # sorted: the current batch's newest utterance is its longest
+        if batches and (len(batches[-1]) + 1) * waves[i].shape[0] <= batch_seconds * rate:
+            batches[-1].append(i)
+        else:
+            batches.append([i])
+
+    logits: dict[int, np.ndarray] = {}
+    with torch.inference_mode():
+        for batch in batches:
+            inputs = feature_extractor(
+                [np.asarray(waves[i], dtype=np.float32) for i in batch],
+                sampling_rate=rate,
+                padding=True,
+                return_attention_mask=True,
+                return_tensors="pt",
+            )
+            output, frames = ctc_logits(
+                model, inputs["input_values"].to(device), inputs["attention_mask"].to(device)
+            )  # (batch, frames, vocabulary), (batch,)
+            output = output.float().cpu()
+            for row, i in enumerate(batch):
+                logits[i] = output[row, : int(frames[row])].numpy()
+    return EvalLogits(
+        logits=[logits[i] for i in kept],
+        references=[audio.records[i].transcript for i in kept],
+        seconds=[waves[i].shape[0] / rate for i in kept],
+        records=[audio.records[i] for i in kept],
+    )
 
 
 def ctc_logits(
@@ -38,63 +132,22 @@ def ctc_logits(
     batch_seconds: float = 60.0,
     device: str = "cpu",
 ) -> EvalLogits:
-    """Run the CTC model of ``model_dir`` on the labelled utterances of ``data``.
+    """Load the CTC model of ``model_dir`` and run it on the labelled utterances of ``data``.
 
     Args:
         model_dir: a fine-tuned CTC model folder with its feature extractor.
         data: anything ``open_audio_source`` reads (fairseq manifest, transcript table, folder ...).
-        max_utterances: use only the first utterances.
-        batch_seconds: audio per forward pass (when the model takes an attention mask).
+        max_utterances: use only the first labelled utterances.
+        batch_seconds: audio seconds per forward pass.
         device: torch device.
     """
-    import torch
-    from transformers import AutoFeatureExtractor, AutoModelForCTC
+    from transformers import AutoFeatureExtractor
 
-    import wav2vec_hf  # noqa: F401  (registers the wav2vec / vq-wav2vec Auto classes)
-
-    audio = open_audio_source(data)
-    labelled = [i for i, record in enumerate(audio.records) if record.transcript]
-    if not labelled:
-        raise ValueError(f"{data}: no utterance has a transcript; tuning needs labelled audio")
-    if max_utterances is not None:
-        labelled = labelled[:max_utterances]
+    model = load_model(model_dir, device)
     feature_extractor = AutoFeatureExtractor.from_pretrained(str(model_dir))
-    model = AutoModelForCTC.from_pretrained(str(model_dir)).to(device).eval()
-    rate = int(getattr(feature_extractor, "sampling_rate", 16000))
-    use_mask = bool(getattr(feature_extractor, "return_attention_mask", False))
-
-    waves = {i: audio.load(i, target_rate=rate) for i in labelled}
-    order = sorted(labelled, key=lambda i: waves[i].shape[0])
-    batches: list[list[int]] = []
-    for i in order:
-        if batches and use_mask and (len(batches[-1]) + 1) * waves[i].shape[0] <= batch_seconds * rate:
-            batches[-1].append(i)
-        else:
-            batches.append([i])
-
-    logits: dict[int, np.ndarray] = {}
-    with torch.inference_mode():
-        for batch in batches:
-            inputs = feature_extractor(
-                [waves[i] for i in batch],
-                sampling_rate=rate,
-                padding=True,
-                return_attention_mask=use_mask,
-                return_tensors="pt",
-            )
-            inputs = {k: v.to(device) for k, v in inputs.items()}
-            output = model(**inputs).logits.float().cpu()
-            if use_mask and hasattr(model, "_get_feat_extract_output_lengths"):
-                lengths = model._get_feat_extract_output_lengths(inputs["attention_mask"].sum(-1)).tolist()
-            elif use_mask:  # a model without the helper: frames in proportion to the samples
-                samples = inputs["attention_mask"].sum(-1).tolist()
-                lengths = [round(output.shape[1] * n / max(samples)) for n in samples]
-            else:
-                lengths = [output.shape[1]] * len(batch)
-            for row, i in enumerate(batch):
-                logits[i] = output[row, : int(lengths[row])].numpy()
-    return EvalLogits(
-        logits=[logits[i] for i in labelled],
-        references=[audio.records[i].transcript for i in labelled],
-        seconds=[waves[i].shape[0] / rate for i in labelled],
+    return logits_of(
+        model, feature_extractor, data, max_utterances=max_utterances, batch_seconds=batch_seconds
     )
+
+
+__all__ = ["EvalLogits", "ctc_logits", "load_model", "logits_of"]

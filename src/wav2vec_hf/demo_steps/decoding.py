@@ -1,13 +1,15 @@
 """Demo step: a 4-gram LM from the corpus LM text, attached to every fine-tuned model; greedy and
 LM decoding of dev and test; the LM weights tuned on dev.
 
-Each model's dev / test logits are computed once (``decoding.inference.ctc_logits``); greedy is the
-best path, LM decoding the project's beam search with shallow fusion (``CTCProcessorWithLM``). The
-scores go into the model folder's ``evaluation.json`` (the schema the model cards read).
+Each model is loaded once and its dev / test logits computed once (``decoding.inference``); greedy is
+the best path, LM decoding the project's beam search with shallow fusion (``CTCProcessorWithLM``),
+both scored by ``decoding.scoring``. The scores go into the model folder's ``evaluation.json`` (the
+schema the model cards read).
 """
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,16 +24,6 @@ DATASET_NAMES = {
     "dev": "built-in corpus, dev (held-out voices)",
     "test": "built-in corpus, test (held-out voices)",
 }
-
-
-def error_rates(references: list[str], hypotheses: list[str]) -> dict[str, float]:
-    """Corpus WER and CER (fractions) of ``hypotheses`` against ``references``."""
-    from wav2vec_hf.finetuning.metrics import character_error_rate, word_error_rate
-
-    return {
-        "wer": word_error_rate(references, hypotheses),
-        "cer": character_error_rate(references, hypotheses),
-    }
 
 
 def build_language_model(run: DemoRun, vocabulary_source: Path) -> Path:
@@ -53,42 +45,53 @@ def decode_model(run: DemoRun, model_dir: Path, lm_dir: Path) -> dict[str, Any]:
     writes ``model_dir/evaluation.json``.
     """
     from wav2vec_hf.decoding.decoder import greedy_decode
-    from wav2vec_hf.decoding.inference import ctc_logits
-    from wav2vec_hf.decoding.lm_text import LmTextNormalizer
+    from wav2vec_hf.decoding.inference import load_model, logits_of
     from wav2vec_hf.decoding.processor import attach_language_model, write_fusion_weights
-    from wav2vec_hf.decoding.tuning import tune_weights
+    from wav2vec_hf.decoding.scoring import (
+        greedy_transcripts,
+        score_logits,
+        tune_lm_on_logits,
+        vocabulary_references,
+    )
 
     scale = run.scale
     processor = attach_language_model(model_dir, lm_dir)
-    normalizer = LmTextNormalizer.from_vocabulary(processor.tokenizer.get_vocab())
     labels = processor.decoder.labels
+    model = load_model(model_dir, run.device)
     logits, references = {}, {}
     for split in EVAL_SPLITS:
-        data = ctc_logits(model_dir, run.corpus_dir / f"{split}.tsv", device=run.device)
+        data = logits_of(model, processor.feature_extractor, run.corpus_dir / f"{split}.tsv")
         logits[split] = data.logits
-        references[split] = [normalizer.normalize(text) for text in data.references]
+        references[split] = vocabulary_references(data.references, processor.tokenizer.get_vocab())
     scores: dict[str, Any] = {}
     with processor:
-
-        def decode(split: str, alpha: float, beta: float) -> list[str]:
-            return processor.batch_decode(
-                logits[split], alpha=alpha, beta=beta, beam_width=scale.beam_width
-            ).text
-
-        tuning = tune_weights(
-            lambda alpha, beta: decode("dev", alpha, beta),
+        tuning = tune_lm_on_logits(
+            processor,
+            logits["dev"],
             references["dev"],
+            beam_width=scale.beam_width,
             alphas=scale.alphas,
             betas=scale.betas,
         )
         alpha, beta, _ = tuning.best
         for split in EVAL_SPLITS:
-            greedy = [greedy_decode(item, labels) for item in logits[split]]
+            rates = score_logits(
+                logits[split],
+                references[split],
+                partial(greedy_transcripts, labels=labels),
+                processor,
+                alpha=alpha,
+                beta=beta,
+                beam_width=scale.beam_width,
+            )
             scores[split] = {
-                "greedy": error_rates(references[split], greedy),
-                "lm": error_rates(references[split], decode(split, alpha, beta)),
+                "greedy": {"wer": rates["wer_greedy"], "cer": rates["cer_greedy"]},
+                "lm": {"wer": rates["wer_lm"], "cer": rates["cer_lm"]},
                 "utterances": len(references[split]),
-                "example": {"reference": references[split][0], "greedy": greedy[0]},
+                "example": {
+                    "reference": references[split][0],
+                    "greedy": greedy_decode(logits[split][0], labels),
+                },
             }
     write_fusion_weights(model_dir, alpha=alpha, beta=beta)
     lm_info = {"order": LM_ORDER, "alpha": alpha, "beta": beta, "beam_width": scale.beam_width}
@@ -140,4 +143,4 @@ def decode_step(run: DemoRun) -> dict[str, Any]:
     return {"lm_dir": lm_dir, "models": evaluation}
 
 
-__all__ = ["DATASET_NAMES", "EVAL_SPLITS", "LM_ORDER", "decode_model", "decode_step", "error_rates"]
+__all__ = ["DATASET_NAMES", "EVAL_SPLITS", "LM_ORDER", "decode_model", "decode_step"]

@@ -426,6 +426,7 @@ def _build_trainer(
 
 def _run_report(
     model_args,
+    options,
     data_args,
     recipe_args,
     training_args,
@@ -437,7 +438,7 @@ def _run_report(
     train_output,
     seconds,
 ) -> dict:
-    """The content of ``finetuning.json``."""
+    """The content of ``finetuning.json``; ``options`` are the model options as ``finetune_ctc`` resolved them."""
     return {
         "model": model_args.model,
         "model_class": type(model).__name__,
@@ -447,9 +448,7 @@ def _run_report(
             # freeze_feature_encoder as decided for this model (the argument may leave it to the default)
             "model": {
                 **_jsonable(model_args),
-                "freeze_feature_encoder": model_args.options()
-                .resolved(model_args.model)
-                .freeze_feature_encoder,
+                "freeze_feature_encoder": options.freeze_feature_encoder,
             },
             "data": _jsonable(data_args),
             "recipe": _jsonable(recipe_args),
@@ -565,8 +564,8 @@ def finetune_ctc(
     if trainer.is_world_process_zero():
         vocabulary.normalizer.save(output_dir)
         run = _run_report(
-            model_args, data_args, recipe_args, training_args, model, vocabulary, data, trainer, metrics,
-            train_output, time.perf_counter() - started,
+            model_args, options, data_args, recipe_args, training_args, model, vocabulary, data, trainer,
+            metrics, train_output, time.perf_counter() - started,
         )  # fmt: skip
         (output_dir / RUN_FILE).write_text(json.dumps(_jsonable(run), indent=2) + "\n", encoding="utf-8")
     if training_args.push_to_hub:

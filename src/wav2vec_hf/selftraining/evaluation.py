@@ -1,84 +1,62 @@
-"""CTC logits of a data set, and the scores of a model: greedy and with the n-gram LM (weights tuned on dev).
+"""The scores of a CTC model for self-training: greedy and with the n-gram LM (weights tuned on dev).
 
-Unlike ``decoding.inference.ctc_logits`` this also reads unlabelled audio (pseudo-labelling needs
-it) and keeps each utterance's record, so n-best lists can name their audio file.
+Logits come from ``decoding.inference`` (all utterances with their records, so n-best lists can
+name their audio file; unlabelled audio too, pseudo-labelling needs it) and are scored by
+``decoding.scoring``, the scorer of ``wav2vec-hf evaluate``. References follow the model's own
+``TextNormalizer`` (the one its training transcripts went through, as for the pseudo-labels).
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from pathlib import Path
+from functools import partial
 
 import numpy as np
 
-from wav2vec_hf.finetuning.metrics import character_error_rate, word_error_rate
+from wav2vec_hf.decoding.inference import EvalLogits, load_model, logits_of
+from wav2vec_hf.decoding.scoring import (
+    SCORE_KEYS,
+    error_rates,
+    score_logits,
+    tune_lm_on_logits,
+)
 
 DEFAULT_ALPHAS = (0.0, 0.5, 1.0, 1.5, 2.0)
 DEFAULT_BETAS = (-1.0, 0.0, 1.0, 2.0)
 
-
-@dataclass
-class SetLogits:
-    """Logits of every utterance of a data set.
-
-    Attributes:
-        records: the ``AudioRecord`` of each utterance (path, speaker, transcript or ``None``).
-        logits: one ``(frames, vocabulary)`` float32 array per utterance.
-    """
-
-    records: list
-    logits: list[np.ndarray]
+SetLogits = EvalLogits
+"""Logits of every utterance of a data set with its ``records`` (the name self-training uses)."""
 
 
 def load_ctc_model(model_dir: str | os.PathLike[str]):
     """``(model, processor, normalizer)`` of a fine-tuned CTC folder (eval mode, CPU)."""
-    from transformers import AutoModelForCTC, Wav2Vec2Processor
+    from transformers import Wav2Vec2Processor
 
-    import wav2vec_hf  # noqa: F401  (registers the wav2vec / vq-wav2vec Auto classes)
     from wav2vec_hf.finetuning.vocabulary import TextNormalizer
 
-    model_dir = Path(model_dir)
-    if not (model_dir / "config.json").is_file():
-        raise FileNotFoundError(f"{model_dir}: no config.json; give a fine-tuned CTC model folder")
+    model = load_model(model_dir)
     processor = Wav2Vec2Processor.from_pretrained(str(model_dir))
-    model = AutoModelForCTC.from_pretrained(str(model_dir)).eval()
     normalizer = TextNormalizer.from_folder(model_dir) or TextNormalizer()
     return model, processor, normalizer
 
 
-def set_logits(model, processor, data, batch_size: int = 8) -> SetLogits:
+def set_logits(model, processor, data, batch_seconds: float = 60.0) -> SetLogits:
     """Logits of every utterance of ``data`` (anything ``open_audio_source`` reads, labelled or not).
 
-    Batches are padded; ``inference.logits.ctc_logits`` makes each utterance's logits equal its
-    logits alone, so the batch size does not change any result.
+    Batches of up to ``batch_seconds`` of audio; ``inference.logits.ctc_logits`` makes each
+    utterance's logits equal its logits alone, so batching does not change any result.
+
+    Returns:
+        ``records`` and one ``(frames, vocabulary)`` float32 array of ``logits`` per utterance.
     """
-    import torch
-
-    from wav2vec_hf.data import open_audio_source
-    from wav2vec_hf.inference.logits import ctc_logits
-
-    audio = open_audio_source(data) if isinstance(data, str | os.PathLike) else data
-    extractor = processor.feature_extractor
-    rate = int(extractor.sampling_rate)
-    outputs: list[np.ndarray] = []
-    with torch.inference_mode():
-        for start in range(0, len(audio), batch_size):
-            waves = [
-                np.asarray(audio.load(i, target_rate=rate), dtype=np.float32)
-                for i in range(start, min(start + batch_size, len(audio)))
-            ]
-            inputs = extractor(
-                waves, sampling_rate=rate, padding=True, return_attention_mask=True, return_tensors="pt"
-            )
-            logits, frames = ctc_logits(model, inputs["input_values"], inputs["attention_mask"])
-            for row, count in enumerate(frames.tolist()):
-                outputs.append(logits[row, : int(count)].float().numpy())
-    return SetLogits(records=list(audio.records), logits=outputs)
+    return logits_of(
+        model, processor.feature_extractor, data, labelled_only=False, batch_seconds=batch_seconds
+    )
 
 
 def greedy_texts(logits: list[np.ndarray], processor) -> list[str]:
-    """Greedy CTC transcripts (repeats merged, blanks dropped), words single-spaced."""
+    """Greedy CTC transcripts by the tokenizer (repeats merged, blanks dropped), words single-spaced:
+    the text ``inference.transcribe`` writes for the same logits."""
     ids = [x.argmax(-1).tolist() for x in logits]
     return [" ".join(t.split()) for t in processor.tokenizer.batch_decode(ids)]
 
@@ -89,14 +67,6 @@ def references_of(data: SetLogits, normalizer) -> list[str]:
     if missing:
         raise ValueError(f"{missing[0]}: no transcript; evaluation data must be labelled")
     return [normalizer(r.transcript) for r in data.records]
-
-
-def error_rates(references: list[str], hypotheses: list[str]) -> dict:
-    """``{"wer", "cer"}`` of the hypotheses."""
-    return {
-        "wer": word_error_rate(references, hypotheses),
-        "cer": character_error_rate(references, hypotheses),
-    }
 
 
 def lm_processor(processor, lm_dir: str | os.PathLike[str]):
@@ -111,13 +81,8 @@ def lm_processor(processor, lm_dir: str | os.PathLike[str]):
 def tune_lm_weights(
     lm_proc, logits, references, beam_width: int, alphas=DEFAULT_ALPHAS, betas=DEFAULT_BETAS
 ) -> dict:
-    """Grid-search alpha / beta on dev logits (``decoding.tuning``); ``{"alpha", "beta", "wer"}``."""
-    from wav2vec_hf.decoding.tuning import tune_weights
-
-    def decode(alpha: float, beta: float) -> list[str]:
-        return lm_proc.batch_decode(logits, alpha=alpha, beta=beta, beam_width=beam_width).text
-
-    result = tune_weights(decode, references, alphas=alphas, betas=betas, search="grid")
+    """Grid-search alpha / beta on dev logits (``decoding.scoring``); ``{"alpha", "beta", "wer"}``."""
+    result = tune_lm_on_logits(lm_proc, logits, references, beam_width=beam_width, alphas=alphas, betas=betas)
     alpha, beta, wer = result.best
     return {"alpha": alpha, "beta": beta, "wer": wer}
 
@@ -133,37 +98,34 @@ def evaluate_model(
 ) -> dict:
     """Dev (and test) WER / CER of a CTC model, greedy and with the LM (alpha, beta tuned on dev).
 
-    Returns ``{"dev_wer_greedy", "dev_cer_greedy", "dev_wer_lm", "dev_cer_lm", "test_..." (None
-    without test data), "alpha", "beta"}``.
+    The model is loaded once; each set's logits are computed once and scored by
+    ``decoding.scoring.score_logits``.
+
+    Returns ``{"alpha", "beta", "dev_wer_greedy", "dev_cer_greedy", "dev_wer_lm", "dev_cer_lm",
+    "test_..." (None without test data)}``.
     """
     model, processor, normalizer = load_ctc_model(model_dir)
     lm_proc = lm_processor(processor, lm_dir)
-    result: dict = {}
     dev_data = set_logits(model, processor, dev)
     dev_refs = references_of(dev_data, normalizer)
     weights = tune_lm_weights(lm_proc, dev_data.logits, dev_refs, beam_width, alphas, betas)
-    result.update(alpha=weights["alpha"], beta=weights["beta"])
+    result: dict = {"alpha": weights["alpha"], "beta": weights["beta"]}
+    result.update({f"{name}_{key}": None for name in ("dev", "test") for key in SCORE_KEYS})
     splits = [("dev", dev_data, dev_refs)]
     if test:
         test_data = set_logits(model, processor, test)
         splits.append(("test", test_data, references_of(test_data, normalizer)))
-    for name in ("dev", "test"):
-        for key in ("wer_greedy", "cer_greedy", "wer_lm", "cer_lm"):
-            result[f"{name}_{key}"] = None
     for name, data, refs in splits:
-        greedy = error_rates(refs, greedy_texts(data.logits, processor))
-        lm_texts = lm_proc.batch_decode(
-            data.logits, alpha=weights["alpha"], beta=weights["beta"], beam_width=beam_width
-        ).text
-        with_lm = error_rates(refs, lm_texts)
-        result.update(
-            {
-                f"{name}_wer_greedy": greedy["wer"],
-                f"{name}_cer_greedy": greedy["cer"],
-                f"{name}_wer_lm": with_lm["wer"],
-                f"{name}_cer_lm": with_lm["cer"],
-            }
+        scores = score_logits(
+            data.logits,
+            refs,
+            partial(greedy_texts, processor=processor),
+            lm_proc,
+            alpha=weights["alpha"],
+            beta=weights["beta"],
+            beam_width=beam_width,
         )
+        result.update({f"{name}_{key}": value for key, value in scores.items()})
     return result
 
 

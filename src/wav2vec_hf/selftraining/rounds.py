@@ -411,17 +411,22 @@ def _train_seq2seq(config: SelfTrainingConfig, train: str, folder: Path) -> dict
 def _evaluate_seq2seq(config: SelfTrainingConfig, model_dir: str, folder: Path) -> dict:
     """Beam search of the seq2seq model on dev (and test); in the table's "greedy" (no external LM) columns."""
     from wav2vec_hf.selftraining.evaluation import error_rates
-    from wav2vec_hf.selftraining.seq2seq import transcribe_seq2seq
+    from wav2vec_hf.selftraining.seq2seq import load_seq2seq, transcribe_set
 
+    model, processor = load_seq2seq(model_dir)
     evaluation: dict = {}
     for name, data in (("dev", config.dev), ("test", config.test)):
         rates = {"wer": None, "cer": None}
         if data:
-            hypotheses, references = transcribe_seq2seq(model_dir, data, num_beams=config.seq2seq_beams)
+            hypotheses, references = transcribe_set(model, processor, data, num_beams=config.seq2seq_beams)
             rates = error_rates(references, hypotheses)
         evaluation.update({f"{name}_wer_greedy": rates["wer"], f"{name}_cer_greedy": rates["cer"]})
         evaluation.update({f"{name}_wer_lm": None, f"{name}_cer_lm": None})
-    return {"model": str(model_dir), "evaluation": evaluation, "decoder": f"beam {config.seq2seq_beams}, no LM"}
+    return {
+        "model": str(model_dir),
+        "evaluation": evaluation,
+        "decoder": f"beam {config.seq2seq_beams}, no LM",
+    }
 
 
 def _evaluate(config: SelfTrainingConfig, model_dir: str, lm_dir: str, folder: Path) -> dict:

@@ -11,7 +11,8 @@ Built from stock transformers classes, so the folder loads without this package:
   encoder-decoder), trained from random weights with ``Seq2SeqTrainer`` and label smoothing;
 * decoding: beam search (``generate``).
 
-``train_seq2seq`` trains and saves one; ``transcribe_seq2seq`` decodes a data set with it.
+``train_seq2seq`` trains and saves one; ``load_seq2seq`` loads it and ``transcribe_set`` decodes a
+data set with it (``transcribe_seq2seq``: both, for one set).
 """
 
 from __future__ import annotations
@@ -79,9 +80,9 @@ def train_wordpieces(texts: list[str], folder: str | os.PathLike[str], vocab_siz
     folder.mkdir(parents=True, exist_ok=True)
     corpus = folder / "wordpiece_text.txt"
     corpus.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    # The largest vocabulary the text supports: a unigram model refuses more pieces than it can find.
-    distinct = len({piece for line in lines for word in line.split() for piece in _prefixes(word)})
-    size = max(len(set("".join(lines).replace(" ", ""))) + 2, min(vocab_size, distinct + 2))
+    # hard_vocab_limit=False lets sentencepiece stop at the pieces the text supports when fewer than
+    # asked; fewer than every character + the word-boundary mark + <unk> it refuses, hence the floor.
+    size = max(len(set("".join(lines).replace(" ", ""))) + 2, vocab_size)
     spm.SentencePieceTrainer.train(
         input=str(corpus),
         model_prefix=str(folder / "sentencepiece"),
@@ -98,14 +99,12 @@ def train_wordpieces(texts: list[str], folder: str | os.PathLike[str], vocab_siz
     (folder / "sentencepiece.vocab").unlink(missing_ok=True)
     corpus.unlink()
     processor = spm.SentencePieceProcessor(model_file=str(folder / SPM_FILE))
-    pieces = [processor.id_to_piece(i) for i in range(processor.get_piece_size()) if not processor.is_unknown(i)]
+    pieces = [
+        processor.id_to_piece(i) for i in range(processor.get_piece_size()) if not processor.is_unknown(i)
+    ]
     vocabulary = {token: index for index, token in enumerate([*SPECIAL_TOKENS, *pieces])}
     (folder / "vocab.json").write_text(json.dumps(vocabulary, ensure_ascii=False, indent=1), encoding="utf-8")
     return Speech2TextTokenizer(vocab_file=str(folder / "vocab.json"), spm_file=str(folder / SPM_FILE))
-
-
-def _prefixes(word: str) -> list[str]:
-    return [word[:end] for end in range(1, len(word) + 1)]
 
 
 def _labelled_waves(data: str, normalizer) -> tuple[list[np.ndarray], list[str], list[str]]:
@@ -149,7 +148,9 @@ class _Collator:
             labels[row, : len(sequence)] = torch.tensor(sequence)
         decoder_input_ids = torch.full_like(labels, self.tokenizer.pad_token_id)
         decoder_input_ids[:, 0] = self.tokenizer.eos_token_id
-        decoder_input_ids[:, 1:] = labels[:, :-1].masked_fill(labels[:, :-1] == -100, self.tokenizer.pad_token_id)
+        decoder_input_ids[:, 1:] = labels[:, :-1].masked_fill(
+            labels[:, :-1] == -100, self.tokenizer.pad_token_id
+        )
         return {
             "input_features": features,
             "attention_mask": mask,
@@ -220,6 +221,7 @@ def train_seq2seq(
     Returns:
         ``{"model", "utterances", "vocabulary", "parameters", "train_loss", "seconds"}``.
     """
+    import torch
     from transformers import (
         Seq2SeqTrainer,
         Seq2SeqTrainingArguments,
@@ -258,10 +260,13 @@ def train_seq2seq(
         seed=options.seed,
         remove_unused_columns=False,
         disable_tqdm=True,
+        dataloader_pin_memory=torch.cuda.is_available(),  # pinning is for host-to-GPU copies only
     )
     features = _filterbanks(extractor, waves)
     dataset = [{"features": f, "text": text} for f, text in zip(features, texts)]
-    trainer = Seq2SeqTrainer(model=model, args=arguments, train_dataset=dataset, data_collator=_Collator(tokenizer))
+    trainer = Seq2SeqTrainer(
+        model=model, args=arguments, train_dataset=dataset, data_collator=_Collator(tokenizer)
+    )
     checkpoint = resolve_resume_checkpoint(output_dir, "last") if resume else None
     output = trainer.train(resume_from_checkpoint=checkpoint)
     trainer.save_model(str(output_dir))
@@ -280,17 +285,29 @@ def train_seq2seq(
     return summary
 
 
-def transcribe_seq2seq(
-    model_dir: str | os.PathLike[str], data: str, *, num_beams: int | None = None, batch_size: int = 16
-) -> tuple[list[str], list[str]]:
-    """Beam-search transcripts of every labelled utterance of ``data``: ``(hypotheses, references)``."""
-    import torch
+def load_seq2seq(model_dir: str | os.PathLike[str]):
+    """``(model, processor)`` of a saved sequence-to-sequence folder: a ``Speech2TextForConditionalGeneration``
+    in eval mode and its ``Speech2TextProcessor``."""
     from transformers import Speech2TextForConditionalGeneration, Speech2TextProcessor
-
-    from wav2vec_hf.finetuning.vocabulary import TextNormalizer
 
     processor = Speech2TextProcessor.from_pretrained(str(model_dir))
     model = Speech2TextForConditionalGeneration.from_pretrained(str(model_dir)).eval()
+    return model, processor
+
+
+def transcribe_set(
+    model, processor, data: str, *, num_beams: int | None = None, batch_size: int = 16
+) -> tuple[list[str], list[str]]:
+    """Beam-search transcripts of every labelled utterance of ``data`` by a loaded model (``load_seq2seq``).
+
+    Utterances are batched by length (``batch_size`` at a time, ``(batch, frames, 80)`` padded
+    filterbanks with their mask). Returns ``(hypotheses, references)``, both normalised like the
+    training transcripts, in the order of ``data``.
+    """
+    import torch
+
+    from wav2vec_hf.finetuning.vocabulary import TextNormalizer
+
     normalizer = TextNormalizer()
     waves, references, _ = _labelled_waves(data, normalizer)
     features = _filterbanks(processor.feature_extractor, waves)
@@ -308,4 +325,20 @@ def transcribe_seq2seq(
     return [hypotheses[i] for i in range(len(waves))], references
 
 
-__all__ = ["RUN_FILE", "Seq2SeqOptions", "train_seq2seq", "train_wordpieces", "transcribe_seq2seq"]
+def transcribe_seq2seq(
+    model_dir: str | os.PathLike[str], data: str, *, num_beams: int | None = None, batch_size: int = 16
+) -> tuple[list[str], list[str]]:
+    """Load the model of ``model_dir`` and transcribe one set (``transcribe_set``): ``(hypotheses, references)``."""
+    model, processor = load_seq2seq(model_dir)
+    return transcribe_set(model, processor, data, num_beams=num_beams, batch_size=batch_size)
+
+
+__all__ = [
+    "RUN_FILE",
+    "Seq2SeqOptions",
+    "load_seq2seq",
+    "train_seq2seq",
+    "train_wordpieces",
+    "transcribe_seq2seq",
+    "transcribe_set",
+]
