@@ -9,6 +9,7 @@ name their audio file; unlabelled audio too, pseudo-labelling needs it) and are 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
@@ -87,6 +88,57 @@ def tune_lm_weights(
     return {"alpha": alpha, "beta": beta, "wer": wer}
 
 
+@dataclass
+class LoadedModel:
+    """A fine-tuned CTC model ready to score: the model, its processor, its transcript normaliser and
+    a ``CTCProcessorWithLM`` around the processor with the n-gram LM."""
+
+    model: object
+    processor: object
+    normalizer: object
+    lm: object
+
+    @classmethod
+    def load(cls, model_dir: str | os.PathLike[str], lm_dir: str | os.PathLike[str]) -> LoadedModel:
+        model, processor, normalizer = load_ctc_model(model_dir)
+        return cls(model, processor, normalizer, lm_processor(processor, lm_dir))
+
+
+def score_model(
+    loaded: LoadedModel,
+    dev_data: SetLogits,
+    test: str | None,
+    beam_width: int,
+    alphas=DEFAULT_ALPHAS,
+    betas=DEFAULT_BETAS,
+) -> dict:
+    """Dev (and test) WER / CER of a loaded model from its dev logits (alpha, beta tuned on them).
+
+    Returns ``{"alpha", "beta", "dev_wer_greedy", "dev_cer_greedy", "dev_wer_lm", "dev_cer_lm",
+    "test_..." (None without test data)}``.
+    """
+    dev_refs = references_of(dev_data, loaded.normalizer)
+    weights = tune_lm_weights(loaded.lm, dev_data.logits, dev_refs, beam_width, alphas, betas)
+    result: dict = {"alpha": weights["alpha"], "beta": weights["beta"]}
+    result.update({f"{name}_{key}": None for name in ("dev", "test") for key in SCORE_KEYS})
+    splits = [("dev", dev_data, dev_refs)]
+    if test:
+        test_data = set_logits(loaded.model, loaded.processor, test)
+        splits.append(("test", test_data, references_of(test_data, loaded.normalizer)))
+    for name, data, refs in splits:
+        scores = score_logits(
+            data.logits,
+            refs,
+            partial(greedy_texts, processor=loaded.processor),
+            loaded.lm,
+            alpha=weights["alpha"],
+            beta=weights["beta"],
+            beam_width=beam_width,
+        )
+        result.update({f"{name}_{key}": value for key, value in scores.items()})
+    return result
+
+
 def evaluate_model(
     model_dir: str | os.PathLike[str],
     lm_dir: str | os.PathLike[str],
@@ -96,40 +148,15 @@ def evaluate_model(
     alphas=DEFAULT_ALPHAS,
     betas=DEFAULT_BETAS,
 ) -> dict:
-    """Dev (and test) WER / CER of a CTC model, greedy and with the LM (alpha, beta tuned on dev).
-
-    The model is loaded once; each set's logits are computed once and scored by
-    ``decoding.scoring.score_logits``.
-
-    Returns ``{"alpha", "beta", "dev_wer_greedy", "dev_cer_greedy", "dev_wer_lm", "dev_cer_lm",
-    "test_..." (None without test data)}``.
-    """
-    model, processor, normalizer = load_ctc_model(model_dir)
-    lm_proc = lm_processor(processor, lm_dir)
-    dev_data = set_logits(model, processor, dev)
-    dev_refs = references_of(dev_data, normalizer)
-    weights = tune_lm_weights(lm_proc, dev_data.logits, dev_refs, beam_width, alphas, betas)
-    result: dict = {"alpha": weights["alpha"], "beta": weights["beta"]}
-    result.update({f"{name}_{key}": None for name in ("dev", "test") for key in SCORE_KEYS})
-    splits = [("dev", dev_data, dev_refs)]
-    if test:
-        test_data = set_logits(model, processor, test)
-        splits.append(("test", test_data, references_of(test_data, normalizer)))
-    for name, data, refs in splits:
-        scores = score_logits(
-            data.logits,
-            refs,
-            partial(greedy_texts, processor=processor),
-            lm_proc,
-            alpha=weights["alpha"],
-            beta=weights["beta"],
-            beam_width=beam_width,
-        )
-        result.update({f"{name}_{key}": value for key, value in scores.items()})
-    return result
+    """Dev (and test) WER / CER of a CTC model folder, greedy and with the LM (alpha, beta tuned on dev):
+    ``score_model`` of the loaded model; the same keys."""
+    loaded = LoadedModel.load(model_dir, lm_dir)
+    dev_data = set_logits(loaded.model, loaded.processor, dev)
+    return score_model(loaded, dev_data, test, beam_width, alphas, betas)
 
 
 __all__ = [
+    "LoadedModel",
     "SetLogits",
     "error_rates",
     "evaluate_model",
@@ -137,6 +164,7 @@ __all__ = [
     "lm_processor",
     "load_ctc_model",
     "references_of",
+    "score_model",
     "set_logits",
     "tune_lm_weights",
 ]

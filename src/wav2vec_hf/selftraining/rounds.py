@@ -268,19 +268,19 @@ def _read_nbest(path: Path) -> list:
 def _decode(config: SelfTrainingConfig, model_dir: str, lm_dir: str, folder: Path) -> dict:
     """Stage 2: evaluate the starting model; n-best lists of the unlabelled and dev audio."""
     from wav2vec_hf.selftraining.evaluation import (
+        LoadedModel,
         error_rates,
-        evaluate_model,
-        lm_processor,
-        load_ctc_model,
         references_of,
+        score_model,
         set_logits,
     )
 
-    evaluation = evaluate_model(
-        model_dir, lm_dir, config.dev, config.test, config.beam_width, config.lm_alphas, config.lm_betas
+    loaded = LoadedModel.load(model_dir, lm_dir)
+    dev_data = set_logits(loaded.model, loaded.processor, config.dev)  # scored, then decoded to n-best
+    evaluation = score_model(
+        loaded, dev_data, config.test, config.beam_width, config.lm_alphas, config.lm_betas
     )
-    model, processor, normalizer = load_ctc_model(model_dir)
-    decoder = lm_processor(processor, lm_dir)
+    decoder = loaded.lm
     options = {
         "alpha": evaluation["alpha"],
         "beta": evaluation["beta"],
@@ -289,8 +289,8 @@ def _decode(config: SelfTrainingConfig, model_dir: str, lm_dir: str, folder: Pat
     }
     counts = {}
     with decoder:
-        for split, data_path in (("unlabeled", config.unlabeled), ("dev", config.dev)):
-            data = set_logits(model, processor, data_path)
+        for split in ("unlabeled", "dev"):
+            data = dev_data if split == "dev" else set_logits(loaded.model, loaded.processor, config.unlabeled)
             workers = config.decode_workers if config.decode_workers > 1 else None
             output = decoder.batch_decode(data.logits, num_processes=workers, **options)
             lists = _nbest_lists(data, output, config.n_best)
@@ -298,7 +298,7 @@ def _decode(config: SelfTrainingConfig, model_dir: str, lm_dir: str, folder: Pat
             counts[split] = len(lists)
             if split == "dev":
                 beam_best = error_rates(
-                    references_of(data, normalizer), [n.hypotheses[0].text for n in lists]
+                    references_of(data, loaded.normalizer), [n.hypotheses[0].text for n in lists]
                 )
                 counts["dev_beam_wer"] = beam_best["wer"]
     return {"model": str(model_dir), "evaluation": evaluation, "decoding": options, "utterances": counts}
