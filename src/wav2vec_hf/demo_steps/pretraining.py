@@ -13,6 +13,7 @@ from wav2vec_hf.demo_steps.environment import accelerate_on, read_jsonl
 
 if TYPE_CHECKING:
     from wav2vec_hf.demo import DemoRun
+    from wav2vec_hf.demo_steps.scales import DemoScale
 
 # (name, model type, preset) of the brief wav2vec / vq-wav2vec runs.
 WAV2VEC1_RUNS = (
@@ -21,7 +22,8 @@ WAV2VEC1_RUNS = (
 )
 
 
-def _pretrain(argv: list[str], device: str):
+def run_pretraining_command(argv: list[str], device: str = "cpu"):
+    """``wav2vec-hf pretrain ARGV`` in this process, under Accelerate for ``device``; its result."""
     from wav2vec_hf.pretraining.arguments import parse_arguments
     from wav2vec_hf.pretraining.loop import run_pretraining
 
@@ -54,30 +56,53 @@ def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
-def pretrain_wav2vec2_step(run: DemoRun) -> dict[str, Any]:
-    """Pretrain the scale's wav2vec 2.0 on the unlabelled split (validation: the dev voices)."""
-    scale = run.scale
-    output_dir = run.output_dir / "pretrain" / "wav2vec2"
+def wav2vec2_pretraining_arguments(
+    scale: DemoScale, train: Path, valid: Path, output_dir: Path, seed: int, device: str = "cpu"
+) -> list[str]:
+    """The ``wav2vec-hf pretrain`` command line of a scale's wav2vec 2.0 run.
+
+    Args:
+        scale: the demo scale (preset, config overrides, updates, batch, seed).
+        train, valid: pretraining and validation tables.
+        output_dir: where the run writes its checkpoints and export.
+        seed: used when the scale fixes no ``pretrain_seed``.
+        device: ``cuda`` adds bf16 mixed precision.
+    """
     argv = [
         "--model_type", "wav2vec2",
         "--preset", scale.wav2vec2_preset,
-        "--train", str(run.corpus_dir / "unlabeled.tsv"),
-        "--valid", str(run.corpus_dir / "dev.tsv"),
+        "--train", str(train),
+        "--valid", str(valid),
         "--output_dir", str(output_dir),
         "--max_steps", str(scale.pretrain_steps),
         "--eval_steps", str(scale.pretrain_eval_steps),
         "--save_steps", "0",
         "--cache_audio",
         "--report_to", "none",
-        "--seed", str(scale.pretrain_seed if scale.pretrain_seed is not None else run.options.get("seed", 0)),
+        "--seed", str(scale.pretrain_seed if scale.pretrain_seed is not None else seed),
     ]  # fmt: skip
     if scale.config_overrides():
         argv += ["--config_overrides", scale.config_overrides()]
     if scale.pretrain_batch_samples:
         argv += ["--max_batch_samples", str(scale.pretrain_batch_samples)]
-    if run.device == "cuda":
+    if device == "cuda":
         argv += ["--mixed_precision", "bf16"]
-    result = _pretrain(argv, run.device)
+    return argv
+
+
+def pretrain_wav2vec2_step(run: DemoRun) -> dict[str, Any]:
+    """Pretrain the scale's wav2vec 2.0 on the unlabelled split (validation: the dev voices)."""
+    scale = run.scale
+    output_dir = run.output_dir / "pretrain" / "wav2vec2"
+    argv = wav2vec2_pretraining_arguments(
+        scale,
+        run.corpus_dir / "unlabeled.tsv",
+        run.corpus_dir / "dev.tsv",
+        output_dir,
+        seed=run.options.get("seed", 0),
+        device=run.device,
+    )
+    result = run_pretraining_command(argv, run.device)
     summary = training_summary(output_dir)
     chance = result.health.get("chance_accuracy")
     print(
@@ -163,7 +188,7 @@ def pretrain_wav2vec1_step(run: DemoRun) -> dict[str, Any]:
             "--report_to", "none",
             "--seed", str(run.options.get("seed", 0)),
         ]  # fmt: skip
-        result = _pretrain(argv, run.device)
+        result = run_pretraining_command(argv, run.device)
         summary = training_summary(output_dir)
         entry: dict[str, Any] = {
             "output_dir": output_dir,
@@ -200,4 +225,11 @@ def pretrain_wav2vec1_step(run: DemoRun) -> dict[str, Any]:
     return report
 
 
-__all__ = ["codebook_usage", "pretrain_wav2vec1_step", "pretrain_wav2vec2_step", "training_summary"]
+__all__ = [
+    "codebook_usage",
+    "pretrain_wav2vec1_step",
+    "pretrain_wav2vec2_step",
+    "run_pretraining_command",
+    "training_summary",
+    "wav2vec2_pretraining_arguments",
+]

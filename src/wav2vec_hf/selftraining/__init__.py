@@ -1,9 +1,10 @@
 """Self-training (pseudo-labelling) of "Self-training and Pre-training are Complementary" (Xu et al. 2021).
 
 Modules: ``rounds`` (the recipe, ``run_self_training``), ``stages`` (resumable stages with atomic
-markers), ``evaluation`` (logits, greedy / LM scores, alpha-beta tuning), ``rescoring`` (n-best
-lists, combined score, weight tuning), ``neural_lm`` (a small causal Transformer LM: training and
-scoring), ``pseudo_labels`` (filter and tables).
+markers), ``evaluation`` (greedy / LM scores, alpha-beta tuning), ``rescoring`` (n-best lists, combined
+score, weight tuning), ``neural_lm`` (a small causal Transformer LM: training and scoring),
+``pseudo_labels`` (filter and tables), ``seq2seq`` (option b's final model), ``recipes`` (the
+built-in corpus recipe in one command).
 """
 
 from wav2vec_hf.selftraining.rounds import (
