@@ -119,3 +119,21 @@ def test_score_logits_counts_greedy_and_lm_errors_at_the_given_weights(tmp_path)
         assert scores["wer_greedy"] == alone["wer_greedy"]
         assert scores["wer_lm"] == pytest.approx(word_error_rate(references, decoded))
         assert scores["cer_lm"] == pytest.approx(character_error_rate(references, decoded))
+
+
+def test_audio_is_loaded_one_batch_at_a_time(model_and_table, monkeypatch):
+    """Pseudo-labelling runs over hours of audio: a batch's audio is read only when that batch runs."""
+    from wav2vec_hf.data import open_audio_source
+    from wav2vec_hf.inference import logits as inference_logits
+
+    folder, table = model_and_table
+    model = load_model(folder)
+    extractor = AutoFeatureExtractor.from_pretrained(str(folder))
+    audio = open_audio_source(table)
+    events: list[str] = []
+    load, run = audio.load, inference_logits.ctc_logits
+    monkeypatch.setattr(audio, "load", lambda i, **kw: events.append("load") or load(i, **kw))
+    monkeypatch.setattr(inference_logits, "ctc_logits", lambda *a: events.append("run") or run(*a))
+    logits_of(model, extractor, audio, labelled_only=False, batch_seconds=2.0)
+    # 0.3 + 0.5 s, 0.9 s, 1.2 s, 1.7 s: no batch of two longer ones fits in 2 s
+    assert events == ["load", "load", "run", "load", "run", "load", "run", "load", "run"]

@@ -92,20 +92,24 @@ def logits_of(
     rate = int(getattr(feature_extractor, "sampling_rate", 16000))
     device = next(model.parameters()).device
 
-    waves = {i: audio.load(i, target_rate=rate) for i in kept}
-    order = sorted(kept, key=lambda i: waves[i].shape[0])
+    # Batches are planned from the header lengths and each batch's audio is loaded when it runs, so
+    # only one batch of audio is in memory at a time (an unlabelled set can be hours long).
+    order = sorted(kept, key=lambda i: audio.records[i].duration)
     batches: list[list[int]] = []
     for i in order:  # sorted: the current batch's newest utterance is its longest
-        if batches and (len(batches[-1]) + 1) * waves[i].shape[0] <= batch_seconds * rate:
+        if batches and (len(batches[-1]) + 1) * audio.records[i].duration <= batch_seconds:
             batches[-1].append(i)
         else:
             batches.append([i])
 
     logits: dict[int, np.ndarray] = {}
+    seconds: dict[int, float] = {}
     with torch.inference_mode():
         for batch in batches:
+            waves = [np.asarray(audio.load(i, target_rate=rate), dtype=np.float32) for i in batch]
+            seconds.update({i: wave.shape[0] / rate for i, wave in zip(batch, waves, strict=True)})
             inputs = feature_extractor(
-                [np.asarray(waves[i], dtype=np.float32) for i in batch],
+                waves,
                 sampling_rate=rate,
                 padding=True,
                 return_attention_mask=True,
@@ -120,7 +124,7 @@ def logits_of(
     return EvalLogits(
         logits=[logits[i] for i in kept],
         references=[audio.records[i].transcript for i in kept],
-        seconds=[waves[i].shape[0] / rate for i in kept],
+        seconds=[seconds[i] for i in kept],
         records=[audio.records[i] for i in kept],
     )
 
