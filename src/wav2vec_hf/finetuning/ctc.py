@@ -45,6 +45,7 @@ from wav2vec_hf.finetuning.arguments import (
     ModelArguments,
     RecipeArguments,
 )
+from wav2vec_hf.finetuning.checkpoints import resolve_resume_checkpoint
 from wav2vec_hf.finetuning.data import (
     TOO_SHORT_FOR_LABELS,
     CTCCollator,
@@ -468,47 +469,6 @@ def _run_report(
         "reports": data.reports,
         "seconds": seconds,
     }
-
-
-def _newest_complete_checkpoint(output_dir: Path) -> Path | None:
-    """The newest ``checkpoint-N`` whose ``trainer_state.json`` (the Trainer writes it last) is readable.
-
-    A run killed while saving leaves a checkpoint without it (or with half of it): skipped, logged.
-    """
-    numbered = []
-    for folder in output_dir.glob("checkpoint-*") if output_dir.is_dir() else []:
-        suffix = folder.name.removeprefix("checkpoint-")
-        if folder.is_dir() and suffix.isdigit():
-            numbered.append((int(suffix), folder))
-    for _, folder in sorted(numbered, reverse=True):
-        try:
-            json.loads((folder / "trainer_state.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            logger.warning("%s: incomplete checkpoint (no readable trainer_state.json), not resumed from", folder)
-            continue
-        return folder
-    return None
-
-
-def resolve_resume_checkpoint(output_dir: Path, resume: str | bool | None) -> str | None:
-    """The checkpoint folder to resume from: ``resume`` itself, or the newest complete one in
-    ``output_dir`` for ``"last"`` / ``True`` (``None`` when there is none yet); raises when a named
-    folder is missing."""
-    if resume is None or resume is False or str(resume).lower() in ("", "false", "none"):
-        return None
-    if resume is True or str(resume).lower() in ("last", "true"):
-        last = _newest_complete_checkpoint(output_dir)
-        if last is None:
-            logger.info("no complete checkpoint-* in %s: training from the start", output_dir)
-            return None
-        logger.info("resuming from %s", last)
-        return str(last)
-    if not (Path(resume) / "trainer_state.json").is_file():
-        raise FileNotFoundError(
-            f"--resume_from_checkpoint {resume}: not a complete checkpoint folder (no trainer_state.json); "
-            "give a checkpoint-* folder or 'last'"
-        )
-    return str(resume)
 
 
 def finetune_ctc(

@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 from pathlib import Path
 
+from wav2vec_hf.checkpoint_folders import STATE_FILE, complete_checkpoints
+
 CHECKPOINTS = "checkpoints"
-STATE_FILE = "trainer_state.json"
-_NAME = re.compile(r"^update-(\d{8,})$")
+CHECKPOINT_PREFIX = "update-"
 
 
 def checkpoint_root(output_dir: str | os.PathLike) -> Path:
@@ -38,19 +38,12 @@ def checkpoint_root(output_dir: str | os.PathLike) -> Path:
 
 def checkpoint_path(root: Path, update: int) -> Path:
     """``root/update-0000NNNN``."""
-    return root / f"update-{update:08d}"
+    return root / f"{CHECKPOINT_PREFIX}{update:08d}"
 
 
 def list_checkpoints(root: Path) -> list[Path]:
     """Complete checkpoints under ``root``, oldest first."""
-    if not root.is_dir():
-        return []
-    found = []
-    for child in root.iterdir():
-        match = _NAME.match(child.name)
-        if match and child.is_dir() and (child / STATE_FILE).is_file():
-            found.append((int(match.group(1)), child))
-    return [path for _, path in sorted(found)]
+    return complete_checkpoints(root, CHECKPOINT_PREFIX)
 
 
 def latest_checkpoint(root: Path) -> Path | None:
@@ -90,7 +83,7 @@ def save_checkpoint(accelerator, root: Path, update: int, trainer_state: dict, k
     Returns:
         The final checkpoint folder.
     """
-    temporary = root / f".tmp-update-{update:08d}"
+    temporary = root / f".tmp-{CHECKPOINT_PREFIX}{update:08d}"
     final = checkpoint_path(root, update)
     if accelerator.is_main_process:
         root.mkdir(parents=True, exist_ok=True)

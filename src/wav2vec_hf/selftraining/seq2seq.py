@@ -230,7 +230,7 @@ def train_seq2seq(
         set_seed,
     )
 
-    from wav2vec_hf.finetuning.ctc import resolve_resume_checkpoint
+    from wav2vec_hf.finetuning.checkpoints import resolve_resume_checkpoint
     from wav2vec_hf.finetuning.vocabulary import TextNormalizer
 
     options = options or Seq2SeqOptions()
