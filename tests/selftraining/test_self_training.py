@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -11,7 +12,8 @@ import pytest
 from tests.selftraining.conftest import FIRST_STAGES, LATER_STAGES
 from wav2vec_hf.cli import main
 from wav2vec_hf.data import open_audio_source
-from wav2vec_hf.selftraining import TABLE_KEYS, run_self_training
+from wav2vec_hf.selftraining import TABLE_KEYS, evaluation, run_self_training
+from wav2vec_hf.selftraining.stages import StageRunner
 
 
 def test_interrupted_run_resumes_without_recomputing_stages_1_and_2(resumed_run):
@@ -107,3 +109,30 @@ def test_self_train_command_resumes_a_finished_run(resumed_run, capsys):
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "self-training finished" in out and "results.json" in out
+
+
+def test_a_second_round_takes_its_starting_scores_from_the_first_rounds_evaluation(
+    resumed_run, tmp_path, monkeypatch, caplog
+):
+    """Round 2 starts from round 1's model, which round 1's evaluate stage has scored (dev/test logits,
+    the alpha/beta grid): round 2's decode stage reuses that instead of scoring the model again."""
+    output = tmp_path / "run"
+    shutil.copytree(resumed_run.config.output_dir, output)  # round 1 done; round 2 is written here
+    scored = []
+    score_model = evaluation.score_model
+    monkeypatch.setattr(evaluation, "score_model", lambda *a, **k: scored.append(1) or score_model(*a, **k))
+    result = run_self_training(replace(resumed_run.config, output_dir=str(output), rounds=2))
+    assert result.completed and [row["round"] for row in result.rounds] == [0, 1, 2]
+    assert result.stages_run == [f"round-2/{s}" for s in ("decode", "rescore", "filter", "train", "evaluate")]
+    assert len(scored) == 1  # round 2's evaluate stage (its new model) only
+    stages = StageRunner(output)
+    first_evaluation = stages.summary("round-1/evaluate")
+    second_decode = stages.summary("round-2/decode")
+    assert second_decode["model"] == first_evaluation["model"] == result.rounds[1]["model"]
+    assert second_decode["evaluation"] == first_evaluation["evaluation"]
+    assert second_decode["decoding"]["alpha"] == first_evaluation["evaluation"]["alpha"]
+    second = result.rounds[2]
+    assert second["pseudo_labels_total"] == len(open_audio_source(resumed_run.config.unlabeled))
+    assert second["dev_wer_greedy"] is not None and second["test_wer_lm"] is not None
+    # At this scale round 1's model mostly emits empty transcripts; a round that keeps nothing says so.
+    assert ("kept none of the" in caplog.text) == (second["pseudo_labels_kept"] == 0)

@@ -14,8 +14,10 @@ Folders under ``output_dir`` (each stage finishes with ``STAGE_DONE.json``, see 
     round-N/evaluate/     the new model on dev/test
     results.json, results.md   the table (one row per model), rewritten after every round
 
-Round N > 1 starts from round N-1's model. The unlabelled data's own transcripts (when it has
-them, as the built-in corpus does) are read only to report the pseudo-label WER.
+Round N > 1 starts from round N-1's model; its decode stage takes that model's scores and tuned LM
+weights from round N-1's evaluate stage instead of measuring them again. The unlabelled data's own
+transcripts (when it has them, as the built-in corpus does) are read only to report the pseudo-label
+WER.
 """
 
 from __future__ import annotations
@@ -265,8 +267,14 @@ def _read_nbest(path: Path) -> list:
         return [NBest.from_json(json.loads(line)) for line in stream if line.strip()]
 
 
-def _decode(config: SelfTrainingConfig, model_dir: str, lm_dir: str, folder: Path) -> dict:
-    """Stage 2: evaluate the starting model; n-best lists of the unlabelled and dev audio."""
+def _decode(
+    config: SelfTrainingConfig, model_dir: str, lm_dir: str, folder: Path, *, scored: dict | None = None
+) -> dict:
+    """Stage 2: evaluate the starting model; n-best lists of the unlabelled and dev audio.
+
+    ``scored``: the starting model's evaluation when the previous round's evaluate stage already made
+    it (rounds after the first): reused, with its tuned LM weights, instead of scoring the model again.
+    """
     from wav2vec_hf.selftraining.evaluation import (
         LoadedModel,
         error_rates,
@@ -277,7 +285,7 @@ def _decode(config: SelfTrainingConfig, model_dir: str, lm_dir: str, folder: Pat
 
     loaded = LoadedModel.load(model_dir, lm_dir)
     dev_data = set_logits(loaded.model, loaded.processor, config.dev)  # scored, then decoded to n-best
-    evaluation = score_model(
+    evaluation = scored or score_model(
         loaded, dev_data, config.test, config.beam_width, config.lm_alphas, config.lm_betas
     )
     decoder = loaded.lm
@@ -365,6 +373,13 @@ def _filter(config: SelfTrainingConfig, rescore_dir: Path, rescore: dict, folder
     write_table(pseudo_label_rows(report.kept), folder / "pseudo_labels.tsv")
     labelled = labelled_rows(open_audio_source(config.labeled))
     write_table(labelled + pseudo_label_rows(report.kept), folder / "train.tsv")
+    if not report.kept:
+        logger.warning(
+            "%s: the filter kept none of the %d pseudo-labels (dropped: %s), so stage 5 trains on the "
+            "labelled data only; the starting model is likely too weak (empty transcripts): fine-tune it "
+            "longer, or loosen min_score / keep_fraction",
+            folder, report.total, dict(report.dropped),
+        )  # fmt: skip
     summary = {
         "pseudo_labels_kept": len(report.kept),
         "pseudo_labels_total": report.total,
@@ -528,7 +543,9 @@ def _run_round(
     name = f"round-{index}"
     decode_dir, rescore_dir = runner.folder(f"{name}/decode"), runner.folder(f"{name}/rescore")
     train_table = str(runner.folder(f"{name}/filter") / "train.tsv")
-    decode = runner.run(f"{name}/decode", partial(_decode, config, start_model, lm_dir))
+    previous = runner.summary(f"round-{index - 1}/evaluate") if index > 1 else None
+    scored = previous["evaluation"] if previous and previous["model"] == start_model else None
+    decode = runner.run(f"{name}/decode", partial(_decode, config, start_model, lm_dir, scored=scored))
     rescore = runner.run(f"{name}/rescore", partial(_rescore, config, decode_dir, decode, neural_lm))
     runner.run(f"{name}/filter", partial(_filter, config, rescore_dir, rescore))
     if config.final_model == "seq2seq":
