@@ -239,3 +239,19 @@ def test_bad_options_are_refused_before_any_work(tmp_path):
     with pytest.raises(ValueError, match="--device"):
         demo.run_demo(tmp_path / "d", device="tpu")
     assert not (tmp_path / "d").exists()
+
+
+def test_a_second_run_in_the_same_folder_reuses_the_corpus_and_recomputes_the_rest(tmp_path, monkeypatch):
+    """The README's first command run twice: the pretraining loop refuses a folder holding another
+    run's checkpoints, so the rerun must start its outputs afresh (the corpus is kept)."""
+    monkeypatch.setattr(demo, "STEPS", demo.STEPS[:3])  # corpus, its check, wav2vec 2.0 pretraining
+    out = tmp_path / "d"
+    demo.run_demo(out, scale="test", seeds=1)
+    corpus_built = (out / "corpus" / "unlabeled.tsv").stat().st_mtime_ns
+    first_export = (out / "pretrain" / "wav2vec2" / "model.safetensors").read_bytes()
+    assert list((out / "pretrain" / "wav2vec2" / "checkpoints").iterdir())  # what made reruns fail
+    (out / "self-training").mkdir()  # stale stages of an earlier run must not be resumed from
+    demo.run_demo(out, scale="test", seeds=1)
+    assert (out / "corpus" / "unlabeled.tsv").stat().st_mtime_ns == corpus_built
+    assert not (out / "self-training").exists()
+    assert (out / "pretrain" / "wav2vec2" / "model.safetensors").read_bytes() == first_export  # same seed

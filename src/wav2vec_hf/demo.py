@@ -8,13 +8,17 @@ vq-wav2vec); fine-tune with CTC from the pretrained model and from scratch (seve
 dry-run Hub folder; the claims table and plots; the check that pretraining beat scratch.
 
 ``results.json`` holds every finished step's outputs and seconds (written after each step, so a
-failed run keeps what it did, plus the failing step and its error).
+failed run keeps what it did, plus the failing step and its error). A rerun in the same folder
+reuses the corpus when it was built with the same sizes and recomputes everything else: it first
+removes the previous run's outputs (``RUN_OUTPUTS``), which the pretraining loop would otherwise
+refuse (a folder with checkpoints) and self-training would otherwise resume from.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,7 +29,7 @@ from wav2vec_hf.demo_steps.decoding import decode_step
 from wav2vec_hf.demo_steps.finetuning import finetune_step
 from wav2vec_hf.demo_steps.hub import hub_step
 from wav2vec_hf.demo_steps.pretraining import pretrain_wav2vec1_step, pretrain_wav2vec2_step
-from wav2vec_hf.demo_steps.report import claim_check_step, report_step
+from wav2vec_hf.demo_steps.report import TABLE_JSON, TABLE_MARKDOWN, claim_check_step, report_step
 from wav2vec_hf.demo_steps.scales import DEFAULT_SCALE, DemoScale, get_scale
 from wav2vec_hf.demo_steps.selftraining import self_training_step
 
@@ -33,6 +37,11 @@ logger = logging.getLogger("wav2vec_hf.demo")
 
 RESULTS_FILE = "results.json"
 LOG_FILE = "demo.log"
+# What the steps write under the output folder, besides the corpus and the two files above.
+RUN_OUTPUTS = (
+    "pretrain", "finetune", "lm", "self-training", "model_cards", "hub-dry-run", "plots",
+    TABLE_MARKDOWN, TABLE_JSON,
+)  # fmt: skip
 
 
 @dataclass
@@ -141,6 +150,24 @@ STEPS: list[tuple[str, Callable[[DemoRun], dict[str, Any]]]] = [
 ]
 
 
+def remove_previous_outputs(output_dir: Path) -> list[str]:
+    """Delete what an earlier demo run wrote in ``output_dir`` (``RUN_OUTPUTS``; the corpus stays).
+
+    Returns the names removed.
+    """
+    removed = []
+    for name in RUN_OUTPUTS:
+        path = output_dir / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+        else:
+            continue
+        removed.append(name)
+    return removed
+
+
 def _write_results(run: DemoRun, extra: dict[str, Any]) -> Path:
     path = run.output_dir / RESULTS_FILE
     content = {"demo": extra, **run.results}
@@ -166,6 +193,9 @@ def run_demo(output_dir: str | Path, **options: Any) -> dict[str, Any]:
     run.scale  # noqa: B018  (validates --scale before any work)
     check_device(run.device)
     run.output_dir.mkdir(parents=True, exist_ok=True)
+    removed = remove_previous_outputs(run.output_dir)
+    if removed:
+        print(f"removed the previous demo run's outputs in {run.output_dir}: {', '.join(removed)}", flush=True)
     log_file = run.output_dir / LOG_FILE
     handler = logging.FileHandler(log_file, mode="w")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))

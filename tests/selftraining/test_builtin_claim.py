@@ -52,3 +52,42 @@ def test_manifest_prefix_refuses_too_little_audio_and_bad_rows(tmp_path):
     bad.write_text("/corpus\naudio/0.wav\n", encoding="utf-8")
     with pytest.raises(ValueError, match="line 2"):
         manifest_prefix(bad, 1.0, tmp_path / "out.tsv")
+
+
+def test_a_rerun_keeps_a_finished_pretraining_and_restarts_a_killed_one(tmp_path, monkeypatch):
+    """The recipe's own decisions, with the corpus, pretraining and self-training stubbed out: a
+    pretraining killed after its last checkpoint but before its export is redone from a clean folder
+    (the loop refuses a folder that holds checkpoints); an exported one is kept."""
+    from types import SimpleNamespace
+
+    from wav2vec_hf.data import corpus as corpus_module
+    from wav2vec_hf.demo_steps import pretraining as pretraining_module
+    from wav2vec_hf.pretraining.loop import SUMMARY_FILE
+    from wav2vec_hf.selftraining import rounds
+
+    corpus_root = tmp_path / "run" / "corpus"
+    corpus_root.mkdir(parents=True)
+    for split in ("unlabeled", "labeled", "dev", "test"):
+        _manifest(corpus_root / f"{split}.tsv", [600.0, 600.0, 600.0])
+    (corpus_root / "lm_text.txt").write_text("a sentence\n", encoding="utf-8")
+    corpus = SimpleNamespace(root=corpus_root, manifest=lambda split: corpus_root / f"{split}.tsv")
+    monkeypatch.setattr(corpus_module, "build_corpus", lambda *args, **kwargs: corpus)
+    pretrainings = []
+
+    def pretrain(argv):
+        output = tmp_path / "run" / "pretrain"
+        assert not (output / "checkpoints").exists()  # what the real loop would refuse
+        output.mkdir(parents=True)
+        (output / SUMMARY_FILE).write_text("{}", encoding="utf-8")
+        pretrainings.append(argv)
+
+    monkeypatch.setattr(pretraining_module, "run_pretraining_command", pretrain)
+    monkeypatch.setattr(rounds, "run_self_training", lambda config: config)
+    killed = tmp_path / "run" / "pretrain" / "checkpoints" / "update-00000600"
+    killed.mkdir(parents=True)
+    (killed / "trainer_state.json").write_text("{}", encoding="utf-8")
+
+    config = run_builtin_recipe(tmp_path / "run")
+    assert len(pretrainings) == 1 and config.pretrained == str(tmp_path / "run" / "pretrain")
+    run_builtin_recipe(tmp_path / "run")
+    assert len(pretrainings) == 1  # the exported model is reused

@@ -10,14 +10,18 @@ most confident labels and fine-tunes the pretrained model again, same budget::
 
     python -m wav2vec_hf.selftraining.recipes builtin runs/st-builtin
 
-About 16 minutes on 2 quiet cores (pretraining 2, each fine-tuning 6.5, the rest 1). Every step
-is skipped when its output is already there, so a killed run continues. The budget matters: with
-1,000 updates per fine-tuning the round lowered greedy dev WER but raised it with the LM.
+About 16 minutes on 2 quiet cores (pretraining 2, each fine-tuning 6.5, the rest 1). Rerunning the
+command after a kill skips every step whose output is complete: the corpus, the pretrained model
+and the finished self-training stages; a fine-tuning continues from its newest checkpoint (every
+500 updates). Only the 2-minute pretraining restarts from update 0 when it is killed before its
+export, as in the demo (it saves no intermediate checkpoints). The budget matters: with 1,000 updates per
+fine-tuning the round lowered greedy dev WER but raised it with the LM.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -80,12 +84,14 @@ def run_builtin_recipe(out_dir: str | os.PathLike, *, workers: int | None = None
     from wav2vec_hf.data.corpus import build_corpus
     from wav2vec_hf.demo_steps.pretraining import run_pretraining_command, wav2vec2_pretraining_arguments
     from wav2vec_hf.demo_steps.scales import get_scale
+    from wav2vec_hf.pretraining.loop import SUMMARY_FILE
     from wav2vec_hf.selftraining.rounds import SelfTrainingConfig, run_self_training
 
     out = Path(out_dir)
     corpus = build_corpus(out / "corpus", **BUILTIN_CORPUS, num_workers=workers, progress=False)
     pretrained = out / "pretrain"
-    if not (pretrained / "config.json").is_file():
+    if not (pretrained / SUMMARY_FILE).is_file():  # written after the export: the model is complete
+        shutil.rmtree(pretrained, ignore_errors=True)  # a killed run's checkpoints would be refused
         table = manifest_prefix(corpus.manifest("unlabeled"), BUILTIN_PRETRAIN_MINUTES, out / "pretrain.tsv")
         scale = get_scale(BUILTIN_PRETRAIN_SCALE)
         run_pretraining_command(
