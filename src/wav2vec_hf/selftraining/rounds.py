@@ -376,8 +376,9 @@ def _filter(config: SelfTrainingConfig, rescore_dir: Path, rescore: dict, folder
     if not report.kept:
         logger.warning(
             "%s: the filter kept none of the %d pseudo-labels (dropped: %s), so stage 5 trains on the "
-            "labelled data only; the starting model is likely too weak (empty transcripts): fine-tune it "
-            "longer, or loosen min_score / keep_fraction",
+            "labelled data only. 'empty' means the starting model emits empty transcripts (fine-tune it "
+            "longer); the other reasons are the filter's settings (min_score, keep_fraction, "
+            "require_agreement)",
             folder, report.total, dict(report.dropped),
         )  # fmt: skip
     summary = {
