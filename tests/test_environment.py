@@ -7,8 +7,17 @@ import sys
 import pytest
 
 STACK = [
-    "torch", "transformers", "datasets", "pyarrow", "accelerate", "evaluate",
-    "pyctcdecode", "kenlm", "librosa", "soundfile", "huggingface_hub",
+    "torch",
+    "transformers",
+    "datasets",
+    "pyarrow",
+    "accelerate",
+    "evaluate",
+    "pyctcdecode",
+    "kenlm",
+    "librosa",
+    "soundfile",
+    "huggingface_hub",
 ]
 
 

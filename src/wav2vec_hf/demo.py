@@ -195,7 +195,9 @@ def run_demo(output_dir: str | Path, **options: Any) -> dict[str, Any]:
     run.output_dir.mkdir(parents=True, exist_ok=True)
     removed = remove_previous_outputs(run.output_dir)
     if removed:
-        print(f"removed the previous demo run's outputs in {run.output_dir}: {', '.join(removed)}", flush=True)
+        print(
+            f"removed the previous demo run's outputs in {run.output_dir}: {', '.join(removed)}", flush=True
+        )
     log_file = run.output_dir / LOG_FILE
     handler = logging.FileHandler(log_file, mode="w")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))

@@ -28,14 +28,24 @@ def fsdd_scores(real_data_dir, tmp_path_factory):
     root = tmp_path_factory.mktemp("fsdd")
     train, dev, test = fsdd_split(real_data_dir, root / "data")
     model = root / "model"
-    finetune = [*FSDD_FINETUNE_ARGUMENTS, "--max_steps", CI_UPDATES, "--eval_steps", "500", "--save_steps", "500"]
+    finetune = [
+        *FSDD_FINETUNE_ARGUMENTS,
+        "--max_steps",
+        CI_UPDATES,
+        "--eval_steps",
+        "500",
+        "--save_steps",
+        "500",
+    ]
     assert main(["finetune", *finetune, "--train", str(train), "--eval", str(dev), "--output_dir", str(model),
                  "--seed", "0", "--disable_tqdm", "true"]) == 0  # fmt: skip
     assert main(["build-lm", "--text", str(root / "data" / LM_TEXT_FILE), "--order", "2",
                  "--out", str(root / "lm"), "--attach", str(model)]) == 0  # fmt: skip
     assert main(["tune-lm", "--model", str(model), "--eval", str(dev)]) == 0
     scores = root / "scores.json"
-    assert main(["evaluate", "--model", str(model), "--data", str(dev), str(test), "--json", str(scores)]) == 0
+    assert (
+        main(["evaluate", "--model", str(model), "--data", str(dev), str(test), "--json", str(scores)]) == 0
+    )
     return json.loads(scores.read_text()), str(dev), str(test)
 
 
@@ -54,7 +64,9 @@ def test_fsdd_lm_weights_tuned_on_dev_help_there(fsdd_scores):
     assert result["sets"][dev]["wer_lm"] <= result["sets"][dev]["wer_greedy"]
 
 
-def test_fsdd_tables_are_disjoint_and_the_unlabelled_audio_is_unlabelled_for_pretraining(real_data_dir, tmp_path):
+def test_fsdd_tables_are_disjoint_and_the_unlabelled_audio_is_unlabelled_for_pretraining(
+    real_data_dir, tmp_path
+):
     import csv
 
     def paths(table, column="path"):
@@ -65,8 +77,18 @@ def test_fsdd_tables_are_disjoint_and_the_unlabelled_audio_is_unlabelled_for_pre
     low = fsdd_low_resource_split(real_data_dir, tmp_path)
     sets = {name: set(paths(table)) for name, table in
             (("train", train), ("dev", dev), ("test", test), ("labeled", low.labeled), ("unlabeled", low.unlabeled))}  # fmt: skip
-    assert [len(sets[name]) for name in ("train", "dev", "test", "labeled", "unlabeled")] == [1600, 200, 200, 200, 1400]
-    assert not (sets["train"] & sets["dev"]) and not (sets["train"] & sets["test"]) and not (sets["dev"] & sets["test"])
+    assert [len(sets[name]) for name in ("train", "dev", "test", "labeled", "unlabeled")] == [
+        1600,
+        200,
+        200,
+        200,
+        1400,
+    ]
+    assert (
+        not (sets["train"] & sets["dev"])
+        and not (sets["train"] & sets["test"])
+        and not (sets["dev"] & sets["test"])
+    )
     assert sets["labeled"] | sets["unlabeled"] == sets["train"] and not (sets["labeled"] & sets["unlabeled"])
     assert all(name.rsplit("_", 1)[1] in {f"{i}.wav" for i in range(10, 15)} for name in sets["labeled"])
     pretrain = paths(low.pretrain)

@@ -26,7 +26,9 @@ def _model() -> Wav2Vec2ForCTC:
     return model
 
 
-@pytest.mark.filterwarnings("ignore:Detected call of `lr_scheduler.step\\(\\)` before")  # no optimizer steps here
+@pytest.mark.filterwarnings(
+    "ignore:Detected call of `lr_scheduler.step\\(\\)` before"
+)  # no optimizer steps here
 def test_head_and_body_get_their_own_rates_and_the_feature_encoder_none(tmp_path):
     model = _model()
     head, body = head_parameter_names(model), body_parameter_names(model)
@@ -106,7 +108,11 @@ def test_random_weights_train_the_feature_encoder_and_pretrained_ones_keep_it_fr
         (pretrained, CTCModelOptions(), False),  # the paper's recipe
     ):
         model, _ = load_ctc_model(source, vocabulary, options)
-        encoder = [p.requires_grad for n, p in model.named_parameters() if n.startswith("wav2vec2.feature_extractor.")]
+        encoder = [
+            p.requires_grad
+            for n, p in model.named_parameters()
+            if n.startswith("wav2vec2.feature_extractor.")
+        ]
         assert encoder and all(encoder) == trained and any(encoder) == trained
         body = body_parameter_names(model, options.resolved(source))
         assert any(name.startswith("wav2vec2.feature_extractor.") for name in body) == trained

@@ -15,6 +15,7 @@ from wav2vec_hf.demo_steps.finetuning import budget_arguments, run_directory
 if TYPE_CHECKING:
     from wav2vec_hf.demo import DemoRun
 
+
 class SelfTrainingUnavailable(RuntimeError):
     """``wav2vec_hf.selftraining`` cannot be imported (the message says what to do)."""
 

@@ -298,7 +298,9 @@ def _decode(
     counts = {}
     with decoder:
         for split in ("unlabeled", "dev"):
-            data = dev_data if split == "dev" else set_logits(loaded.model, loaded.processor, config.unlabeled)
+            data = (
+                dev_data if split == "dev" else set_logits(loaded.model, loaded.processor, config.unlabeled)
+            )
             workers = config.decode_workers if config.decode_workers > 1 else None
             output = decoder.batch_decode(data.logits, num_processes=workers, **options)
             lists = _nbest_lists(data, output, config.n_best)
@@ -577,7 +579,9 @@ def run_self_training(config: SelfTrainingConfig) -> SelfTrainingResult:
     try:
         if config.finetuned is None:
             stage1 = runner.run(
-                "round-1/finetune", partial(_finetune, config, config.labeled, vocabulary=None), resumable=True
+                "round-1/finetune",
+                partial(_finetune, config, config.labeled, vocabulary=None),
+                resumable=True,
             )
             model_dir = stage1["model"]
         elif not (Path(config.finetuned) / "config.json").is_file():

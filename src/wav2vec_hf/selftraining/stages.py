@@ -85,7 +85,9 @@ class StageRunner:
             logger.info("stage %s: finished earlier (%s), skipped", name, marker)
             return stored["summary"]
         if folder.exists() and resumable:
-            logger.warning("stage %s: continuing the unfinished output of an interrupted run in %s", name, folder)
+            logger.warning(
+                "stage %s: continuing the unfinished output of an interrupted run in %s", name, folder
+            )
         elif folder.exists():
             logger.warning(
                 "stage %s: removing the unfinished output of an interrupted run in %s", name, folder
