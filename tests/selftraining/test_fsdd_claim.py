@@ -12,6 +12,7 @@ unlabelled); docs/self_training.md has both runs' measurements.
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -58,13 +59,24 @@ def fsdd_round(real_data_dir, tmp_path_factory):
     return pretraining, run_self_training(config), config
 
 
+# Stages that do not depend on stage 5's choice (same starting model, LMs and settings).
+SHARED_STAGES = ("lm", "round-1/decode", "round-1/rescore", "round-1/filter")
+
+
 @pytest.fixture(scope="module")
 def fsdd_seq2seq_round(fsdd_round):
-    """The same round with stage 5 option (b): the seq2seq model on labelled + pseudo-labelled audio."""
+    """The same round with stage 5 option (b): the seq2seq model on labelled + pseudo-labelled audio.
+
+    The CTC run's LMs and stages 2-4 are copied in (finished stages are skipped), so only the seq2seq
+    training and its evaluation run: the same pseudo-labels, without decoding them a second time.
+    """
     _, ctc_result, config = fsdd_round
+    output = Path(config.output_dir).parent / "self-training-seq2seq"
+    for stage in SHARED_STAGES:
+        shutil.copytree(Path(config.output_dir) / stage, output / stage)
     seq2seq = replace(
         config,
-        output_dir=str(Path(config.output_dir).parent / "self-training-seq2seq"),
+        output_dir=str(output),
         finetuned=ctc_result.rounds[0]["model"],  # the same starting model (stage 1 of the CTC run)
         final_model="seq2seq",
         seq2seq_steps=SEQ2SEQ_STEPS,
@@ -87,13 +99,17 @@ def test_one_round_of_self_training_lowers_dev_wer(fsdd_round):
     assert after["dev_wer_greedy"] < before["dev_wer_greedy"]  # ... and without it
     assert after["test_wer_lm"] < before["test_wer_lm"]  # and it carries over to the untouched test set
     assert after["pseudo_labels_kept"] < after["pseudo_labels_total"] == 1400
-    assert 0 < after["pseudo_label_wer"] < before["dev_wer_lm"]  # the kept labels beat the model's own dev WER
+    assert (
+        0 < after["pseudo_label_wer"] < before["dev_wer_lm"]
+    )  # the kept labels beat the model's own dev WER
 
 
-def test_the_seq2seq_final_model_beats_the_model_that_labelled_its_data(fsdd_seq2seq_round):
+def test_the_seq2seq_final_model_beats_the_model_that_labelled_its_data(fsdd_round, fsdd_seq2seq_round):
     before, after = fsdd_seq2seq_round.rounds[0], fsdd_seq2seq_round.rounds[1]
     print("seq2seq final model on FSDD:", before, after)
-    assert fsdd_seq2seq_round.completed and "round-1/train" in fsdd_seq2seq_round.stages_run
+    assert fsdd_seq2seq_round.completed
+    assert fsdd_seq2seq_round.stages_run == ["round-1/train", "round-1/evaluate"]
+    assert before == fsdd_round[1].rounds[0]  # the starting model's row, as the CTC run measured it
     assert (fsdd_seq2seq_round.final_model / "seq2seq.json").is_file()
     # its beam search without any LM against the CTC model's greedy decoding
     assert after["dev_wer_greedy"] < before["dev_wer_greedy"]
