@@ -257,6 +257,15 @@ def test_a_second_run_in_the_same_folder_reuses_the_corpus_and_recomputes_the_re
     assert (out / "pretrain" / "wav2vec2" / "model.safetensors").read_bytes() == first_export  # same seed
 
 
+def test_a_folder_the_demo_did_not_write_is_not_cleared(tmp_path):
+    own = tmp_path / "mine"
+    (own / "plots").mkdir(parents=True)
+    (own / "plots" / "figure.png").write_bytes(b"the user's")
+    with pytest.raises(ValueError, match=r"mine: it holds plots but no results\.json"):
+        demo.run_demo(own, scale="test", seeds=1)
+    assert (own / "plots" / "figure.png").read_bytes() == b"the user's"
+
+
 @pytest.mark.parametrize("name", ["small", "base"])
 def test_the_gpu_scales_models_pretrain_and_export_on_cpu(demo_run, tmp_path, name):
     """``--scale small|base`` are meant for a GPU, which CI never has: their wav2vec 2.0 pretraining

@@ -153,19 +153,41 @@ STEPS: list[tuple[str, Callable[[DemoRun], dict[str, Any]]]] = [
 def remove_previous_outputs(output_dir: Path) -> list[str]:
     """Delete what an earlier demo run wrote in ``output_dir`` (``RUN_OUTPUTS``; the corpus stays).
 
-    Returns the names removed.
+    Only a folder the demo has run in (its ``results.json`` says so) is cleared; anything else
+    holding one of those names is refused, so that ``--output-dir`` pointed at a folder of the
+    user's own never loses files.
+
+    Returns:
+        The names removed.
+
+    Raises:
+        ValueError: ``output_dir`` holds some of those names but no demo ``results.json``.
     """
-    removed = []
-    for name in RUN_OUTPUTS:
+    present = [name for name in RUN_OUTPUTS if (output_dir / name).exists()]
+    if not present:
+        return []
+    if not _is_demo_folder(output_dir):
+        raise ValueError(
+            f"--output-dir {output_dir}: it holds {', '.join(present)} but no {RESULTS_FILE} of an earlier "
+            "demo run, and the demo would overwrite them; choose a new or empty folder (or one the demo "
+            "wrote)"
+        )
+    for name in present:
         path = output_dir / name
         if path.is_dir():
             shutil.rmtree(path)
-        elif path.exists():
-            path.unlink()
         else:
-            continue
-        removed.append(name)
-    return removed
+            path.unlink()
+    return present
+
+
+def _is_demo_folder(output_dir: Path) -> bool:
+    try:
+        results = json.loads((output_dir / RESULTS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    summary = results.get("demo") if isinstance(results, dict) else None
+    return isinstance(summary, dict) and "steps" in summary
 
 
 def _write_results(run: DemoRun, extra: dict[str, Any]) -> Path:
