@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 
+import pytest
+
 from wav2vec_hf.checkpoint_folders import complete_checkpoints
 from wav2vec_hf.finetuning.checkpoints import resolve_resume_checkpoint
-from wav2vec_hf.pretraining.checkpointing import checkpoint_path, list_checkpoints
+from wav2vec_hf.pretraining.checkpointing import checkpoint_path, list_checkpoints, read_trainer_state
 
 
 def _checkpoint(folder, state='{"global_step": 1}'):
@@ -43,6 +45,11 @@ def test_fine_tuning_resumes_from_the_newest_complete_trainer_checkpoint(tmp_pat
         and resolve_resume_checkpoint(tmp_path, "none") is None
     )
     assert resolve_resume_checkpoint(tmp_path / "empty", "last") is None
+    # A folder named by the user obeys the same rule: a state file cut off while saving is refused.
+    assert resolve_resume_checkpoint(tmp_path, str(newest)) == str(newest)
+    truncated = _checkpoint(tmp_path / "checkpoint-30", state='{"global_st')
+    with pytest.raises(FileNotFoundError, match="checkpoint-30: not a complete checkpoint"):
+        resolve_resume_checkpoint(tmp_path, str(truncated))
 
 
 def test_pretraining_lists_its_own_update_folders_only(tmp_path):
@@ -51,3 +58,7 @@ def test_pretraining_lists_its_own_update_folders_only(tmp_path):
     _checkpoint(tmp_path / ".tmp-update-00003000")  # being written
     _checkpoint(tmp_path / "checkpoint-5000")
     assert list_checkpoints(tmp_path) == [first, second]
+    assert read_trainer_state(second) == {"global_step": 1}
+    truncated = _checkpoint(checkpoint_path(tmp_path, 4000), state='{"upd')
+    with pytest.raises(FileNotFoundError, match="update-00004000: not a complete checkpoint"):
+        read_trainer_state(truncated)

@@ -31,13 +31,20 @@ def complete_checkpoints(root: Path, prefix: str) -> list[Path]:
             numbered.append((int(suffix), folder))
     complete = []
     for _, folder in sorted(numbered):
-        try:
-            json.loads((folder / STATE_FILE).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        if not is_complete_checkpoint(folder):
             logger.warning("%s: incomplete checkpoint (no readable %s), not resumed from", folder, STATE_FILE)
             continue
         complete.append(folder)
     return complete
 
 
-__all__ = ["STATE_FILE", "complete_checkpoints"]
+def is_complete_checkpoint(folder: Path) -> bool:
+    """Whether ``folder/trainer_state.json`` exists and reads as JSON (the save finished)."""
+    try:
+        json.loads((Path(folder) / STATE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+__all__ = ["STATE_FILE", "complete_checkpoints", "is_complete_checkpoint"]

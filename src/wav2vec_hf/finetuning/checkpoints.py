@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from wav2vec_hf.checkpoint_folders import STATE_FILE, complete_checkpoints
+from wav2vec_hf.checkpoint_folders import STATE_FILE, complete_checkpoints, is_complete_checkpoint
 
 TRAINER_CHECKPOINT_PREFIX = "checkpoint-"
 
@@ -35,9 +35,9 @@ def resolve_resume_checkpoint(output_dir: Path, resume: str | bool | None) -> st
             return None
         logger.info("resuming from %s", found[-1])
         return str(found[-1])
-    if not (Path(resume) / STATE_FILE).is_file():
+    if not is_complete_checkpoint(Path(resume)):
         raise FileNotFoundError(
-            f"--resume_from_checkpoint {resume}: not a complete checkpoint folder (no {STATE_FILE}); "
+            f"--resume_from_checkpoint {resume}: not a complete checkpoint folder (no readable {STATE_FILE}); "
             f"give a {TRAINER_CHECKPOINT_PREFIX}* folder or 'last'"
         )
     return str(resume)

@@ -25,7 +25,7 @@ import os
 import shutil
 from pathlib import Path
 
-from wav2vec_hf.checkpoint_folders import STATE_FILE, complete_checkpoints
+from wav2vec_hf.checkpoint_folders import STATE_FILE, complete_checkpoints, is_complete_checkpoint
 
 CHECKPOINTS = "checkpoints"
 CHECKPOINT_PREFIX = "update-"
@@ -127,12 +127,12 @@ def read_trainer_state(checkpoint: Path) -> dict:
     Raises:
         FileNotFoundError: ``checkpoint`` is not a complete checkpoint folder.
     """
-    path = Path(checkpoint) / STATE_FILE
-    if not path.is_file():
+    if not is_complete_checkpoint(Path(checkpoint)):
         raise FileNotFoundError(
-            f"{checkpoint}: not a complete checkpoint (no {STATE_FILE}); pass a folder OUTPUT/checkpoints/update-N."
+            f"{checkpoint}: not a complete checkpoint (no readable {STATE_FILE}); "
+            "pass a folder OUTPUT/checkpoints/update-N."
         )
-    return json.loads(path.read_text(encoding="utf-8"))
+    return json.loads((Path(checkpoint) / STATE_FILE).read_text(encoding="utf-8"))
 
 
 def check_random_states(checkpoint: Path, num_processes: int) -> list[str]:
