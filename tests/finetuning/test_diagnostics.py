@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
-from types import SimpleNamespace
+
+from transformers import TrainerState
 
 from wav2vec_hf.finetuning.diagnostics import PlateauCallback, RunFacts, diagnose, is_plateau
 
@@ -61,7 +62,7 @@ def test_vocabulary_mismatch_frozen_phase_and_short_audio_are_named_with_evidenc
 
 def test_callback_warns_once_after_warmup_and_writes_its_findings(tmp_path, caplog):
     callback = PlateauCallback(HEALTHY, warmup_steps=200, output_dir=str(tmp_path))
-    state = SimpleNamespace(global_step=100, log_history=[{"loss": 3.0}] * 8)
+    state = TrainerState(global_step=100, log_history=[{"loss": 3.0}] * 8)
     blank = {"eval_wer": 1.0, "eval_empty_rate": 1.0, "eval_cer": 1.0}
     with caplog.at_level(logging.WARNING, logger="wav2vec_hf.finetuning.diagnostics"):
         callback.on_evaluate(None, state, None, metrics=blank)  # inside warm-up: silent
@@ -80,3 +81,14 @@ def test_callback_warns_once_after_warmup_and_writes_its_findings(tmp_path, capl
     saved = json.loads((tmp_path / "diagnostics.json").read_text())
     assert [entry["step"] for entry in saved["plateaus"]] == [300, 400]
     assert saved["plateaus"][0]["findings"][0]["cause"] == "learning rate"
+
+
+def test_only_the_first_process_warns_and_writes(tmp_path, caplog):
+    callback = PlateauCallback(HEALTHY, warmup_steps=0, output_dir=str(tmp_path))
+    state = TrainerState(global_step=300, log_history=[{"loss": 3.0}] * 8, is_world_process_zero=False)
+    blank = {"eval_wer": 1.0, "eval_empty_rate": 1.0, "eval_cer": 1.0}
+    with caplog.at_level(logging.WARNING, logger="wav2vec_hf.finetuning.diagnostics"):
+        callback.on_evaluate(None, state, None, metrics=blank)
+    assert not caplog.records
+    assert not (tmp_path / "diagnostics.json").exists()
+    assert [entry["step"] for entry in callback.history] == [300]  # it judged all the same

@@ -28,17 +28,25 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = build_parser()
     parser.prog = "wav2vec-hf finetune"
-    model_args, data_args, recipe_args, training_args = parser.parse_args_into_dataclasses(args=argv)
+    try:
+        model_args, data_args, recipe_args, training_args = parser.parse_args_into_dataclasses(args=argv)
+    except ValueError as error:  # a contradiction between options, found by TrainingArguments
+        print(f"wav2vec-hf finetune: error: {error}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if training_args.process_index != 0:  # the other processes of a torchrun / accelerate launch
+        logging.getLogger("wav2vec_hf").setLevel(logging.WARNING)
 
     from wav2vec_hf.data import DataValidationError
     from wav2vec_hf.finetuning.ctc import finetune_ctc
+    from wav2vec_hf.process_group import release_process_group
 
     try:
         result = finetune_ctc(model_args, data_args, recipe_args, training_args)
     except (DataValidationError, FileNotFoundError, ValueError) as error:
         print(f"wav2vec-hf finetune: error: {error}", file=sys.stderr)
         return 2
+    release_process_group()
     shown = {k: round(v, 4) for k, v in result.metrics.items() if k in ("eval_wer", "eval_cer", "eval_loss")}
     print(f"fine-tuned model in {result.output_dir} after {result.seconds:.0f} s: {shown}")
     return 0

@@ -46,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"pretrain: error: {error}", file=sys.stderr)
         return 2
     from wav2vec_hf.pretraining.loop import run_pretraining
+    from wav2vec_hf.process_group import release_process_group
 
     try:
         result = run_pretraining(config)
@@ -55,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     except (DataValidationError, ManifestError, FileNotFoundError, FileExistsError) as error:
         print(f"pretrain: error: {error}", file=sys.stderr)
         return 2
+    release_process_group()
     if result.interrupted:
         print(f"stopped after update {result.updates} (checkpoints in {result.output_dir / 'checkpoints'})")
     elif result.export_dir is not None:

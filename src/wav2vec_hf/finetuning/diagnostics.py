@@ -202,6 +202,9 @@ class PlateauCallback(TrainerCallback):
         facts: the run's settings and data checks.
         warmup_steps: evaluations before this update are not judged (the head-only phase and a grace period).
         output_dir: where ``diagnostics.json`` is written (``None``: nowhere).
+
+    Under several processes every process judges (they see the same metrics); only the first warns
+    and writes the file.
     """
 
     def __init__(self, facts: RunFacts, warmup_steps: int, output_dir: str | None = None) -> None:
@@ -236,6 +239,8 @@ class PlateauCallback(TrainerCallback):
             "findings": [asdict(f) for f in findings],
         }
         self.history.append(entry)
+        if not state.is_world_process_zero:
+            return
         if not self.warned:
             logger.warning(format_warning(step, metrics, findings))
             self.warned = True
