@@ -1,11 +1,10 @@
 """The Kneser-Ney estimator: hand-computed values, an independent reference, normalisation through KenLM,
-pruning, perplexity against kaldingram, speed."""
+pruning, perplexity against kaldingram, a realistic size (speed: benchmarks/lm_build_speed.py)."""
 
 from __future__ import annotations
 
 import math
 import random
-import time
 from collections import Counter
 
 import kenlm
@@ -302,7 +301,7 @@ def test_bad_arguments_are_refused():
 
 
 # ----------------------------------------------------------------------------------------------------
-# Against another estimator, and speed
+# Against another estimator, and a realistic size
 # ----------------------------------------------------------------------------------------------------
 
 
@@ -328,14 +327,12 @@ def test_heldout_perplexity_close_to_kaldingram(tmp_path):
         assert 0.8 * theirs_ppl < ours_ppl < 1.05 * theirs_ppl, (order, ours_ppl, theirs_ppl)
 
 
-def test_builds_a_quarter_million_words_at_order_4_in_seconds(tmp_path):
+def test_builds_a_quarter_million_words_at_order_4(tmp_path):
+    """A realistic size end to end (its speed, against kaldingram: benchmarks/lm_build_speed.py)."""
     sentences = lm_sentences(25_000, stream="speed")
     words = sum(len(s.split()) for s in sentences)
     assert words > 240_000
-    started = time.perf_counter()
     model = estimate_kneser_ney(sentences, 4)
-    write_arpa(model, tmp_path / "speed.arpa")
-    seconds = time.perf_counter() - started
-    # ~1 s on one free core; the bound leaves room for a busy shared machine.
-    assert seconds < 15, seconds
+    path = write_arpa(model, tmp_path / "speed.arpa")
     assert len(model.orders[3]) > 100_000
+    assert kenlm.Model(str(path)).order == 4
