@@ -10,14 +10,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 from safetensors.torch import load_file
 
 import wav2vec_hf
 from tests.finetuning import fixtures
-from tests.pretraining.test_loop_ddp import free_port
+from tests.helpers import torchrun_command
 
 UPDATES, HEAD_UPDATES, BATCH = 6, 2, 8
 
@@ -33,8 +32,7 @@ def test_two_process_cpu_finetuning(session_dir, tmp_path):
         "OMP_NUM_THREADS": "1",
     }
     command = [
-        sys.executable, "-m", "torch.distributed.run",
-        "--nproc_per_node", "2", "--master_addr", "127.0.0.1", "--master_port", str(free_port()),
+        *torchrun_command(2),
         "-m", "wav2vec_hf.cli", "finetune",
         "--model", str(pretrained), "--train", str(corpus / "labeled.tsv"), "--eval", str(corpus / "dev.tsv"),
         "--output_dir", str(output), "--use_cpu", "true", "--seed", "0",

@@ -11,23 +11,16 @@ reads its own half of the batches and checkpoints hold both processes' RNG state
 
 import json
 import os
-import socket
 import subprocess
-import sys
 from pathlib import Path
 
 from safetensors.torch import load_file
 
 import wav2vec_hf
+from tests.helpers import torchrun_command
 from tests.pretraining.support import build_tiny_corpus
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_two_process_cpu_ddp_with_layerdrop(tmp_path_factory, tmp_path):
@@ -41,8 +34,7 @@ def test_two_process_cpu_ddp_with_layerdrop(tmp_path_factory, tmp_path):
         "OMP_NUM_THREADS": "1",
     }
     command = [
-        sys.executable, "-m", "torch.distributed.run",
-        "--nproc_per_node", "2", "--master_addr", "127.0.0.1", "--master_port", str(free_port()),
+        *torchrun_command(2),
         str(REPO / "scripts" / "pretrain.py"),
         "--model_type", "wav2vec2",
         "--preset", "wav2vec2-tiny",
