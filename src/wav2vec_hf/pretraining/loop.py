@@ -120,7 +120,12 @@ def make_accelerator(config: PretrainingConfig):
 
 
 def run_pretraining(config: PretrainingConfig, accelerator=None) -> PretrainingResult:
-    """Run (or resume) a pretraining run described by ``config``; see the module docstring."""
+    """Run (or resume) a pretraining run described by ``config``; see the module docstring.
+
+    Under several processes the process group stays up afterwards (the caller may go on with it);
+    a script that ends there calls ``wav2vec_hf.process_group.release_process_group()``, as the
+    ``pretrain`` command does, or a process may abort at exit.
+    """
     from accelerate.utils import set_seed
 
     training = config.training
