@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from wav2vec_hf.data.text import sentence_stream
-from wav2vec_hf.decoding.ngram import estimate_kneser_ney, write_arpa
+from wav2vec_hf.decoding.ngram import estimate_kneser_ney, perplexity, write_arpa
 
 
 def arpa_ngram_count(path: Path) -> int:
@@ -37,16 +37,6 @@ def arpa_ngram_count(path: Path) -> int:
             elif line.startswith("\\1-grams:"):
                 break
     return total
-
-
-def perplexity(path: Path, sentences: list[str]) -> float:
-    """Per-token perplexity (words and ``</s>``) of ``sentences`` under the ARPA model at ``path``."""
-    import kenlm
-
-    model = kenlm.Model(str(path))
-    log10_total = sum(model.score(sentence, bos=True, eos=True) for sentence in sentences)
-    tokens = sum(len(sentence.split()) + 1 for sentence in sentences)
-    return math.pow(10.0, -log10_total / tokens)
 
 
 def main() -> None:
@@ -92,7 +82,7 @@ def main() -> None:
             name: {
                 "seconds": round(best[name], 3),
                 "ngrams": arpa_ngram_count(path),
-                "heldout_perplexity": round(perplexity(path, heldout), 3),
+                "heldout_perplexity": round(perplexity(path, heldout)[0], 3),
             }
             for name, path in (("ours", ours_path), ("kaldingram", theirs_path))
         }

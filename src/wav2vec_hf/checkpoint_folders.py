@@ -38,13 +38,17 @@ def complete_checkpoints(root: Path, prefix: str) -> list[Path]:
     return complete
 
 
+def read_checkpoint_state(folder: Path) -> dict | None:
+    """The parsed ``folder/trainer_state.json``, or ``None`` when it is missing or cut short."""
+    try:
+        return json.loads((Path(folder) / STATE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
 def is_complete_checkpoint(folder: Path) -> bool:
     """Whether ``folder/trainer_state.json`` exists and reads as JSON (the save finished)."""
-    try:
-        json.loads((Path(folder) / STATE_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return True
+    return read_checkpoint_state(folder) is not None
 
 
-__all__ = ["STATE_FILE", "complete_checkpoints", "is_complete_checkpoint"]
+__all__ = ["STATE_FILE", "complete_checkpoints", "is_complete_checkpoint", "read_checkpoint_state"]

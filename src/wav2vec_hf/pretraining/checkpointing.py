@@ -25,7 +25,7 @@ import os
 import shutil
 from pathlib import Path
 
-from wav2vec_hf.checkpoint_folders import STATE_FILE, complete_checkpoints, is_complete_checkpoint
+from wav2vec_hf.checkpoint_folders import STATE_FILE, complete_checkpoints, read_checkpoint_state
 
 CHECKPOINTS = "checkpoints"
 CHECKPOINT_PREFIX = "update-"
@@ -127,12 +127,13 @@ def read_trainer_state(checkpoint: Path) -> dict:
     Raises:
         FileNotFoundError: ``checkpoint`` is not a complete checkpoint folder.
     """
-    if not is_complete_checkpoint(Path(checkpoint)):
+    state = read_checkpoint_state(Path(checkpoint))
+    if state is None:
         raise FileNotFoundError(
             f"{checkpoint}: not a complete checkpoint (no readable {STATE_FILE}); "
             "pass a folder OUTPUT/checkpoints/update-N."
         )
-    return json.loads((Path(checkpoint) / STATE_FILE).read_text(encoding="utf-8"))
+    return state
 
 
 def check_random_states(checkpoint: Path, num_processes: int) -> list[str]:
