@@ -55,23 +55,72 @@ def test_trivial_task_and_saturated_diversity():
     assert sorted(e.kind for e in events) == ["diversity_saturated", "trivial_task"]
 
 
-def test_not_learning_only_after_a_quarter_of_the_run():
-    monitor = HealthMonitor(SPEC, max_steps=400, patience=20)
-    stuck = {
-        "loss": 2.4,
-        "contrastive_loss": 2.398,
-        "accuracy": 0.09,
-        "code_perplexity": 40.0,
-        "diversity_loss": 0.3,
-    }
-    first = None
+STUCK = {
+    "loss": 2.4,
+    "contrastive_loss": 2.398,
+    "accuracy": 0.09,
+    "code_perplexity": 40.0,
+    "diversity_loss": 0.3,
+}
+
+
+def test_stalled_fires_at_the_first_check_with_the_measured_numbers():
+    monitor = HealthMonitor(SPEC, max_steps=400, patience=50)
+    # windows of 5% of the run (20 updates), checked from 15% (update 60): patience plays no part
+    assert (monitor.window, monitor.stall_from) == (20, 60)
+    fired = {update: monitor.observe(update, STUCK) for update in range(1, 200)}
+    first = min(update for update, events in fired.items() if events)
+    assert first == 60
+    assert sum(len(events) for events in fired.values()) == 1  # once while it lasts
+    event = monitor.events[0]
+    assert event.kind == "stalled" and event.update == 60
+    assert "15% of its budget" in event.message
+    assert "updates 41-60" in event.message and "0.090 (1.0 x chance 0.091)" in event.message
+    assert "loss 2.4 -> 2.4 (flat); code perplexity 40 -> 40 (not falling)" in event.message
+    assert "diversity loss 0.3 -> 0.3 (flat)" in event.message
+    assert "grad_norm/transformer" in event.message and "learning rate" in event.message
+    assert monitor.summary()["healthy"] is False
+
+
+def test_a_run_at_chance_whose_codes_sharpen_is_not_stalled():
+    """Healthy small runs sit near chance while the code perplexity falls; that is not a stall."""
+    monitor = HealthMonitor(SPEC, max_steps=400, patience=50)
+    for update in range(1, 120):
+        sharpening = {**STUCK, "code_perplexity": 60.0 - 0.3 * update, "diversity_loss": 0.1 + 0.004 * update}
+        assert monitor.observe(update, sharpening) == []
+
+
+def test_a_run_that_learned_then_fell_back_to_chance_is_stalled_then():
+    monitor = HealthMonitor(SPEC, max_steps=400, patience=50)
+    events = []
     for update in range(1, 200):
-        if monitor.observe(update, stuck) and first is None:
-            first = update
-    # checked from update 100 (a quarter of 400) with 2 x patience updates of history, then 20 more
-    assert first == 100 + 19
-    assert monitor.events[0].kind == "not_learning"
-    assert "segment_seconds" in monitor.events[0].message
+        learning = 30 <= update < 100
+        metrics = {**STUCK, "accuracy": 0.2 if learning else 0.09}
+        events += monitor.observe(update, metrics)
+    assert [e.kind for e in events] == ["stalled"]
+    # the mean of the last 20 updates drops below 1.5 x chance (0.136) once 12 of them are at chance
+    assert events[0].update == 99 + 12
+
+
+def test_a_falling_loss_is_not_stalled_even_at_chance_accuracy():
+    spec = HealthSpec(chance_accuracy=0.2)
+    monitor = HealthMonitor(spec, max_steps=100, patience=50)
+    falling = [monitor.observe(u, {"loss": 2.0 - 0.01 * u, "accuracy": 0.2}) for u in range(1, 40)]
+    assert not any(falling)
+    monitor = HealthMonitor(spec, max_steps=100, patience=50)
+    flat = [monitor.observe(u, {"loss": 2.0, "accuracy": 0.2}) for u in range(1, 40)]
+    assert [e.kind for events in flat for e in events] == ["stalled"]
+    assert "loss 2 -> 2 (flat)" in monitor.events[0].message
+
+
+def test_stall_history_survives_a_resume():
+    monitor = HealthMonitor(SPEC, max_steps=400, patience=50)
+    for update in range(1, 50):
+        monitor.observe(update, STUCK)
+    resumed = HealthMonitor(SPEC, max_steps=400, patience=50)
+    resumed.load_state_dict(monitor.state_dict())
+    fired = [update for update in range(50, 80) if resumed.observe(update, STUCK)]
+    assert fired == [60]
 
 
 def test_nonfinite_streak_raises_with_remedies_and_finite_update_resets():
@@ -99,3 +148,10 @@ def test_state_dict_round_trip_continues_streaks():
     fired = [restored.observe(update, collapsed) for update in range(4, 7)]
     assert [e.kind for e in fired[-1]] == ["codebook_collapse"]  # 3 before + 3 after the restore
     assert math.isclose(restored.summary()["chance_accuracy"], 1 / 11)
+
+
+def test_a_continued_run_gets_the_same_grace_as_a_new_one():
+    """--init_from starts the update count at the checkpoint's; the stall check counts observed updates."""
+    monitor = HealthMonitor(SPEC, max_steps=400, patience=50)
+    fired = [update for update in range(300, 400) if monitor.observe(update, STUCK)]
+    assert fired == [300 + 60 - 1]

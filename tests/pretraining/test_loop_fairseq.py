@@ -33,6 +33,7 @@ def test_converted_checkpoint_continues_pretraining(
         [
             "--model_type", model_type,
             "--init_from", str(converted),
+            "--reset_updates",  # a fresh 3-update schedule (test_continue.py continues the checkpoint's)
             "--train", str(corpus / "dev.tsv"),
             "--valid", str(corpus / "test.tsv"),
             "--output_dir", str(output_dir),

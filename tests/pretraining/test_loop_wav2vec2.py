@@ -121,3 +121,45 @@ def test_export_loads_in_stock_transformers(trained):
     with torch.no_grad():
         logits = ctc(torch.randn(1, 16000)).logits
     assert logits.shape[0] == 1 and torch.isfinite(logits).all()
+
+
+def test_healthy_run_passes_the_stall_check(trained):
+    """The stall check ran (from update 30 of 60) and let this learning run through."""
+    result, output_dir = trained
+    assert result.updates >= 30
+    assert not [event for event in result.health["events"] if event["kind"] == "stalled"]
+    records = [r for r in train_records(output_dir) if r["split"] == "train"]
+    assert all(0.0 < r["context_similarity"] < 0.98 for r in records)
+
+
+def test_a_run_that_cannot_learn_is_named_stalled_early(tmp_path, tmp_path_factory, real_data_dir, caplog):
+    """The same run with a learning rate that cannot move the weights: the monitor names the stall at
+    its first check (15% of a 200-update budget = update 30), with the measured numbers, and writes
+    health.json while the run goes on."""
+    corpus = build_tiny_corpus(tmp_path_factory.getbasetemp())
+    train = combined_table(corpus, real_data_dir, tmp_path / "train.tsv")
+    output_dir = tmp_path / "out"
+    with caplog.at_level("WARNING", logger="wav2vec_hf.pretraining.health"):
+        result = run(
+            [
+                "--model_type", "wav2vec2",
+                "--preset", "wav2vec2-tiny",
+                "--train", str(train),
+                "--output_dir", str(output_dir),
+                "--max_steps", "200",
+                "--learning_rate", "1e-7",
+                "--stop_after_steps", "31",  # a kill: no end-of-run health.json
+                "--save_steps", "0",
+                "--cache_audio",
+                "--progress_bar", "false",
+                "--report_to", "none",
+                "--seed", "3",
+            ]
+        )  # fmt: skip
+    assert result.interrupted
+    health = json.loads((output_dir / "health.json").read_text())
+    assert [(event["kind"], event["update"]) for event in health["events"]] == [("stalled", 30)]
+    message = health["events"][0]["message"]
+    assert "15% of its budget" in message and "x chance" in message
+    assert "(flat)" in message and "Remedies:" in message
+    assert any("stalled" in record.getMessage() for record in caplog.records)

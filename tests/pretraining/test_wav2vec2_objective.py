@@ -104,3 +104,53 @@ def test_gumbel_schedule():
     assert gumbel_temperature(0, 2.0, 0.5, 0.999995) == 2.0
     assert gumbel_temperature(10**7, 2.0, 0.5, 0.999995) == 0.5
     assert abs(gumbel_temperature(1000, 2.0, 0.5, 0.999995) - 2.0 * 0.999995**1000) < 1e-12
+
+
+def test_forward_with_same_masks_masks_equally_many_frames_per_utterance():
+    torch.manual_seed(0)
+    model = Wav2Vec2ForPreTraining(tiny_config(mask_time_length=2)).eval()
+    objective = Wav2Vec2PretrainingObjective(model, require_same_masks=True).eval()
+    inputs = torch.randn(4, 12000)
+    attention_mask = torch.ones(4, 12000, dtype=torch.long)
+    attention_mask[1, 9000:] = 0
+    attention_mask[2, 6000:] = 0
+    with torch.no_grad():
+        out = objective(inputs, attention_mask=attention_mask)
+    counts = out.mask.sum(dim=1)
+    assert (counts == counts[0]).all() and counts[0] > 0
+    assert out.num_masked == 4 * counts[0]
+    assert torch.isfinite(out.loss)
+    lengths = objective.frame_lengths(inputs, attention_mask)
+    for row, length in enumerate(lengths.tolist()):
+        assert not out.mask[row, length:].any()
+
+
+def test_recipes_turn_same_masks_on_for_the_paper_presets_and_the_option_overrides(tmp_path):
+    from wav2vec_hf.pretraining.arguments import (
+        DataArguments,
+        ModelArguments,
+        TrainingArguments,
+        parse_arguments,
+        resolve_arguments,
+    )
+    from wav2vec_hf.pretraining.tasks import Wav2Vec2Task
+
+    def resolve(preset: str, **training):
+        return resolve_arguments(
+            ModelArguments(model_type="wav2vec2", preset=preset),
+            DataArguments(train="train.tsv"),
+            TrainingArguments(output_dir=str(tmp_path), **training),
+        )
+
+    assert resolve("wav2vec2-base").recipe.require_same_masks is True
+    assert resolve("wav2vec2-large-lv60").recipe.require_same_masks is True
+    assert resolve("wav2vec2-small-cpu").recipe.require_same_masks is False
+    assert resolve("wav2vec2-tiny").recipe.require_same_masks is False
+    assert resolve("wav2vec2-base", require_same_masks=False).recipe.require_same_masks is False
+    assert resolve("wav2vec2-small-cpu", require_same_masks=True).recipe.require_same_masks is True
+    common = ["--model_type", "wav2vec2", "--train", "train.tsv", "--output_dir", str(tmp_path)]
+    parsed = parse_arguments([*common, "--preset", "wav2vec2-base", "--require-same-masks", "false"])
+    assert parsed.recipe.require_same_masks is False
+    parsed = parse_arguments([*common, "--preset", "wav2vec2-tiny", "--require_same_masks", "true"])
+    assert parsed.recipe.require_same_masks is True
+    assert Wav2Vec2Task(parsed).build_module().require_same_masks is True

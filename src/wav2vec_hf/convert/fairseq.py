@@ -7,6 +7,8 @@ generation (``convert.generations``), converts it with the generation's converte
 * the feature extractor (``preprocessor_config.json``),
 * ``conversion.json``: source file name and sha256, generation, ``num_updates``, the fairseq
   options that decide the architecture, and the fairseq options transformers has no field for.
+* for wav2vec 2.0 pretraining checkpoints, ``pretraining_state.json``: the training recipe and the
+  update count, from which ``wav2vec-hf pretrain --init_from`` continues (``pretraining.pretraining_state``).
 
 wav2vec 2.0 folders load with stock ``Wav2Vec2ForPreTraining`` / ``Wav2Vec2Model`` /
 ``Wav2Vec2ForCTC`` and ``AutoFeatureExtractor``.
@@ -102,6 +104,8 @@ def convert_fairseq_checkpoint(
         "wav2vec_hf_version": wav2vec_hf.__version__,
         **extra_info,
     }
+    if kind == generations.WAV2VEC2:
+        info["pretraining_state"] = _write_pretraining_state(checkpoint, output, info["source_sha256"])
     (output / CONVERSION_INFO_FILE).write_text(json.dumps(info, indent=2, sort_keys=True, default=str) + "\n")
     logger.info("converted %s (%s) -> %s", checkpoint.path, kind, output)
     return ConversionResult(
@@ -156,6 +160,23 @@ def _convert(
         extra = {"fairseq_config": {"args": dict(sorted((checkpoint.args or {}).items()))}}
         return model, feature_extractor, extra
     raise CheckpointError(f"{checkpoint.path}: no converter for generation {kind!r}.")
+
+
+def _write_pretraining_state(checkpoint: FairseqCheckpoint, output: Path, sha256: str) -> str:
+    """``pretraining_state.json`` of a wav2vec 2.0 pretraining checkpoint: its training settings and
+    ``num_updates``, so ``wav2vec-hf pretrain --init_from`` continues its schedules."""
+    from wav2vec_hf.convert import wav2vec2
+    from wav2vec_hf.pretraining.pretraining_state import write_pretraining_state
+
+    recipe, notes = wav2vec2.fairseq_training_recipe(checkpoint)
+    path = write_pretraining_state(
+        output,
+        num_updates=checkpoint.num_updates,
+        recipe=recipe,
+        source=f"fairseq checkpoint {os.path.basename(checkpoint.path)} (sha256 {sha256[:12]})",
+        notes=notes,
+    )
+    return path.name
 
 
 def _task_summary(checkpoint: FairseqCheckpoint) -> dict[str, Any]:

@@ -254,9 +254,10 @@ def wav2vec2_config_from_fairseq(
             the feature penalty weight (second).
         path: the checkpoint path, for error messages.
 
-    Options transformers has no field for are kept as extra config attributes so training code can
-    read them: ``feature_grad_mult``, ``feature_penalty_weight``, ``max_gumbel_temperature``,
-    ``min_gumbel_temperature``, ``gumbel_temperature_decay``.
+    Options transformers has no field for are kept as extra config attributes (for information):
+    ``feature_grad_mult``, ``feature_penalty_weight``, ``max_gumbel_temperature``,
+    ``min_gumbel_temperature``, ``gumbel_temperature_decay``. Pretraining reads them from the
+    converted folder's ``pretraining_state.json`` (``fairseq_training_recipe``) instead.
 
     Raises:
         CheckpointError: an option selects an architecture stock transformers cannot express.
@@ -357,18 +358,20 @@ def options_not_in_transformers(
     notes: dict[str, Any] = {
         "feature_grad_mult": {
             "value": options["feature_grad_mult"],
-            "kept_as": "config.feature_grad_mult (used by wav2vec_hf.pretraining)",
+            "kept_as": "config.feature_grad_mult; pretraining_state.json recipe.feature_grad_mult (used by --init_from)",
         },
         "latent_temp": {
             "value": list(_latent_temperature(options["latent_temp"], "<checkpoint>")),
-            "kept_as": "config.max_gumbel_temperature / min_gumbel_temperature / gumbel_temperature_decay",
+            "kept_as": "config.max_gumbel_temperature / min_gumbel_temperature / gumbel_temperature_decay; "
+            "pretraining_state.json recipe.gumbel_temperature (used by --init_from)",
         },
     }
     loss_weights = list((criterion or {}).get("loss_weights") or [])
     if len(loss_weights) > 1:
         notes["feature_penalty_weight"] = {
             "value": loss_weights[1],
-            "kept_as": "config.feature_penalty_weight (criterion.loss_weights[1])",
+            "kept_as": "config.feature_penalty_weight (criterion.loss_weights[1]); pretraining_state.json "
+            "recipe.feature_penalty_weight (used by --init_from)",
         }
     for key, default in (
         ("mask_selection", "static"),
@@ -387,6 +390,123 @@ def options_not_in_transformers(
             "note": "masking is off (mask_prob = mask_channel_prob = 0), so transformers has no masked_spec_embed",
         }
     return notes
+
+
+def fairseq_training_recipe(checkpoint: FairseqCheckpoint) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The training settings of a wav2vec 2.0 pretraining checkpoint, as a recipe record.
+
+    Returns ``(recipe, notes)``: ``recipe`` maps ``PretrainingRecipe`` fields to the checkpoint's values
+    (``pretraining_state.json``, see ``wav2vec_hf.pretraining.pretraining_state``); ``notes`` says what
+    could not be carried over. Read from ``cfg`` (hydra checkpoints) or ``args`` (2020 checkpoints):
+
+    * ``optimization.lr[0]``, ``lr_scheduler`` ``polynomial_decay`` (power 1: ``warmup_updates``,
+      ``end_learning_rate``; warm-up from 0) -> learning_rate, lr_scheduler, warmup_steps,
+      warmup_init_lr, end_learning_rate; other schedulers are left to the preset / default recipe;
+    * ``optimization.max_update`` -> max_steps (the total; fairseq's ``total_num_update`` follows it);
+      ``optimization.clip_norm`` -> max_grad_norm;
+    * ``optimizer`` adam: ``adam_betas``, ``adam_eps``, ``weight_decay`` (fairseq's Adam decays weights
+      decoupled, as AdamW);
+    * ``model.feature_grad_mult``, ``criterion.loss_weights[1]`` (feature penalty; 0 without it),
+      ``model.latent_temp``, ``model.require_same_masks``;
+    * ``task.normalize``, ``task.max_sample_size`` / ``min_sample_size``, ``task.enable_padding``,
+      ``dataset.max_tokens`` / ``batch_size`` -> normalize, crop_samples, min_samples,
+      crop_to_shortest, max_batch_samples, max_batch_size.
+
+    fairseq's ``update_freq`` and GPU count are not a recipe value here (``--update_freq`` is per
+    process): they are kept in ``notes["fairseq_batch"]``.
+    """
+    from wav2vec_hf.pretraining.pretraining_state import RECORD_FIELDS
+
+    if checkpoint.args is not None:
+        flat = checkpoint.args
+
+        def get(section: str, key: str, default: Any = None) -> Any:
+            value = flat.get(key)
+            return default if value is None else value
+
+        def name_of(section: str) -> Any:
+            return flat.get(section)
+
+    else:
+        cfg = checkpoint.cfg or {}
+
+        def get(section: str, key: str, default: Any = None) -> Any:
+            value = (cfg.get(section) or {}).get(key)
+            return default if value is None else value
+
+        def name_of(section: str) -> Any:
+            return (cfg.get(section) or {}).get("_name")
+
+    options = fairseq_model_options(checkpoint)
+    criterion = fairseq_criterion_options(checkpoint)
+    recipe: dict[str, Any] = {}
+    notes: dict[str, Any] = {}
+
+    max_update = int(get("optimization", "max_update", 0) or 0)
+    if max_update > 0:
+        recipe["max_steps"] = max_update
+    else:
+        notes["max_update"] = (
+            "0 (the run was bounded by epochs): max_steps comes from the recipe or --max_steps"
+        )
+    lr = get("optimization", "lr")
+    peak = float(lr[0] if isinstance(lr, (list, tuple)) else lr) if lr is not None else None
+    scheduler = name_of("lr_scheduler")
+    power = float(get("lr_scheduler", "power", 1.0))
+    if scheduler == "polynomial_decay" and power == 1.0 and peak is not None:
+        recipe.update(
+            learning_rate=peak,
+            lr_scheduler="polynomial",
+            warmup_steps=int(get("lr_scheduler", "warmup_updates", 0)),
+            warmup_init_lr=0.0,
+            end_learning_rate=float(get("lr_scheduler", "end_learning_rate", 0.0)),
+        )
+        total = float(get("lr_scheduler", "total_num_update", max_update) or max_update)
+        if max_update > 0 and total != max_update:
+            notes["total_num_update"] = (
+                f"{total:g} differs from max_update {max_update}: the learning rate decays over max_steps"
+            )
+    else:
+        notes["lr_scheduler"] = (
+            f"{scheduler!r} (power {power:g}) has no wav2vec-hf equivalent: learning rate and schedule come "
+            "from the recipe or the command line"
+        )
+    if name_of("optimizer") == "adam":
+        betas = parse_python_literal(
+            get("optimizer", "adam_betas", "(0.9, 0.999)"), field="optimizer.adam_betas"
+        )
+        recipe["adam_betas"] = tuple(float(beta) for beta in betas)
+        recipe["adam_epsilon"] = float(get("optimizer", "adam_eps", 1e-8))
+        recipe["weight_decay"] = float(get("optimizer", "weight_decay", 0.0))
+    else:
+        notes["optimizer"] = f"{name_of('optimizer')!r}: AdamW settings come from the recipe"
+    recipe["max_grad_norm"] = float(get("optimization", "clip_norm", 0.0))
+    recipe["feature_grad_mult"] = float(options["feature_grad_mult"])
+    loss_weights = list(criterion.get("loss_weights") or [])
+    recipe["feature_penalty_weight"] = float(loss_weights[1]) if len(loss_weights) > 1 else 0.0
+    recipe["gumbel_temperature"] = _latent_temperature(options["latent_temp"], checkpoint.path)
+    recipe["gumbel_floor_fraction"] = None
+    recipe["require_same_masks"] = bool(options.get("require_same_masks", True))
+    recipe["normalize"] = bool(get("task", "normalize", False))
+    max_sample_size = get("task", "max_sample_size")
+    recipe["crop_samples"] = int(max_sample_size) if max_sample_size else None
+    min_sample_size = get("task", "min_sample_size")
+    recipe["min_samples"] = int(min_sample_size) if min_sample_size else None
+    recipe["crop_to_shortest"] = not bool(get("task", "enable_padding", False))
+    if get("dataset", "max_tokens"):
+        recipe["max_batch_samples"] = int(get("dataset", "max_tokens"))
+    batch_size = get("dataset", "batch_size") or get("dataset", "max_sentences")
+    if batch_size:
+        recipe["max_batch_size"] = int(batch_size)
+    update_freq = get("optimization", "update_freq", [1])
+    notes["fairseq_batch"] = {
+        "distributed_world_size": get("distributed_training", "distributed_world_size"),
+        "update_freq": update_freq[0] if isinstance(update_freq, (list, tuple)) else update_freq,
+        "max_tokens": get("dataset", "max_tokens"),
+        "note": "one fairseq update summed distributed_world_size x update_freq micro-batches; "
+        "--update_freq here counts micro-batches per process",
+    }
+    return {key: value for key, value in recipe.items() if key in RECORD_FIELDS}, notes
 
 
 def convert_wav2vec2_checkpoint(

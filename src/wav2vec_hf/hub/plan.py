@@ -39,7 +39,8 @@ PROCESSOR_FILES = (
     "alphabet.json",
     "text_normalizer.json",
 )
-EXTRA_RECORD_FILES = ("metrics.jsonl",)
+# pretraining_state.json: what `pretrain --init_from` continues from (recipe and update count).
+EXTRA_RECORD_FILES = ("metrics.jsonl", "pretraining_state.json")
 PLOTS_DIR = "plots"
 MAX_RECORD_BYTES = 10 * 1024 * 1024  # a record or plot larger than this is left out (say so)
 _TRAINING_STATE_DIRS = ("checkpoints", "runs", "exports", "logs", "wandb", ".tmp-export")

@@ -10,7 +10,14 @@ crops and batch size, feature-encoder gradient scale, Gumbel schedule, segment c
 so ``--preset wav2vec2-base`` alone reproduces fairseq's BASE run. Without a preset (``--model-config``
 or ``--init-from``) the model type's default recipe is used (``DEFAULT_RECIPE``).
 
-Precedence, lowest first: dataclass default < recipe < config file < command line.
+``--init_from DIR`` continues a model: when ``DIR`` holds ``pretraining_state.json`` (written by
+``convert-fairseq`` and by the loop's exports, see ``pretraining.pretraining_state``), its recipe replaces
+the preset's (or the default) recipe field by field, and the run starts at its ``num_updates`` (so the
+learning-rate and Gumbel schedules go on; ``--max_steps`` is the total, not the updates to add). Every
+option given that changes one of its values is reported and kept in ``PretrainingConfig.overrides``.
+
+Precedence, lowest first: dataclass default < recipe (preset or default) < the ``--init_from``
+folder's record < config file < command line.
 """
 
 import dataclasses
@@ -44,6 +51,8 @@ class PretrainingRecipe:
         update_freq: micro-batches accumulated per update and process (fairseq ``update_freq``).
         feature_grad_mult: wav2vec 2.0 feature-encoder gradient scale (0.1 BASE, 1.0 LARGE).
         feature_penalty_weight: wav2vec 2.0 L2 penalty on the feature-encoder output (10 BASE, 0 LARGE).
+        require_same_masks: wav2vec 2.0: every utterance of a micro-batch keeps the same number of masked
+            frames, the fewest any has (fairseq's default; extra masked frames are unmasked at random).
         gumbel_temperature: ``(start, end, decay)``: ``max(end, start * decay ** update)``; None takes the
             model config's (wav2vec / vq-wav2vec ``vq_temp``) or (2, 0.5, 0.999995).
         gumbel_floor_fraction: if set, the decay is recomputed so that the temperature reaches ``end`` at
@@ -75,6 +84,7 @@ class PretrainingRecipe:
     update_freq: int = 1
     feature_grad_mult: float = 0.1
     feature_penalty_weight: float = 10.0
+    require_same_masks: bool = False
     gumbel_temperature: tuple[float, float, float] | None = (2.0, 0.5, 0.999995)
     gumbel_floor_fraction: float | None = None
     crop_samples: int | None = 250_000
@@ -129,6 +139,7 @@ RECIPES: dict[str, PretrainingRecipe] = {
         learning_rate=5e-4,
         warmup_steps=32_000,
         max_steps=400_000,
+        require_same_masks=True,
         source="fairseq wav2vec2_base_librispeech.yaml (64 GPUs x 1.4M samples: update_freq = 64 / GPUs)",
     ),
     "wav2vec2-large-lv60": PretrainingRecipe(
@@ -143,11 +154,13 @@ RECIPES: dict[str, PretrainingRecipe] = {
         crop_samples=320_000,
         max_batch_samples=1_200_000,
         normalize=True,
+        require_same_masks=True,
         source="fairseq wav2vec2_large_librivox.yaml (128 GPUs x 1.2M samples), LR from the paper",
     ),
     # The small presets drop the feature penalty (fairseq BASE: 10): measured on the built-in corpus,
     # a weight of 10 or even 1 holds the tiny model at chance for 100+ updates, 0 lets it learn
-    # within 20 (docs/pretraining.md).
+    # within 20 (docs/pretraining.md). They keep require_same_masks off (fairseq: on): their recipes
+    # were tuned without it and it was not measured on them.
     "wav2vec2-small-cpu": PretrainingRecipe(
         learning_rate=2e-3,
         warmup_fraction=0.08,
@@ -275,7 +288,15 @@ class ModelArguments:
     init_from: str | None = field(
         default=None,
         metadata={
-            "help": "a save_pretrained folder (e.g. a converted fairseq checkpoint) to continue pretraining"
+            "help": "a save_pretrained folder (e.g. a converted fairseq checkpoint) to continue pretraining: "
+            "its pretraining_state.json gives the recipe and the update to start at"
+        },
+    )
+    reset_updates: bool = field(
+        default=False,
+        metadata={
+            "help": "with --init_from: start at update 0 (new warm-up, Gumbel temperature from its start) "
+            "instead of the folder's num_updates"
         },
     )
     config_overrides: str | None = field(
@@ -365,6 +386,10 @@ class TrainingArguments:
     )
     feature_grad_mult: float | None = None
     feature_penalty_weight: float | None = None
+    require_same_masks: bool | None = field(
+        default=None,
+        metadata={"help": "wav2vec2: equal masked-frame counts per utterance (the batch's fewest; fairseq)"},
+    )
     compile: bool = field(default=False, metadata={"help": "torch.compile the train step (GPU)"})
     save_steps: int = field(
         default=1000, metadata={"help": "checkpoint every N updates (0: only at the end)"}
@@ -401,6 +426,10 @@ class TrainingArguments:
     max_nonfinite_updates: int = field(
         default=20, metadata={"help": "stop after this many consecutive NaN/inf updates (each is skipped)"}
     )
+    log_module_grad_norms: bool = field(
+        default=False,
+        metadata={"help": "log the gradient norm of each part of the model (grad_norm/<part>) every update"},
+    )
     health_patience: int = field(default=50, metadata={"help": "updates a collapse sign must last"})
     stop_on_collapse: bool = field(default=False, metadata={"help": "stop when collapse is detected"})
     stop_after_steps: int | None = field(
@@ -420,6 +449,13 @@ class PretrainingConfig:
     training: TrainingArguments
     recipe: PretrainingRecipe
     recipe_name: str
+    start_update: int = 0
+    """The update the run starts at: the ``--init_from`` folder's ``num_updates`` (0 for a new model
+    or with ``--reset_updates``). ``--resume`` replaces it with its checkpoint's update."""
+    init_state: str | None = None
+    """The ``pretraining_state.json`` the recipe was read from, if any."""
+    overrides: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    """Options that changed a value of ``init_state``: ``{"field", "checkpoint", "value", "option"}``."""
 
     def to_dict(self) -> dict[str, Any]:
         """Flat JSON-ready view (for trackers and ``run_config.json``)."""
@@ -430,6 +466,9 @@ class PretrainingConfig:
         for key, value in dataclasses.asdict(self.recipe).items():
             flat[f"recipe.{key}"] = list(value) if isinstance(value, tuple) else value
         flat["recipe.name"] = self.recipe_name
+        flat["init.start_update"] = self.start_update
+        flat["init.state_file"] = self.init_state
+        flat["init.overrides"] = self.overrides
         return flat
 
     @property
@@ -466,6 +505,7 @@ _RECIPE_FROM_TRAINING = (
     "update_freq",
     "feature_grad_mult",
     "feature_penalty_weight",
+    "require_same_masks",
     "gumbel_floor_fraction",
     "max_steps",
 )
@@ -512,6 +552,16 @@ def resolve_arguments(
 
     recipe_name = model.preset if model.preset in RECIPES else DEFAULT_RECIPE[model.model_type]
     recipe = get_recipe(recipe_name)
+    state = None
+    if model.init_from:
+        from wav2vec_hf.pretraining.pretraining_state import read_pretraining_state
+
+        state = read_pretraining_state(model.init_from)
+    if state is not None:
+        # The folder's own recipe wins over the preset's / default one; they fill what it lacks.
+        recipe = dataclasses.replace(
+            recipe, **state.recipe, source=f"{state.path} ({state.source}); the rest from {recipe_name}"
+        )
     changes: dict[str, Any] = {}
     for name in _RECIPE_FROM_TRAINING:
         value = getattr(training, name)
@@ -544,11 +594,75 @@ def resolve_arguments(
             training.gumbel_decay if training.gumbel_decay is not None else base[2],
         )
         changes["gumbel_temperature"] = gumbel
+    overrides = _overrides_of(state, changes, training) if state is not None else []
     recipe = dataclasses.replace(recipe, **changes)
     _check_recipe(recipe, model.model_type)
+    start_update = state.num_updates if state is not None and not model.reset_updates else 0
+    if start_update >= recipe.max_steps:
+        raise ValueError(
+            f"--init_from {model.init_from}: the model has done {start_update} updates and its run's "
+            f"total is {recipe.max_steps} (max_steps), so nothing is left to do. Pass --max_steps N above "
+            f"{start_update} (the total, not the updates to add), or --reset_updates to start the schedules "
+            "at update 0."
+        )
     return PretrainingConfig(
-        model=model, data=data, training=training, recipe=recipe, recipe_name=recipe_name
+        model=model,
+        data=data,
+        training=training,
+        recipe=recipe,
+        recipe_name=recipe_name,
+        start_update=start_update,
+        init_state=str(state.path) if state is not None else None,
+        overrides=overrides,
     )
+
+
+_OPTION_OF_FIELD = {
+    "adam_betas": "--adam_beta1 / --adam_beta2",
+    "gumbel_temperature": "--gumbel_start / --gumbel_end / --gumbel_decay",
+}
+
+
+def _overrides_of(state, changes: dict[str, Any], training: TrainingArguments) -> list[dict[str, Any]]:
+    """The options (command line or ``--config``) that change a value of the ``--init_from`` record;
+    each is logged as a warning."""
+    import logging
+
+    logger = logging.getLogger(__name__)
+    overrides = []
+    for name, value in changes.items():
+        if name not in state.recipe or _same(state.recipe[name], value):
+            continue
+        option = _OPTION_OF_FIELD.get(name, f"--{name}")
+        if name == "warmup_steps" and value is None:
+            option = f"--warmup_fraction {training.warmup_fraction}"
+        overrides.append(
+            {
+                "field": name,
+                "checkpoint": _plain(state.recipe[name]),
+                "value": _plain(value),
+                "option": option,
+            }
+        )
+        logger.warning(
+            "overriding the checkpoint's %s %s with %s (%s; the checkpoint's value is in %s)",
+            name,
+            _plain(state.recipe[name]),
+            _plain(value),
+            option,
+            state.path,
+        )
+    return overrides
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    return a == b
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
 
 
 def _check_recipe(recipe: PretrainingRecipe, model_type: str) -> None:

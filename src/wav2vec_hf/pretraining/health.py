@@ -14,8 +14,14 @@ it has cleared. Signs:
 * ``trivial_task``: contrastive loss < 0.01 with accuracy > 0.99 (every distractor shares the
   positive's code, or the targets leak);
 * ``diversity_saturated``: diversity loss > 0.9 (the averaged code distribution uses < 10% of G V);
-* ``not_learning``: after a quarter of the run, the accuracy still below 1.5 x chance and the loss
-  flat (< 2% lower than ``patience`` updates earlier);
+* ``stalled``: from 15% of the run on (and at least 3 windows), over the last ``window`` updates
+  (5% of the run, at least 10) the accuracy is below 1.5 x chance, and against the run's first
+  ``window`` updates the contrastive loss is flat (< 2% lower), the code perplexity has not fallen
+  (by 10%) and the diversity loss is flat (within 0.05), each where the model has one. Healthy small
+  runs sit near chance at first while their codes sharpen (perplexity falling, diversity moving), which
+  this tells apart. Checked on window means, so a stalled run is named at the first check (update 90
+  of 600), with the measured numbers (and the context similarity: near 1 when the Transformer gives
+  every frame the same output); once per episode.
 * ``nonfinite``: a NaN/inf loss or gradient (the update is skipped and counted by the loop; too
   many in a row stop the run with ``TrainingDivergedError``).
 """
@@ -47,10 +53,13 @@ REMEDIES = {
         "raise the diversity loss weight, lower the learning rate, check that the audio is not mostly "
         "silence or padding"
     ),
-    "not_learning": (
-        "raise the learning rate or lengthen warm-up, use longer inputs (--segment_seconds 4 on short "
-        "utterances), fewer distractors or a shorter mask span for small models, and check that the audio "
-        "is speech at 16 kHz (not silence, not normalised twice)"
+    "stalled": (
+        "look at grad_norm/transformer (--log_module_grad_norms): a gradient spike followed by a 100x "
+        "smaller Transformer gradient means the Transformer died at the peak learning rate: lower the "
+        "learning rate, lengthen warm-up, or use a pre-LN encoder (do_stable_layer_norm=true); a run that "
+        "never left chance needs a higher learning rate or longer inputs (--segment_seconds 4 on short "
+        "utterances), fewer distractors or a shorter mask span for small models; check that the audio is "
+        "speech at 16 kHz (not silence, not normalised twice)"
     ),
     "nonfinite": (
         "lower the learning rate, clip gradients (--max_grad_norm 10), prefer bf16 to fp16, and validate the "
@@ -62,7 +71,6 @@ DESCRIPTIONS = {
     "codebook_collapse": "code perplexity {value:.2f} sank to the collapse level (G = {groups} groups)",
     "trivial_task": "contrastive loss {value:.4f} near 0 with accuracy near 1",
     "diversity_saturated": "diversity loss {value:.3f}: the codebook usage collapsed",
-    "not_learning": "accuracy {value:.3f} still at chance ({chance:.3f}) and the loss flat",
     "nonfinite": "a NaN/inf loss or gradient",
 }
 
@@ -86,10 +94,14 @@ class HealthMonitor:
 
     Args:
         spec: chance accuracy and codebook size of the model.
-        max_steps: updates of the run (``not_learning`` is checked after a quarter of it).
-        patience: updates a sign must last.
+        max_steps: updates of the run (``stalled`` is checked from ``STALL_CHECK_FRACTION`` of it).
+        patience: updates a collapse sign must last.
         max_nonfinite: consecutive NaN/inf updates after which ``record_nonfinite`` raises.
     """
+
+    STALL_CHECK_FRACTION = 0.15
+    WINDOW_FRACTION = 0.05
+    TRACKED = ("accuracy", "code_perplexity", "diversity_loss", "loss", "context_similarity")
 
     def __init__(
         self, spec: HealthSpec, *, max_steps: int, patience: int = 50, max_nonfinite: int = 20
@@ -103,8 +115,14 @@ class HealthMonitor:
         self.events: list[HealthEvent] = []
         self.nonfinite_total = 0
         self.nonfinite_streak = 0
-        self.losses: deque[float] = deque(maxlen=2 * self.patience)
-        self.accuracies: deque[float] = deque(maxlen=self.patience)
+        # Means over fewer than 10 updates are noise, and a run needs a few windows to leave its start:
+        # short runs (smoke tests) are checked from update 30.
+        self.window = max(10, math.ceil(self.WINDOW_FRACTION * max_steps))
+        self.stall_from = max(3 * self.window, math.ceil(self.STALL_CHECK_FRACTION * max_steps))
+        # Means of the run's first `window` updates, and the last `window` values, per tracked metric.
+        self.first: dict[str, list[float]] = {key: [] for key in self.TRACKED}
+        self.recent: dict[str, deque[float]] = {key: deque(maxlen=self.window) for key in self.TRACKED}
+        self.observed = 0
 
     # --- per-update checks -------------------------------------------------------------------
 
@@ -112,12 +130,14 @@ class HealthMonitor:
         """Check one update's metrics; returns the events that fired now (also logged as warnings)."""
         spec = self.spec
         fired = []
-        loss = metrics.get("contrastive_loss", metrics.get("loss"))
         accuracy = metrics.get("accuracy")
-        if loss is not None and math.isfinite(loss):
-            self.losses.append(loss)
-        if accuracy is not None and math.isfinite(accuracy):
-            self.accuracies.append(accuracy)
+        tracked = {**metrics, "loss": metrics.get("contrastive_loss", metrics.get("loss"))}
+        for key in self.TRACKED:
+            value = tracked.get(key)
+            if value is not None and math.isfinite(value):
+                if len(self.first[key]) < self.window:
+                    self.first[key].append(value)
+                self.recent[key].append(value)
 
         perplexity = metrics.get("code_perplexity")
         if spec.num_groups is not None and perplexity is not None:
@@ -129,18 +149,46 @@ class HealthMonitor:
             fired += self._check(
                 "diversity_saturated", metrics["diversity_loss"] > 0.9, update, metrics["diversity_loss"]
             )
-        if accuracy is not None:
-            fired += self._check("not_learning", self._stuck(update), update, self._mean(self.accuracies))
+        self.observed += 1
+        # Counted in updates this monitor has seen: a run continued from update N (--init_from) gets
+        # the same 15% grace as a new one.
+        if accuracy is not None and self.observed >= self.stall_from:
+            stalled, description = self._stalled(update)
+            if not stalled:
+                self.active["stalled"] = False
+            elif not self.active["stalled"]:
+                self.active["stalled"] = True
+                fired.append(self._event("stalled", update, self._mean(self.recent["accuracy"]), description))
         return fired
 
-    def _stuck(self, update: int) -> bool:
-        if update < max(self.patience, self.max_steps // 4) or len(self.losses) < 2 * self.patience:
-            return False
-        at_chance = self._mean(self.accuracies) < 1.5 * self.spec.chance_accuracy
-        losses = list(self.losses)
-        before, now = self._mean(losses[: self.patience]), self._mean(losses[self.patience :])
-        flat = now > 0.98 * before
-        return at_chance and flat
+    def _stalled(self, update: int) -> tuple[bool, str]:
+        """Whether the last window looks like the start of the run, and the numbers that say so."""
+        chance = self.spec.chance_accuracy
+        accuracy = self._mean(self.recent["accuracy"])
+        checks = [accuracy < 1.5 * chance]
+        parts = [
+            f"over updates {update - len(self.recent['accuracy']) + 1}-{update} the accuracy is "
+            f"{accuracy:.3f} ({accuracy / chance:.1f} x chance {chance:.3f})"
+        ]
+        for key, label, same, verdict in (
+            ("loss", "loss", lambda first, now: now > 0.98 * first, "flat"),
+            ("code_perplexity", "code perplexity", lambda first, now: now > 0.9 * first, "not falling"),
+            ("diversity_loss", "diversity loss", lambda first, now: abs(now - first) < 0.05, "flat"),
+        ):
+            if self.first[key] and self.recent[key]:
+                first, now = self._mean(self.first[key]), self._mean(self.recent[key])
+                checks.append(same(first, now))
+                parts.append(f"{label} {first:.3g} -> {now:.3g} ({verdict if checks[-1] else 'moving'})")
+        parts[-1] += f", against the run's first {len(self.first['accuracy'])} updates"
+        if self.recent["context_similarity"]:
+            similarity = self._mean(self.recent["context_similarity"])
+            parts.append(
+                f"context similarity {similarity:.3f}"
+                + (" (every frame gets nearly the same prediction)" if similarity > 0.98 else "")
+            )
+        return all(checks), f"the run is stalled at {100 * update / self.max_steps:.0f}% of its budget: " + (
+            "; ".join(parts)
+        )
 
     @staticmethod
     def _mean(values) -> float:
@@ -158,10 +206,11 @@ class HealthMonitor:
         self.active[kind] = True
         return [self._event(kind, update, value)]
 
-    def _event(self, kind: str, update: int, value: float) -> HealthEvent:
-        description = DESCRIPTIONS[kind].format(
-            value=value, groups=self.spec.num_groups, chance=self.spec.chance_accuracy
-        )
+    def _event(self, kind: str, update: int, value: float, description: str | None = None) -> HealthEvent:
+        if description is None:
+            description = DESCRIPTIONS[kind].format(
+                value=value, groups=self.spec.num_groups, chance=self.spec.chance_accuracy
+            )
         message = f"update {update}: {description}. Remedies: {REMEDIES[kind]}."
         event = HealthEvent(update=update, kind=kind, value=float(value), message=message)
         self.events.append(event)
@@ -198,8 +247,9 @@ class HealthMonitor:
             "events": [asdict(event) for event in self.events],
             "nonfinite_total": self.nonfinite_total,
             "nonfinite_streak": self.nonfinite_streak,
-            "losses": list(self.losses),
-            "accuracies": list(self.accuracies),
+            "observed": self.observed,
+            "first": {key: list(values) for key, values in self.first.items()},
+            "recent": {key: list(values) for key, values in self.recent.items()},
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -208,10 +258,11 @@ class HealthMonitor:
         self.events = [HealthEvent(**event) for event in state["events"]]
         self.nonfinite_total = int(state["nonfinite_total"])
         self.nonfinite_streak = int(state["nonfinite_streak"])
-        self.losses.clear()
-        self.losses.extend(state["losses"])
-        self.accuracies.clear()
-        self.accuracies.extend(state["accuracies"])
+        self.observed = int(state.get("observed", 0))
+        for key in self.TRACKED:
+            self.first[key] = list(state.get("first", {}).get(key, []))
+            self.recent[key].clear()
+            self.recent[key].extend(state.get("recent", {}).get(key, []))
 
     def summary(self) -> dict:
         """JSON-ready: the events, the NaN/inf count, the reference levels."""

@@ -18,7 +18,8 @@ process reads its own share of the batches (``LengthBatchSampler(num_replicas, r
 Outputs under ``OUTPUT``: ``checkpoints/update-N`` (atomic ``save_state``, last K kept),
 ``metrics.jsonl`` (one record per update and per validation), ``runs/`` (tensorboard),
 ``plots/curves.png``, ``health.json``, ``pretraining_summary.json``, ``run_config.json`` and, at the
-end, the ``save_pretrained`` export (model + feature extractor config) in ``OUTPUT`` itself
+end, the ``save_pretrained`` export (model + feature extractor config + ``pretraining_state.json``,
+from which ``--init_from`` continues) in ``OUTPUT`` itself
 (on request also in ``exports/update-N``: touch ``OUTPUT/EXPORT`` or pass ``--export_steps``).
 
 Resume (``--resume``) restores the model, optimizer, GradScaler, every process's RNG states, the
@@ -186,7 +187,8 @@ def run_pretraining(config: PretrainingConfig, accelerator=None) -> PretrainingR
         train_data.dataset, train_data.sampler, train_data.collator, num_workers=config.data.num_workers
     )
     load_skips = SkipReport(source=f"{config.data.train} (while loading)")
-    state = {"update": 0, "elapsed_seconds": 0.0, "audio_seconds": 0.0, "first_valid": None}
+    # --init_from a folder with pretraining_state.json: its update count (the schedules go on from there).
+    state = {"update": config.start_update, "elapsed_seconds": 0.0, "audio_seconds": 0.0, "first_valid": None}
 
     if resume_from is not None:
         state.update(_restore(accelerator, resume_from, stream, monitor))
@@ -195,6 +197,11 @@ def run_pretraining(config: PretrainingConfig, accelerator=None) -> PretrainingR
         accelerator.print(f"resumed from {resume_from} at update {state['update']}")
     elif main and (output_dir / METRICS_FILE).exists():
         (output_dir / METRICS_FILE).unlink()  # a fresh run in a folder without checkpoints
+    if resume_from is None and config.start_update:
+        accelerator.print(
+            f"continuing {config.model.init_from} from its update {config.start_update} "
+            f"(schedules as in {config.init_state}) to update {recipe.max_steps}"
+        )
 
     if accelerator.log_with:
         accelerator.init_trackers("pretraining", config=_tracker_config(config))
@@ -230,7 +237,7 @@ def run_pretraining(config: PretrainingConfig, accelerator=None) -> PretrainingR
     last_valid = None
     started = time.perf_counter()
     try:
-        if state["update"] == 0 and resume_from is None:
+        if resume_from is None:
             last_valid = validate()
         while state["update"] < recipe.max_steps:
             update = state["update"]
@@ -254,6 +261,11 @@ def run_pretraining(config: PretrainingConfig, accelerator=None) -> PretrainingR
             max_norm = recipe.max_grad_norm if recipe.max_grad_norm > 0 else math.inf
             grad_norm = accelerator.clip_grad_norm_(module.parameters(), max_norm)
             finite = bool(torch.isfinite(grad_norm)) if grad_norm is not None else True
+            group_norms = (
+                _group_grad_norms(task, accelerator.unwrap_model(module))
+                if training.log_module_grad_norms
+                else {}
+            )
             if accelerator.scaler is not None:  # fp16: the GradScaler decides, and lowers its scale
                 optimizer.step()
                 skipped = accelerator.optimizer_step_was_skipped or not finite
@@ -281,6 +293,7 @@ def run_pretraining(config: PretrainingConfig, accelerator=None) -> PretrainingR
                 **values,
                 "learning_rate": learning_rate,
                 "grad_norm": float(grad_norm) if grad_norm is not None else float("nan"),
+                **group_norms,
                 "tokens_per_update": total_tokens,
                 "epoch": stream.epoch,
                 "nonfinite_updates": monitor.nonfinite_total,
@@ -288,7 +301,8 @@ def run_pretraining(config: PretrainingConfig, accelerator=None) -> PretrainingR
             record["audio_seconds_per_second"] = total_tokens / task.tokens_per_second / max(seconds, 1e-9)
             log(record)
             last_train = record
-            monitor.observe(state["update"], metrics)
+            if monitor.observe(state["update"], metrics) and main:
+                _write_json(output_dir / HEALTH_FILE, monitor.summary())  # seen while the run goes on
             progress.update(1)
             progress.set_postfix(_postfix(record), refresh=False)
 
@@ -299,7 +313,11 @@ def run_pretraining(config: PretrainingConfig, accelerator=None) -> PretrainingR
                 last_saved = state["update"]
             if _export_requested(accelerator, output_dir, training, state["update"]):
                 exported = export_model(
-                    accelerator, task, module, output_dir / "exports" / f"update-{state['update']:08d}"
+                    accelerator,
+                    task,
+                    module,
+                    output_dir / "exports" / f"update-{state['update']:08d}",
+                    update=state["update"],
                 )
                 if publisher is not None:
                     publisher.submit(exported, state["update"])
@@ -321,7 +339,7 @@ def run_pretraining(config: PretrainingConfig, accelerator=None) -> PretrainingR
                 last_valid = validate()
             if last_saved != state["update"]:
                 _save(accelerator, root, state, stream, monitor, training, started)
-            export_dir = export_model(accelerator, task, module, output_dir)
+            export_dir = export_model(accelerator, task, module, output_dir, update=state["update"])
     except TrainingDivergedError:
         if main:
             _write_json(output_dir / HEALTH_FILE, monitor.summary())
@@ -452,6 +470,20 @@ def _weighted_sums(outputs: list, keys: list[str]) -> torch.Tensor:
     return torch.stack(rows).sum(0)
 
 
+def _group_grad_norms(task: PretrainingTask, model) -> dict[str, float]:
+    """``grad_norm/<group>``: the L2 norm of each parameter group's gradient (after clipping).
+
+    Under DDP every process holds the same reduced gradient; under FSDP / DeepSpeed each holds a
+    shard, so the figures are this process's shard only.
+    """
+    norms = {}
+    for name, parameters in task.parameter_groups(model).items():
+        grads = [p.grad.detach().float().norm() for p in parameters if p.grad is not None]
+        if grads:
+            norms[f"grad_norm/{name}"] = float(torch.stack(grads).norm())
+    return norms
+
+
 def _reduce_metrics(accelerator, outputs: list, tokens: float) -> tuple[dict[str, float], float]:
     """Weighted means over micro-batches and processes, and the tokens of all processes: one collective."""
     keys = sorted(outputs[0].metrics)
@@ -500,8 +532,13 @@ def evaluate(
     return {key: values[i] / total_weight for i, key in enumerate(keys)}
 
 
-def export_model(accelerator, task: PretrainingTask, module, directory: Path) -> Path:
+def export_model(
+    accelerator, task: PretrainingTask, module, directory: Path, update: int | None = None
+) -> Path:
     """``save_pretrained`` the model and its feature extractor (tokenizer for units-bert) into ``directory``.
+
+    With ``update`` (the updates done), ``pretraining_state.json`` records it and the recipe that ran
+    (``pretraining.pretraining_state``), so ``--init_from directory`` continues the schedules from there.
 
     Written into a temporary folder first; files are then moved in one by one, so the folder never
     holds a half-written weight file.
@@ -513,6 +550,8 @@ def export_model(accelerator, task: PretrainingTask, module, directory: Path) ->
         shutil.rmtree(temporary, ignore_errors=True)
         temporary.mkdir(parents=True)
         task.export(accelerator.unwrap_model(module), temporary, state_dict)
+        if update is not None:
+            _write_pretraining_state(task, temporary, update)
         directory.mkdir(parents=True, exist_ok=True)
         for item in temporary.iterdir():
             target = directory / item.name
@@ -522,6 +561,24 @@ def export_model(accelerator, task: PretrainingTask, module, directory: Path) ->
         shutil.rmtree(temporary, ignore_errors=True)
     accelerator.wait_for_everyone()
     return directory
+
+
+def _write_pretraining_state(task: PretrainingTask, directory: Path, update: int) -> None:
+    """The export's ``pretraining_state.json``: the recipe as it ran (warm-up count, Gumbel schedule
+    with the floor fraction applied) and ``update``."""
+    from wav2vec_hf.pretraining.pretraining_state import recipe_record, write_pretraining_state
+
+    config = task.config
+    gumbel = getattr(task, "gumbel", None)  # the schedule the task used (None: no Gumbel quantiser)
+    schedule = (
+        (gumbel.start, gumbel.end, gumbel.decay) if gumbel is not None else config.recipe.gumbel_temperature
+    )
+    write_pretraining_state(
+        directory,
+        num_updates=update,
+        recipe=recipe_record(config.recipe, warmup_steps=config.warmup_steps, gumbel=schedule),
+        source=f"wav2vec-hf pretraining run ({config.model.model_type}, recipe {config.recipe_name})",
+    )
 
 
 def _hub_publisher(training):
@@ -567,7 +624,7 @@ def _export_only(accelerator, task, module, checkpoint: Path | None, output_dir:
         raise FileNotFoundError(f"--export_only: no checkpoint under {checkpoint_root(output_dir)}.")
     accelerator.load_state(str(checkpoint))
     saved = read_trainer_state(checkpoint)
-    export_dir = export_model(accelerator, task, module, output_dir)
+    export_dir = export_model(accelerator, task, module, output_dir, update=int(saved["update"]))
     accelerator.print(f"exported {checkpoint} (update {saved['update']}) to {export_dir}")
     return PretrainingResult(
         output_dir=output_dir,

@@ -1,6 +1,6 @@
 """Span masks and contrastive negatives for wav2vec 2.0 pretraining, sampled in torch on the device.
 
-Both functions take and return tensors on the training device and never read a value back to the
+The functions take and return tensors on the training device and never read a value back to the
 host, so a train step that calls them stays free of host synchronisation and compiles without
 graph breaks. Shapes are static given the batch shape (``max_spans`` and ``num_negatives`` are Python
 ints derived from shapes and the config, not from data).
@@ -28,6 +28,7 @@ def compute_span_mask(
     mask_length: int,
     *,
     min_masks: int = 2,
+    require_same_masks: bool = False,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """Sample wav2vec 2.0's time mask: spans of ``mask_length`` frames starting at random steps.
@@ -43,6 +44,9 @@ def compute_span_mask(
         mask_prob: the expected fraction of frames that start a span, times ``mask_length``.
         mask_length: M, the span length in frames.
         min_masks: the fewest spans a row gets (if it has room for them).
+        require_same_masks: give every row the same number of masked frames, the batch's fewest
+            (fairseq's ``require_same_masks``; see ``equalize_mask_counts``). The extra draw comes
+            after the span draws, so the spans are those sampled without it.
         generator: a torch generator on the same device, for reproducible masks.
 
     Returns:
@@ -68,7 +72,40 @@ def compute_span_mask(
     keep = torch.arange(k, device=device)[None, :] < wanted[:, None]  # (batch, k)
 
     frames = starts[:, :, None] + torch.arange(mask_length, device=device)  # (batch, k, M)
-    return _spans_to_mask(frames, keep[:, :, None].expand_as(frames), batch, num_frames)
+    mask = _spans_to_mask(frames, keep[:, :, None].expand_as(frames), batch, num_frames)
+    if require_same_masks:
+        mask = equalize_mask_counts(mask, generator=generator)
+    return mask
+
+
+def equalize_mask_counts(mask: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Unmask random frames so that every row keeps as many masked frames as the row with the fewest.
+
+    fairseq's ``require_same_masks`` rule: each row keeps a subset of its masked frames, of the batch
+    minimum's size, chosen uniformly at random among its masked frames (the others are unmasked). It
+    runs on the device without a host read: every masked frame gets a random score (unmasked frames
+    rank last), each frame's rank within its row comes from one argsort, and a frame stays masked when
+    its rank is below the minimum count (a 0-dim tensor). A row with no masked frame (shorter than
+    one span) makes the minimum 0 and so empties every row's mask; the pretraining data never holds
+    such a row (utterances shorter than two spans are dropped).
+
+    Args:
+        mask: (batch, T) bool time mask.
+        generator: a torch generator on the mask's device, for a reproducible choice.
+
+    Returns:
+        (batch, T) bool, a subset of ``mask`` with ``min(mask.sum(1))`` masked frames in every row.
+    """
+    batch, num_frames = mask.shape
+    if batch == 0 or num_frames == 0:
+        return mask
+    fewest = mask.sum(dim=1).min()  # 0-dim, stays on the device
+    scores = torch.rand(batch, num_frames, device=mask.device, generator=generator)
+    scores = torch.where(mask, scores, torch.full_like(scores, -1.0))  # masked frames rank first
+    order = torch.argsort(scores, dim=1, descending=True)  # (batch, T) frame of each rank
+    ranks = torch.empty_like(order)
+    ranks.scatter_(1, order, torch.arange(num_frames, device=mask.device).expand(batch, num_frames))
+    return mask & (ranks < fewest)
 
 
 def _spans_to_mask(frames: torch.Tensor, hits: torch.Tensor, batch: int, num_frames: int) -> torch.Tensor:

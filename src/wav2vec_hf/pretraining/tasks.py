@@ -190,6 +190,11 @@ class PretrainingTask:
     def step(self, module: nn.Module, batch: dict) -> StepOutput:
         raise NotImplementedError
 
+    def parameter_groups(self, module: nn.Module) -> dict[str, list[nn.Parameter]]:
+        """The parts of the (unwrapped) module whose gradient norms ``--log_module_grad_norms`` logs:
+        one group per top-level child by default."""
+        return {name: list(child.parameters()) for name, child in module.named_children()}
+
     def export(self, module: nn.Module, directory: Path, state_dict: dict | None = None) -> None:
         """``save_pretrained`` into ``directory``; ``state_dict`` is the (gathered) state of ``module``."""
         raise NotImplementedError
@@ -226,6 +231,7 @@ class Wav2Vec2Task(PretrainingTask):
             feature_grad_mult=self.recipe.feature_grad_mult,
             feature_penalty_weight=self.recipe.feature_penalty_weight,
             min_masks=model.config.mask_time_min_masks,
+            require_same_masks=self.recipe.require_same_masks,
             gradient_checkpointing=model_args.gradient_checkpointing,
         )
         self.gumbel = self.config.gumbel_schedule((2.0, 0.5, 0.999995))
@@ -251,6 +257,21 @@ class Wav2Vec2Task(PretrainingTask):
         module.set_gumbel_temperature(temperature)
         return {"temperature": temperature}
 
+    def parameter_groups(self, module: Wav2Vec2PretrainingObjective) -> dict[str, list[nn.Parameter]]:
+        """The paper's parts: conv feature encoder, feature projection (layer norm + linear), mask
+        embedding, Transformer (positional conv included), quantiser, and the two output projections."""
+        model = module.model
+        wav2vec2 = model.wav2vec2
+        return {
+            "feature_encoder": list(wav2vec2.feature_extractor.parameters()),
+            "feature_projection": list(wav2vec2.feature_projection.parameters()),
+            "mask_embedding": [wav2vec2.masked_spec_embed],
+            "transformer": list(wav2vec2.encoder.parameters()),
+            "quantizer": list(model.quantizer.parameters()),
+            "project_q": list(model.project_q.parameters()),
+            "project_hid": list(model.project_hid.parameters()),
+        }
+
     def step(self, module: nn.Module, batch: dict) -> StepOutput:
         out = module(batch["input_values"], attention_mask=batch.get("model_attention_mask"))
         return StepOutput(
@@ -264,6 +285,7 @@ class Wav2Vec2Task(PretrainingTask):
                 "code_perplexity": out.code_perplexity,
                 "prob_perplexity": out.prob_perplexity,
                 "masked_fraction": out.num_masked / out.mask.numel(),
+                "context_similarity": out.context_similarity,
             },
             weight=out.num_masked,
         )

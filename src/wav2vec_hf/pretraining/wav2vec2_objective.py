@@ -41,6 +41,9 @@ class Wav2Vec2PretrainingOutput(ModelOutput):
     code_perplexity: perplexity of the hard codes over masked frames (summed over groups).
     prob_perplexity: perplexity of the averaged soft code distribution (summed over groups).
     num_masked: number of masked frames in the batch.
+    context_similarity: mean cosine similarity between the predictions of two different frames of the
+        same utterance; near 1 when the Transformer gives every frame the same output (a collapsed
+        context network: the contrastive task is then at chance whatever the targets).
     mask: (batch, frames) bool, the time mask used.
     """
 
@@ -52,6 +55,7 @@ class Wav2Vec2PretrainingOutput(ModelOutput):
     code_perplexity: torch.Tensor | None = None
     prob_perplexity: torch.Tensor | None = None
     num_masked: torch.Tensor | None = None
+    context_similarity: torch.Tensor | None = None
     mask: torch.Tensor | None = None
 
 
@@ -77,6 +81,8 @@ class Wav2Vec2PretrainingObjective(nn.Module):
         feature_grad_mult: gradient scale on the feature encoder (0.1 for BASE, 1.0 for LARGE).
         feature_penalty_weight: weight of the L2 penalty on the feature encoder output (fairseq: 10).
         min_masks: the fewest masked spans per utterance.
+        require_same_masks: every utterance of a batch keeps the same number of masked frames, the
+            batch's fewest (fairseq's rule; applies to sampled masks, not to a given ``mask_time_indices``).
         gradient_checkpointing: recompute each Transformer layer in the backward pass.
     """
 
@@ -87,6 +93,7 @@ class Wav2Vec2PretrainingObjective(nn.Module):
         feature_grad_mult: float = 0.1,
         feature_penalty_weight: float = 10.0,
         min_masks: int = 2,
+        require_same_masks: bool = False,
         gradient_checkpointing: bool = False,
     ) -> None:
         super().__init__()
@@ -94,6 +101,7 @@ class Wav2Vec2PretrainingObjective(nn.Module):
         self.feature_grad_mult = feature_grad_mult
         self.feature_penalty_weight = feature_penalty_weight
         self.min_masks = min_masks
+        self.require_same_masks = require_same_masks
         self.gradient_checkpointing = gradient_checkpointing
         # A tensor, not a Python float: a changing float would recompile a compiled step every update.
         self.register_buffer(
@@ -154,6 +162,7 @@ class Wav2Vec2PretrainingObjective(nn.Module):
                 config.mask_time_prob,
                 config.mask_time_length,
                 min_masks=self.min_masks,
+                require_same_masks=self.require_same_masks,
             )
         mask = mask_time_indices & valid_frames
 
@@ -199,6 +208,7 @@ class Wav2Vec2PretrainingObjective(nn.Module):
             code_perplexity=code_perplexity.detach(),
             prob_perplexity=prob_perplexity.detach(),
             num_masked=num_masked.detach(),
+            context_similarity=_mean_pairwise_cosine(predictions.detach(), valid_frames),
             mask=mask,
         )
 
@@ -295,6 +305,19 @@ class Wav2Vec2PretrainingObjective(nn.Module):
         same = negative_codes == codes[:, :, None]
         negative = negative.masked_fill(same | ~negatives_valid, float("-inf"))
         return torch.cat([positive, negative], dim=-1) / kappa
+
+
+def _mean_pairwise_cosine(vectors: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """Mean cosine similarity of two different valid frames of an utterance, averaged over utterances.
+
+    vectors: (B, T, F); valid: (B, T) bool. O(B T F): for unit vectors ``|sum_t v_t|^2`` is
+    ``n + sum_{t != u} cos(v_t, v_u)`` with n valid frames, so no (T x T) matrix is needed.
+    """
+    unit = F.normalize(vectors.float(), dim=-1, eps=1e-8) * valid[:, :, None]
+    count = valid.sum(dim=1).to(torch.float32)  # (B,)
+    pairs = (count * (count - 1)).clamp(min=1.0)
+    per_utterance = (unit.sum(dim=1).pow(2).sum(dim=-1) - count) / pairs
+    return per_utterance.mean()
 
 
 def _perplexity(marginal: torch.Tensor) -> torch.Tensor:
