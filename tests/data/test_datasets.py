@@ -14,6 +14,7 @@ from wav2vec_hf.data import (
     AudioError,
     LengthBatchSampler,
     StreamingAudioDataset,
+    ValidationRules,
     crop_offset,
     load_audio,
     open_audio_source,
@@ -153,7 +154,7 @@ def test_streaming_skips_bad_audio_when_asked(tmp_path):
     write_tone(tmp_path / "a.wav", 1600)
     write_nan(tmp_path / "b.wav")
     write_wav(tmp_path / "c.wav", np.stack([sine(300.0, 16000, 800)] * 2, axis=1))
-    source = open_audio_source(tmp_path)
+    source = open_audio_source(tmp_path, rules=ValidationRules(decode=False))  # found when loaded
     with pytest.raises(AudioError, match=r"b\.wav: 2 of 1600 samples"):
         list(StreamingAudioDataset(source))
     examples = list(StreamingAudioDataset(source, on_bad="skip"))

@@ -181,3 +181,16 @@ def test_unknown_inputs_are_refused_clearly(tmp_path, audio_root):
         open_audio_source(empty)
     with pytest.raises(ValueError, match="cannot open int"):
         open_audio_source(42)
+
+
+def test_wrd_and_ltr_that_disagree_are_reported_with_line_numbers(tmp_path, audio_root, caplog):
+    rows = [(p, n) for p, (n, _) in LENGTHS.items()]
+    manifest = write_fairseq(tmp_path, audio_root, rows)
+    (tmp_path / "train.wrd").write_text("".join(f"{WORDS[p]}\n" for p, _ in rows), encoding="utf-8")
+    (tmp_path / "train.ltr").write_text("H E L L O | W O R L D |\nI T S | M E |\nB |\n", encoding="utf-8")
+    with caplog.at_level("WARNING", logger="wav2vec_hf.data"):
+        source = open_audio_source(manifest)
+    assert [r.transcript for r in source] == [WORDS[p] for p, _ in rows]  # the words win
+    (message,) = [r.getMessage() for r in caplog.records if "disagree" in r.getMessage()]
+    assert "disagree on 2 of 3 lines" in message
+    assert "line 2: \"IT'S ME\" vs 'ITS ME'; line 3: 'A' vs 'B'" in message

@@ -139,11 +139,12 @@ def test_nan_file_is_found_by_decode_validation_before_training(tmp_path):
     assert [r.id for r in skipped] == ["fine"] and skipped.skip_report.counts == {"non_finite": 1}
 
 
-def test_nan_file_without_decode_validation_fails_at_load_naming_the_file(tmp_path):
+def test_nan_file_of_a_set_too_large_to_decode_up_front_fails_at_load_naming_the_file(tmp_path):
     write_tone(tmp_path / "fine.wav", 1600)
     write_nan(tmp_path / "nan.wav")
-    source = open_audio_source(tmp_path)  # header-only validation cannot see NaN
-    assert len(source) == 2
+    # 0.2 s of audio over a limit of 0.1 s: headers only up front (as for a corpus over 10 hours).
+    source = open_audio_source(tmp_path, rules=ValidationRules(decode_limit_hours=0.1 / 3600))
+    assert len(source) == 2 and source.skip_report.decode_checked is False
     strict = AudioDataset(source)
     with pytest.raises(AudioError, match=r"nan\.wav: 2 of 1600 samples are NaN or infinite"):
         strict[1]
@@ -179,3 +180,103 @@ def test_many_entries_are_validated_with_threads_in_order(tmp_path):
         write_tone(tmp_path / f"u{i:03d}.wav", 400 + i)
     source = open_audio_source(tmp_path)
     assert [r.num_samples for r in source] == [400 + i for i in range(300)]
+
+
+# ----------------------------------------------------------------------------------------------------
+# Issue 17: what the README promises is checked before training, and counts are right
+# ----------------------------------------------------------------------------------------------------
+
+
+def fairseq_manifest(folder, names, lengths):
+    manifest = folder / "train.tsv"
+    manifest.write_text(
+        f"{folder}\n" + "".join(f"{n}\t{k}\n" for n, k in zip(names, lengths)), encoding="utf-8"
+    )
+    return manifest
+
+
+def test_nan_file_fails_default_validation_of_a_small_set_naming_the_file(tmp_path):
+    names = [f"u{i:02d}.wav" for i in range(39)] + ["nan.wav"]
+    for name in names[:-1]:
+        write_tone(tmp_path / name, 800)
+    write_nan(tmp_path / "nan.wav", 800)
+    manifest = fairseq_manifest(tmp_path, names, [800] * 40)
+    # Default rules (what pretrain and finetune use): decoded up front, the set being under 10 hours.
+    with pytest.raises(DataValidationError, match=r"(?s)1 of 40 utterances .*non_finite: 1.*nan\.wav"):
+        open_audio_source(manifest)
+    kept = open_audio_source(manifest, on_bad="skip")
+    assert len(kept) == 39 and kept.skip_report.decode_checked is True
+    assert kept.skip_report.summary().startswith(f"{manifest}: 1 of 40 utterances skipped\n  non_finite: 1")
+    assert "nan.wav: 2 of 800 samples are NaN" in kept.skip_report.summary()
+
+
+def test_a_file_skipped_at_load_in_every_epoch_is_counted_once():
+    report = SkipReport(source="training audio", seen=40)
+    skipped = [{"reason": "non_finite", "path": "nan.wav", "message": "nan.wav: 2 of 800 samples are NaN"}]
+    for _epoch in range(3):
+        report.record_skipped(skipped)
+    assert report.counts == {"non_finite": 1}
+    assert report.summary().splitlines()[0] == "training audio: 1 of 40 utterances skipped"
+    unknown_total = SkipReport(source="loop")
+    unknown_total.record_skipped(skipped)
+    assert unknown_total.summary().splitlines()[0] == "loop: 1 utterance skipped"  # never "1 of 0"
+
+
+def test_map_dataset_counts_distinct_utterances_over_epochs(tmp_path):
+    write_tone(tmp_path / "fine.wav", 1600)
+    write_nan(tmp_path / "nan.wav")
+    source = open_audio_source(tmp_path, rules=ValidationRules(decode=False))
+    dataset = AudioDataset(source, on_bad="skip")
+    for _epoch in range(2):
+        [dataset[i] for i in range(len(dataset))]
+    assert dataset.skip_report.counts == {"non_finite": 1} and dataset.skip_report.seen == 2
+
+
+def test_load_error_in_a_dataloader_worker_stays_an_audio_error_naming_the_file(tmp_path):
+    from torch.utils.data import DataLoader
+
+    write_nan(tmp_path / "nan.wav")
+    source = open_audio_source(tmp_path, rules=ValidationRules(decode=False))
+    loader = DataLoader(AudioDataset(source), batch_size=1, num_workers=1, collate_fn=AudioCollator())
+    with pytest.raises(AudioError, match=r"nan\.wav: 2 of 1600 samples are NaN"):
+        next(iter(loader))
+
+
+def test_truncated_wav_is_refused_by_its_header(tmp_path):
+    write_tone(tmp_path / "fine.wav", 1600)
+    whole = write_tone(tmp_path / "cut.wav", 16000).read_bytes()
+    (tmp_path / "cut.wav").write_bytes(whole[: len(whole) // 2])
+    # Headers only: the check needs no decoding, so it holds for sets of any size.
+    with pytest.raises(
+        DataValidationError, match=r"(?s)truncated: 1.*cut\.wav: truncated: the header declares 16000"
+    ):
+        open_audio_source(tmp_path, rules=ValidationRules(decode=False))
+    kept = open_audio_source(tmp_path, on_bad="skip")
+    assert [r.id for r in kept] == ["fine"] and kept.skip_report.counts == {"truncated": 1}
+
+
+def test_repeated_manifest_rows_are_kept_and_reported(tmp_path, caplog):
+    names = [f"u{i}.wav" for i in range(4)]
+    for name in names:
+        write_tone(tmp_path / name, 800)
+    rows = [*names, "u1.wav", "u1.wav", "u3.wav"]
+    manifest = fairseq_manifest(tmp_path, rows, [800] * len(rows))
+    with caplog.at_level("WARNING", logger="wav2vec_hf.data"):
+        source = open_audio_source(manifest)
+    assert len(source) == 7  # kept: fairseq manifests repeat rows on purpose to up-sample
+    assert source.repeated.count == 3 and source.repeated.files == 2
+    (message,) = [r.getMessage() for r in caplog.records if "repeat" in r.getMessage()]
+    assert "3 rows repeat an earlier row's audio (2 files listed more than once)" in message
+    assert f"u1.wav ({manifest}:3, {manifest}:6, {manifest}:7)" in message
+
+
+def test_integer_arrays_are_scaled_as_pcm():
+    from wav2vec_hf.data.audio import prepare_waveform
+
+    pcm16 = np.array([-32768, 0, 16384], dtype=np.int16)
+    assert prepare_waveform(pcm16, 16000).tolist() == [-1.0, 0.0, 0.5]
+    pcm32 = np.array([-(2**31), 2**30], dtype=np.int32)
+    assert prepare_waveform(pcm32, 16000).tolist() == [-1.0, 0.5]
+    assert prepare_waveform(np.array([0, 128], dtype=np.uint8), 16000).tolist() == [-1.0, 0.0]
+    with pytest.raises(AudioError, match="got dtype bool"):
+        prepare_waveform(np.ones(4, dtype=bool), 16000)

@@ -52,6 +52,9 @@ def test_two_process_cpu_ddp_with_layerdrop(tmp_path_factory, tmp_path):
     completed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=400)
     assert completed.returncode == 0, completed.stderr[-4000:]
     assert completed.stdout.count("done: 4 updates") == 2  # both processes finished
+    # Only rank 0 took the output folder's run lock (rank 1 was not refused by it), and released it.
+    assert "in use by another run" not in completed.stderr
+    assert not (output_dir / ".wav2vec-hf.lock").exists()
 
     checkpoint = output_dir / "checkpoints" / "update-00000004"
     state = json.loads((checkpoint / "trainer_state.json").read_text())

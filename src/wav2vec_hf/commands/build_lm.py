@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 
 
@@ -62,33 +63,44 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Build the LM (and attach it); prints a summary. Returns the exit code."""
     from wav2vec_hf.decoding.alphabet import AlphabetError
-    from wav2vec_hf.decoding.language_model import FusionWeights, LanguageModelError
+    from wav2vec_hf.decoding.language_model import LanguageModelError
+    from wav2vec_hf.run_lock import RunLockError, hold_run_lock
+
+    try:
+        with contextlib.ExitStack() as locks:  # one run per output folder (and per --attach model)
+            locks.enter_context(hold_run_lock(args.out, prog="wav2vec-hf build-lm"))
+            if args.attach:
+                locks.enter_context(hold_run_lock(args.attach, prog="wav2vec-hf build-lm", create=False))
+            _build(args)
+    except (ValueError, FileNotFoundError, LanguageModelError, AlphabetError, RunLockError) as error:
+        print(f"wav2vec-hf build-lm: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _build(args: argparse.Namespace) -> None:
+    from wav2vec_hf.decoding.language_model import FusionWeights
     from wav2vec_hf.decoding.lm_build import build_lm
     from wav2vec_hf.decoding.lm_text import LmTextNormalizer, read_vocabulary
     from wav2vec_hf.decoding.processor import attach_language_model
 
-    try:
-        vocab_source = args.vocab or args.attach
-        normalizer = (
-            LmTextNormalizer.from_vocabulary(read_vocabulary(vocab_source))
-            if vocab_source
-            else LmTextNormalizer.default()
+    vocab_source = args.vocab or args.attach
+    normalizer = (
+        LmTextNormalizer.from_vocabulary(read_vocabulary(vocab_source))
+        if vocab_source
+        else LmTextNormalizer.default()
+    )
+    built = build_lm(args.text, args.out, order=args.order, pruning=args.prune, normalizer=normalizer)
+    print(built.summary())
+    if args.attach:
+        weights = FusionWeights()
+        if args.alpha is not None:
+            weights.alpha = args.alpha
+        if args.beta is not None:
+            weights.beta = args.beta
+        processor = attach_language_model(args.attach, args.out, weights=weights)
+        lm = processor.language_model
+        print(
+            f"attached to {args.attach}: language_model/{lm.path.name}, {len(lm.unigrams)} known words, "
+            f"alpha={lm.weights.alpha} beta={lm.weights.beta}"
         )
-        built = build_lm(args.text, args.out, order=args.order, pruning=args.prune, normalizer=normalizer)
-        print(built.summary())
-        if args.attach:
-            weights = FusionWeights()
-            if args.alpha is not None:
-                weights.alpha = args.alpha
-            if args.beta is not None:
-                weights.beta = args.beta
-            processor = attach_language_model(args.attach, args.out, weights=weights)
-            lm = processor.language_model
-            print(
-                f"attached to {args.attach}: language_model/{lm.path.name}, {len(lm.unigrams)} known words, "
-                f"alpha={lm.weights.alpha} beta={lm.weights.beta}"
-            )
-    except (ValueError, FileNotFoundError, LanguageModelError, AlphabetError) as error:
-        print(f"wav2vec-hf build-lm: error: {error}", file=sys.stderr)
-        return 2
-    return 0

@@ -48,6 +48,7 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the demo; a failing step is reported with its log file (exit 1), a bad option exits 2."""
     from wav2vec_hf.demo import DemoStepError, run_demo
+    from wav2vec_hf.run_lock import RunLockError, hold_run_lock
 
     if args.seeds < 1:
         print("error: --seeds must be at least 1", file=sys.stderr)
@@ -56,8 +57,9 @@ def run(args: argparse.Namespace) -> int:
         key: value for key, value in vars(args).items() if key not in ("func", "command", "output_dir")
     }
     try:
-        run_demo(args.output_dir, **options)
-    except ValueError as error:
+        with hold_run_lock(args.output_dir, prog="wav2vec-hf demo"):  # one run per output folder
+            run_demo(args.output_dir, **options)
+    except (ValueError, RunLockError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except DemoStepError as error:

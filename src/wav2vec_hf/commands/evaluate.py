@@ -51,9 +51,14 @@ def evaluate_sets(
     References are normalised like the model's vocabulary (``LmTextNormalizer``); the LM, when the
     folder has one and ``use_lm``, decodes at its stored weights.
 
+    Reference characters the vocabulary cannot write are counted per set, as fine-tuning counts them
+    (``unknown_characters``: the ``UnknownCharacterReport`` as a dict, with its ``summary``), and
+    ``run`` prints them: the scored references lose them, so the error rates cannot see them.
+
     Returns:
         ``{"model", "lm" (alpha/beta or None), "sets": {data: {"utterances", "minutes", "wer_greedy",
-        "cer_greedy", "wer_lm", "cer_lm"}}}``; the ``_lm`` values are ``None`` without an LM.
+        "cer_greedy", "wer_lm", "cer_lm", "unknown_characters"}}}``; the ``_lm`` values are ``None``
+        without an LM.
     """
     from transformers import AutoFeatureExtractor, Wav2Vec2CTCTokenizer
 
@@ -62,7 +67,9 @@ def evaluate_sets(
     from wav2vec_hf.decoding.language_model import LANGUAGE_MODEL_FOLDER
     from wav2vec_hf.decoding.processor import CTCProcessorWithLM
     from wav2vec_hf.decoding.scoring import greedy_transcripts, score_logits, vocabulary_references
+    from wav2vec_hf.model_folders import check_model_source
 
+    check_model_source(model_dir)  # a missing folder or damaged weights, named before anything loads
     if use_lm and (Path(model_dir) / LANGUAGE_MODEL_FOLDER).is_dir():
         processor = CTCProcessorWithLM.from_pretrained(model_dir)
         labels, vocabulary = processor.decoder.labels, processor.tokenizer.get_vocab()
@@ -87,8 +94,35 @@ def evaluate_sets(
             "utterances": len(references),
             "minutes": sum(logits.seconds) / 60,
             **score_logits(logits.logits, references, greedy, processor, beam_width=beam_width),
+            "unknown_characters": unknown_reference_characters(model_dir, vocabulary, logits, str(source)),
         }
     return result
+
+
+def unknown_reference_characters(model_dir, vocabulary: dict[str, int], logits, source: str) -> dict:
+    """Fine-tuning's unknown-character check of a set's references, as a dict with its ``summary``.
+
+    References go through the model's saved ``text_normalizer.json`` (as in fine-tuning), or for a
+    folder without one (a converted model), case folding to the vocabulary's letter case.
+    """
+    from wav2vec_hf.decoding.lm_text import LmTextNormalizer, word_characters
+    from wav2vec_hf.finetuning.vocabulary import TextNormalizer, count_unknown_characters
+
+    normalizer = TextNormalizer.from_folder(model_dir)
+    if normalizer is None:
+        normalizer = TextNormalizer(case=LmTextNormalizer.from_vocabulary(vocabulary).case or "keep")
+    pairs = (
+        (record.id, normalizer(text))
+        for record, text in zip(logits.records, logits.references, strict=True)
+        if text is not None
+    )
+    report = count_unknown_characters(
+        pairs,
+        word_characters(vocabulary),
+        source=source,
+        consequence="the scored references lose them, so the error rates do not count them",
+    )
+    return {**report.to_dict(), "summary": report.summary() if report.counts else ""}
 
 
 def _percent(value: float | None) -> str:
@@ -113,6 +147,7 @@ def format_table(result: dict) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate and print; returns the exit code."""
+    from wav2vec_hf.cli_messages import for_command
     from wav2vec_hf.decoding.alphabet import AlphabetError
     from wav2vec_hf.decoding.language_model import LanguageModelError
 
@@ -121,9 +156,12 @@ def run(args: argparse.Namespace) -> int:
             args.model, args.data, use_lm=not args.no_lm, beam_width=args.beam_width, device=args.device
         )
     except (ValueError, FileNotFoundError, OSError, LanguageModelError, AlphabetError) as error:
-        print(f"wav2vec-hf evaluate: error: {error}", file=sys.stderr)
+        print(f"wav2vec-hf evaluate: error: {for_command(error, None)}", file=sys.stderr)
         return 2
     print(format_table(result))
+    for scores in result["sets"].values():
+        if scores["unknown_characters"]["summary"]:
+            print(scores["unknown_characters"]["summary"], file=sys.stderr)
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
         print(f"wrote {args.json}")

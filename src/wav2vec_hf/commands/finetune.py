@@ -37,14 +37,18 @@ def main(argv: list[str] | None = None) -> int:
     if training_args.process_index != 0:  # the other processes of a torchrun / accelerate launch
         logging.getLogger("wav2vec_hf").setLevel(logging.WARNING)
 
+    from wav2vec_hf.cli_messages import for_command
     from wav2vec_hf.data import DataValidationError
     from wav2vec_hf.finetuning.ctc import finetune_ctc
     from wav2vec_hf.process_group import release_process_group
+    from wav2vec_hf.run_lock import RunLockError, hold_run_lock
 
     try:
-        result = finetune_ctc(model_args, data_args, recipe_args, training_args)
-    except (DataValidationError, FileNotFoundError, ValueError) as error:
-        print(f"wav2vec-hf finetune: error: {error}", file=sys.stderr)
+        # One run per output folder (only the main rank of a torchrun / accelerate launch locks it).
+        with hold_run_lock(training_args.output_dir, prog=parser.prog):
+            result = finetune_ctc(model_args, data_args, recipe_args, training_args)
+    except (DataValidationError, FileNotFoundError, ValueError, RunLockError) as error:
+        print(f"wav2vec-hf finetune: error: {for_command(error, '--on_bad skip')}", file=sys.stderr)
         return 2
     release_process_group()
     shown = {k: round(v, 4) for k, v in result.metrics.items() if k in ("eval_wer", "eval_cer", "eval_loss")}

@@ -33,9 +33,12 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse ``argv`` (default: the command line), run the loop, print where the results are."""
+    from wav2vec_hf.cli_messages import for_command
     from wav2vec_hf.data import DataValidationError, ManifestError
+    from wav2vec_hf.hub.publish import PublishError
     from wav2vec_hf.pretraining.arguments import parse_arguments
     from wav2vec_hf.pretraining.health import TrainingDivergedError
+    from wav2vec_hf.pretraining.hub_push import UploadsFailedError
 
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
     for noisy in ("accelerate", "transformers", "torch"):
@@ -47,14 +50,21 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from wav2vec_hf.pretraining.loop import run_pretraining
     from wav2vec_hf.process_group import release_process_group
+    from wav2vec_hf.run_lock import RunLockError, hold_run_lock
 
     try:
-        result = run_pretraining(config)
+        # One run per output folder: the lock is the command's (run_pretraining is also a library
+        # function, called by the demo on folders of its own run); only the main rank takes it.
+        with hold_run_lock(config.training.output_dir, prog="pretrain"):
+            result = run_pretraining(config)
     except TrainingDivergedError as error:
         print(f"pretrain: {error}", file=sys.stderr)
         return 3
-    except (DataValidationError, ManifestError, FileNotFoundError, FileExistsError) as error:
+    except PublishError as error:  # --push_to_hub: refused at the start (2), or exports not uploaded (1)
         print(f"pretrain: error: {error}", file=sys.stderr)
+        return 1 if isinstance(error, UploadsFailedError) else 2
+    except (DataValidationError, ManifestError, FileNotFoundError, FileExistsError, RunLockError) as error:
+        print(f"pretrain: error: {for_command(error, '--on_bad skip')}", file=sys.stderr)
         return 2
     release_process_group()
     if result.interrupted:

@@ -87,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
     from wav2vec_hf.hub.publish import PublishError, check_repo_id, push_plan
     from wav2vec_hf.hub.records import format_value
     from wav2vec_hf.hub.scores import ScoresError, read_results_file
+    from wav2vec_hf.model_folders import WeightsError
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -128,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
             revision=args.revision,
             commit_message=args.commit_message,
         )
-    except (ArtefactError, CardError, ScoresError, PlanError, PublishError) as error:
+    except (ArtefactError, CardError, ScoresError, PlanError, PublishError, WeightsError) as error:
         print(f"wav2vec-hf push-to-hub: error: {error}", file=sys.stderr)
         return 2
     print(

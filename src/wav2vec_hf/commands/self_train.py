@@ -101,7 +101,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run (or resume) self-training; returns the exit code."""
+    from wav2vec_hf.cli_messages import for_command
     from wav2vec_hf.data import DataValidationError
+    from wav2vec_hf.run_lock import RunLockError, hold_run_lock
     from wav2vec_hf.selftraining import SelfTrainingConfig, run_self_training
 
     try:
@@ -139,9 +141,10 @@ def run(args: argparse.Namespace) -> int:
             decode_workers=args.decode_workers,
             stop_after=args.stop_after,
         )
-        result = run_self_training(config)
-    except (ValueError, FileNotFoundError, DataValidationError) as error:
-        print(f"wav2vec-hf self-train: error: {error}", file=sys.stderr)
+        with hold_run_lock(config.output_dir, prog="wav2vec-hf self-train"):  # one run per folder
+            result = run_self_training(config)
+    except (ValueError, FileNotFoundError, DataValidationError, RunLockError) as error:
+        print(f"wav2vec-hf self-train: error: {for_command(error, None)}", file=sys.stderr)
         return 2
     state = "finished" if result.completed else f"stopped after {args.stop_after}"
     print(

@@ -31,13 +31,22 @@ def register(subparsers) -> None:
     parser.add_argument("--tsv", help="write a TSV here (with --timestamps: one row per word/char)")
     parser.add_argument("--jsonl", help="write JSON lines here (text and timestamps per file)")
     parser.add_argument("--device", default=None, help="torch device, e.g. cuda:0 (default: CPU)")
-    parser.add_argument("--skip-bad", action="store_true", help="report unreadable files and go on (counted)")
+    parser.add_argument(
+        "--skip-bad",
+        action="store_true",
+        help="report files that cannot be read or transcribed and go on (counted; the others keep their output)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Transcribe the files; returns 0, 1 when some files were skipped, 2 on bad arguments or input."""
+    """Transcribe the files; returns 0, 1 when some files were skipped, 2 on bad arguments or input.
+
+    ``--tsv`` / ``--jsonl`` are written for every file transcribed, also when a bad file stops the
+    run (without ``--skip-bad``). Warnings (truncated files, automatic chunking) go to stderr.
+    """
+    from wav2vec_hf.cli_messages import for_command
     from wav2vec_hf.data.audio import AudioError
     from wav2vec_hf.inference.transcribe import read_file_list, transcribe_files, write_jsonl, write_tsv
 
@@ -48,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
     if (args.tsv or args.jsonl) is None and args.timestamps:
         print("note: --timestamps only changes the --tsv / --jsonl output", file=sys.stderr)
     results = []
+    stopped = None
     try:
         for transcript in transcribe_files(
             args.model,
@@ -63,13 +73,18 @@ def run(args: argparse.Namespace) -> int:
             results.append(transcript)
             if transcript.error is None:
                 print(f"{transcript.path}\t{transcript.text}", flush=True)
+            if transcript.warning is not None:
+                print(f"warning: {transcript.warning}", file=sys.stderr)
     except (AudioError, OSError, ValueError) as error:
-        print(f"wav2vec-hf transcribe: error: {error}", file=sys.stderr)
-        return 2
+        stopped = error
+    # Written also when a bad file stopped the run: every transcript made before it is kept.
     if args.tsv:
         write_tsv(results, args.tsv, with_timestamps=bool(args.timestamps))
     if args.jsonl:
         write_jsonl(results, args.jsonl)
+    if stopped is not None:
+        print(f"wav2vec-hf transcribe: error: {for_command(stopped, '--skip-bad')}", file=sys.stderr)
+        return 2
     failed = [t for t in results if t.error is not None]
     if failed:
         print(f"{len(failed)} of {len(results)} files could not be transcribed:", file=sys.stderr)

@@ -52,6 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Tune and report; returns the exit code."""
+    from wav2vec_hf.cli_messages import for_command
     from wav2vec_hf.decoding.alphabet import AlphabetError
     from wav2vec_hf.decoding.decoder import DecodingError
     from wav2vec_hf.decoding.inference import load_model, logits_of
@@ -60,13 +61,15 @@ def run(args: argparse.Namespace) -> int:
     from wav2vec_hf.decoding.scoring import greedy_transcripts, tune_lm_on_logits, vocabulary_references
     from wav2vec_hf.decoding.tuning import DEFAULT_ALPHAS, DEFAULT_BETAS
     from wav2vec_hf.error_rates import word_error_rate
+    from wav2vec_hf.model_folders import check_model_source
 
     try:
+        check_model_source(args.model, "--model")  # a missing folder or damaged weights, named first
         processor = CTCProcessorWithLM.from_pretrained(args.model)
         model = load_model(args.model, args.device)
         data = logits_of(model, processor.feature_extractor, args.eval, max_utterances=args.max_utterances)
     except (ValueError, FileNotFoundError, OSError, LanguageModelError, AlphabetError) as error:
-        print(f"wav2vec-hf tune-lm: error: {error}", file=sys.stderr)
+        print(f"wav2vec-hf tune-lm: error: {for_command(error, None)}", file=sys.stderr)
         return 2
     references = vocabulary_references(data.references, processor.tokenizer.get_vocab())
     greedy = word_error_rate(references, greedy_transcripts(data.logits, processor.decoder.labels))

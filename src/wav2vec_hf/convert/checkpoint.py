@@ -14,6 +14,7 @@ import argparse
 import ast
 import os
 import pickle
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,14 +83,22 @@ def load_fairseq_checkpoint(path: str | os.PathLike, *, trust_pickle: bool = Fal
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise CheckpointError(f"{path}: no such checkpoint file. Pass the path of a fairseq .pt file.")
+    _check_file_format(path)
     try:
         with torch.serialization.safe_globals([argparse.Namespace]):
             raw = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as restricted_error:
-        # A torch file the restricted unpickler refuses: it holds classes beyond the allow-list.
+        # A torch file the restricted unpickler refuses: it holds classes beyond the allow-list, or its
+        # pickle is damaged (then the full unpickler would fail too: never suggest it).
+        refused = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(restricted_error))
+        if refused is None and not trust_pickle:
+            raise CheckpointError(
+                f"{path}: a damaged checkpoint: its pickle does not parse ({_weights_only_reason(restricted_error)}). "
+                "Download or copy the .pt file again."
+            ) from restricted_error
         if not trust_pickle:
             raise CheckpointError(
-                f"{path}: the restricted unpickler refused this file ({_first_line(restricted_error)}). "
+                f"{path}: the restricted unpickler refused this file (it holds the class {refused.group(1)}). "
                 f"{PICKLE_WARNING} If you trust where this file comes from, rerun with --trust-pickle "
                 "(trust_pickle=True) to load it with the full unpickler."
             ) from restricted_error
@@ -176,6 +185,40 @@ def _evaluate(node: ast.AST, source: str, field: str) -> Any:
         f"{field}={source!r} uses {type(node).__name__}, which the safe evaluator does not allow "
         "(only literals, lists, tuples, + and *)."
     )
+
+
+def _check_file_format(path: str) -> None:
+    """Refuse, before any unpickling, a file that is neither of torch's two formats: a zip archive
+    (torch >= 1.6) or a pickle (older torch; fairseq's 2019/2020 releases)."""
+    with open(path, "rb") as handle:
+        head = handle.read(64)
+    if head.startswith(b"PK\x03\x04") or head[:1] == b"\x80":
+        return
+    if head.startswith(b"version https://git-lfs"):
+        what = "a Git LFS pointer, not the checkpoint itself: fetch it with `git lfs pull`"
+    elif not head:
+        what = "an empty file: download or copy it again"
+    else:
+        kind = "a text file" if _is_text(head) else "neither a zip nor a pickle file"
+        what = (
+            f"not a torch checkpoint ({kind}, starting {head[:16]!r}); torch checkpoints are zip archives or "
+            "pickles: pass the .pt file that fairseq wrote (checkpoint_best.pt or a released model)"
+        )
+    raise CheckpointError(f"{path}: {what}.")
+
+
+def _is_text(head: bytes) -> bool:
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return all(character.isprintable() or character in "\t\r\n" for character in text)
+
+
+def _weights_only_reason(error: BaseException) -> str:
+    """The unpickler's own reason inside torch's long "Weights only load failed" message."""
+    found = re.search(r"WeightsUnpickler error:\s*([^\n]+)", str(error))
+    return found.group(1).strip() if found else _first_line(error)
 
 
 def _first_line(error: BaseException) -> str:

@@ -19,7 +19,16 @@ numbers; the two differ only for near-silent audio. Whether to normalise at all 
 the checkpoint (wav2vec 2.0 LARGE/LV60: yes, BASE: no), so the default is off.
 
 Already-decoded arrays (e.g. a Hugging Face column holding ``{"array", "sampling_rate"}``) go
-through the same steps 2-5 with ``prepare_waveform``.
+through the same steps 2-5 with ``prepare_waveform``. Integer arrays are PCM and are scaled to
+[-1, 1) as libsndfile scales integer files: ``int8`` / ``int16`` / ``int32`` / ``int64`` are divided
+by ``2 ** (bits - 1)`` (``int16 / 32768``, ``int32 / 2 ** 31``), ``uint8`` (8-bit WAV) becomes
+``(x - 128) / 128``; float arrays are taken as they are (float32), booleans and complex numbers are
+refused (``as_float_waveform``).
+
+Truncated WAVs: a WAV whose header declares more frames than the file holds (an interrupted copy or
+download) is read by libsndfile up to its end without an error; ``read_audio_info`` reports the
+header's count in ``AudioInfo.declared_frames`` so that validation (``truncated``) and ``transcribe``
+can say so instead of silently using the shorter audio.
 
 Every failure raises ``AudioError`` (a ``ValueError``) with ``.path`` (the file or a display
 name), ``.reason`` (a short code shared with ``validation.SkipReport``) and a message naming the
@@ -30,6 +39,7 @@ from __future__ import annotations
 
 import io
 import os
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Union
@@ -62,10 +72,16 @@ class AudioError(ValueError):
         reason: a short code (``"unreadable"``, ``"empty"``, ``"non_finite"``, ...).
     """
 
-    def __init__(self, path: str, reason: str, message: str) -> None:
+    def __init__(self, path: str, reason: str | None = None, message: str | None = None) -> None:
+        if reason is None and message is None:
+            # One argument: a whole message, as when a DataLoader worker re-raises the error in the
+            # main process (``ExceptionWrapper`` calls ``type(error)(text)``).
+            super().__init__(path)
+            self.path, self.reason = "", UNREADABLE
+            return
         super().__init__(f"{path}: {message}")
         self.path = path
-        self.reason = reason
+        self.reason = reason or UNREADABLE
 
 
 @dataclass(frozen=True)
@@ -78,6 +94,8 @@ class AudioInfo:
         channels: 1 for mono.
         format: libsndfile's container name (``"WAV"``, ``"FLAC"``, ...).
         subtype: libsndfile's sample encoding (``"PCM_16"``, ``"FLOAT"``, ...).
+        declared_frames: frames the header declares when the file holds fewer (a truncated WAV:
+            libsndfile reads what is there and ``frames`` counts that), else ``None``.
     """
 
     frames: int
@@ -85,6 +103,12 @@ class AudioInfo:
     channels: int
     format: str
     subtype: str
+    declared_frames: int | None = None
+
+    @property
+    def truncated(self) -> bool:
+        """The header declares more frames than the file holds."""
+        return self.declared_frames is not None and self.declared_frames > self.frames
 
 
 def describe_source(source: AudioFile, name: str | None = None) -> str:
@@ -122,8 +146,64 @@ def _unreadable(label: str, error: Exception) -> AudioError:
     )
 
 
+_UNKNOWN_CHUNK_SIZES = (0, 0xFFFFFFFF)  # what streaming writers put in a size they cannot know yet
+
+
+def wav_declared_frames(source: AudioFile) -> int | None:
+    """Frames the ``data`` chunk of a RIFF/WAVE header declares (size / block align), or ``None``.
+
+    Reads the chunk headers only (walks from chunk to chunk). ``None`` for anything that is not a
+    little-endian RIFF WAVE file, for a size a streaming writer left unset (0 or 0xFFFFFFFF), or
+    when the header cannot be walked. A file object is read from its current position, which is
+    restored.
+    """
+    if isinstance(source, (str, os.PathLike)):
+        try:
+            with open(source, "rb") as handle:
+                return _walk_wav_chunks(handle)
+        except OSError:
+            return None
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return _walk_wav_chunks(io.BytesIO(bytes(source)))
+    try:
+        position = source.tell()
+    except (AttributeError, OSError):
+        return None
+    try:
+        return _walk_wav_chunks(source)
+    finally:
+        source.seek(position)
+
+
+def _walk_wav_chunks(handle) -> int | None:
+    head = handle.read(12)
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return None
+    block_align = None
+    for _ in range(64):  # a WAV has a handful of chunks before its data
+        chunk = handle.read(8)
+        if len(chunk) < 8:
+            return None
+        chunk_id, size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+        if chunk_id == b"fmt ":
+            fmt = handle.read(min(size, 16))
+            if len(fmt) < 14:
+                return None
+            block_align = struct.unpack("<H", fmt[12:14])[0]
+            handle.seek(size - len(fmt) + (size & 1), io.SEEK_CUR)
+        elif chunk_id == b"data":
+            if not block_align or size in _UNKNOWN_CHUNK_SIZES:
+                return None
+            return size // block_align
+        else:
+            handle.seek(size + (size & 1), io.SEEK_CUR)
+    return None
+
+
 def read_audio_info(source: AudioFile, *, name: str | None = None) -> AudioInfo:
     """Read a file's header (frames, rate, channels) without decoding it.
+
+    For a WAV, ``declared_frames`` is set when the header declares more frames than the file holds.
 
     Args:
         source: path, encoded bytes or binary file object.
@@ -138,12 +218,30 @@ def read_audio_info(source: AudioFile, *, name: str | None = None) -> AudioInfo:
         info = sf.info(target)
     except Exception as error:  # libsndfile raises several types for broken headers
         raise _unreadable(label, error) from error
+    declared = None
+    if str(info.format) in ("WAV", "WAVEX") and isinstance(
+        source, (str, os.PathLike, bytes, bytearray, memoryview)
+    ):
+        declared = wav_declared_frames(source)
+        if declared is not None and declared <= int(info.frames):
+            declared = None  # complete (or padded): nothing to report
     return AudioInfo(
         frames=int(info.frames),
         sample_rate=int(info.samplerate),
         channels=int(info.channels),
         format=str(info.format),
         subtype=str(info.subtype),
+        declared_frames=declared,
+    )
+
+
+def truncation_message(info: AudioInfo) -> str:
+    """What to tell about a truncated file (``info.truncated``)."""
+    held = info.frames / info.sample_rate
+    declared = (info.declared_frames or 0) / info.sample_rate
+    return (
+        f"truncated: the header declares {info.declared_frames} frames ({declared:.2f} s) but the file "
+        f"holds {info.frames} ({held:.2f} s); it was cut short (an interrupted copy or download)"
     )
 
 
@@ -207,13 +305,40 @@ def normalize_waveform(waveform: np.ndarray) -> np.ndarray:
     return (centred / np.sqrt(centred.var(dtype=np.float64) + NORMALIZE_EPS)).astype(np.float32)
 
 
+def as_float_waveform(waveform, *, name: str = "<array>") -> np.ndarray:
+    """``waveform`` as float32 in the loader's scale (see the module docstring for the integer rule).
+
+    Accepts numpy arrays, torch tensors and sequences. Raises ``AudioError`` for booleans, complex
+    numbers and other non-numeric data.
+    """
+    if hasattr(waveform, "detach"):  # a torch tensor
+        waveform = waveform.detach().cpu().numpy()
+    array = np.asarray(waveform)
+    kind = array.dtype.kind
+    if kind == "f":
+        return array.astype(np.float32, copy=False)
+    if kind == "i":
+        return (array.astype(np.float64) / float(2 ** (8 * array.dtype.itemsize - 1))).astype(np.float32)
+    if kind == "u" and array.dtype.itemsize == 1:
+        return ((array.astype(np.float32) - 128.0) / 128.0).astype(np.float32)
+    if kind == "u":
+        bits = 8 * array.dtype.itemsize
+        return ((array.astype(np.float64) - 2.0 ** (bits - 1)) / 2.0 ** (bits - 1)).astype(np.float32)
+    raise AudioError(
+        name,
+        UNREADABLE,
+        f"audio arrays hold numbers (float, or integer PCM), got dtype {array.dtype}; pass the waveform "
+        "as float32 in [-1, 1] or as int16 / int32 PCM.",
+    )
+
+
 def to_mono(waveform: np.ndarray, *, strict: bool = False, name: str = "<array>") -> np.ndarray:
     """Mix ``(frames, channels)`` down to ``(frames,)`` by averaging the channels.
 
-    A 1-D input is returned as float32. With ``strict=True`` more than one channel is an
-    ``AudioError`` instead of a mixdown.
+    A 1-D input is returned as float32 (integer arrays scaled, see ``as_float_waveform``). With
+    ``strict=True`` more than one channel is an ``AudioError`` instead of a mixdown.
     """
-    waveform = np.asarray(waveform, dtype=np.float32)
+    waveform = as_float_waveform(waveform, name=name)
     if waveform.ndim == 1:
         return waveform
     if waveform.ndim != 2:
@@ -250,7 +375,8 @@ def prepare_waveform(
     """Mono, finite, resampled and (optionally) normalised float32 ``(samples,)`` from decoded audio.
 
     Args:
-        waveform: ``(samples,)``, ``(frames, channels)`` or ``(channels, frames)``.
+        waveform: ``(samples,)``, ``(frames, channels)`` or ``(channels, frames)``; float, or integer
+            PCM (scaled to [-1, 1), see ``as_float_waveform``); a torch tensor is accepted.
         sample_rate: rate of ``waveform`` in Hz.
         target_rate: rate to return, Hz; ``None`` keeps ``sample_rate``.
         normalize: per-utterance zero mean / unit variance (see module docstring).
@@ -264,7 +390,7 @@ def prepare_waveform(
     Raises:
         AudioError: empty, NaN/inf, multi-channel under ``strict_mono``, wrong rate under ``expected_rate``.
     """
-    array = np.asarray(waveform)
+    array = as_float_waveform(waveform, name=name)
     if array.ndim == 2:
         if channels_first is None:
             channels_first = looks_channels_first(array.shape)
@@ -293,6 +419,37 @@ def prepare_waveform(
     if normalize:
         mono = normalize_waveform(mono)
     return mono
+
+
+def check_decodes(source: AudioFile, *, name: str | None = None, block_frames: int = 1 << 20) -> int:
+    """Decode a whole file block by block, as validation does, without holding it in memory.
+
+    Returns:
+        The frames decoded (fewer than the header's count for a file cut short).
+
+    Raises:
+        AudioError: missing or corrupt file, 0 frames, or NaN / inf samples (the same reasons and
+            messages as ``load_audio``).
+    """
+    label = describe_source(source, name)
+    target = _open_target(source, label)
+    frames = bad = 0
+    try:
+        for block in sf.blocks(target, blocksize=block_frames, dtype="float32", always_2d=True):
+            frames += block.shape[0]
+            bad += int(block.shape[0] - np.isfinite(block).all(axis=1).sum())
+    except Exception as error:
+        raise _unreadable(label, error) from error
+    if frames == 0:
+        raise AudioError(label, EMPTY, "the file holds 0 samples; remove it from the data.")
+    if bad:
+        raise AudioError(
+            label,
+            NON_FINITE,
+            f"{bad} of {frames} samples are NaN or infinite; re-export the file from its source, "
+            "or remove it (on_bad='skip' skips such files and counts them).",
+        )
+    return frames
 
 
 def load_audio(

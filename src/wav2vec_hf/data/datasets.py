@@ -10,14 +10,17 @@ start. Call ``set_epoch`` before each epoch (Accelerate's prepared DataLoader do
 dataset); with ``persistent_workers=True`` workers keep the epoch they started with, so do not
 combine persistent workers with per-epoch crops.
 
-Bad audio found while loading (NaN/inf, data corrupt past a valid header):
+Bad audio found while loading (NaN/inf, data corrupt past a valid header; ``open_audio_source``
+already decoded every file of a set up to 10 hours, so this concerns larger sets, or
+``ValidationRules(decode=False)``):
 
-* ``on_bad="raise"`` (default): ``AudioError`` naming the file. Validate with
-  ``ValidationRules(decode=True)`` to find these before training instead.
+* ``on_bad="raise"`` (default): ``AudioError`` naming the file (also when a DataLoader worker
+  process met it).
 * ``on_bad="skip"``: the example becomes ``{"skipped": {"reason", "path", "message"}, "id", "index"}``;
   ``AudioCollator`` drops it from the batch and lists it in ``batch["skipped"]``. The dataset
   counts it in its own ``skip_report`` (complete when ``num_workers=0``); with worker processes
-  feed every batch to ``report.record_skipped(batch["skipped"])`` in the training loop.
+  feed every batch to ``report.record_skipped(batch["skipped"])`` in the training loop. Either
+  report counts a file once, however many epochs (or segments) meet it.
 """
 
 from __future__ import annotations
@@ -127,6 +130,7 @@ class AudioDataset(_AudioOptions, Dataset):
             )
         self.source = source
         self.skip_report = SkipReport(source=source.name)
+        self._loaded: set[int] = set()  # distinct utterances loaded: the report's "seen"
 
     def __len__(self) -> int:
         return len(self.source)
@@ -139,7 +143,8 @@ class AudioDataset(_AudioOptions, Dataset):
 
     def __getitem__(self, index: int) -> dict:
         record = self.source[index]
-        self.skip_report.seen += 1
+        self._loaded.add(index)
+        self.skip_report.seen = len(self._loaded)
         try:
             waveform = self.source.load(index, self.target_rate, strict_mono=self.strict_mono)
         except AudioError as error:

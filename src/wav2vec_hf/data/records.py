@@ -12,7 +12,9 @@ Formats read here (the HF ``datasets`` adapter lives in ``huggingface.py``):
 * fairseq manifests (``read_fairseq_manifest``): ``train.tsv`` whose first line is the root
   folder and whose rows are ``relative_path<TAB>num_samples``; labels from ``train.wrd`` (one
   line of words per row) or else ``train.ltr`` (letters separated by spaces, ``|`` between words,
-  e.g. ``H E L L O | W O R L D |``). Extra columns after ``num_samples`` are ignored.
+  e.g. ``H E L L O | W O R L D |``); when both exist the words win, and lines where the two spell
+  different words are logged as a warning (count and first line numbers). Extra columns after
+  ``num_samples`` are ignored.
 * transcript tables (``read_transcript_table``): TSV (no quoting), CSV or JSON lines with a header,
   a path column (``path``, ``file_name``, ``file``, ``audio``, ``audio_filepath``, ``filename``) and
   optionally a transcript column (``transcript``, ``text``, ``sentence``, ``transcription``), a
@@ -27,7 +29,9 @@ Formats read here (the HF ``datasets`` adapter lives in ``huggingface.py``):
 from __future__ import annotations
 
 import csv
+import io
 import json
+import logging
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -40,6 +44,8 @@ SPEAKER_COLUMNS = ("speaker", "speaker_id", "client_id")
 NUM_SAMPLES_COLUMNS = ("num_samples", "frames")
 SAMPLE_RATE_COLUMNS = ("sample_rate", "sampling_rate")
 AUDIOFOLDER_METADATA = ("metadata.csv", "metadata.jsonl")
+
+logger = logging.getLogger(__name__)
 
 
 class ManifestError(ValueError):
@@ -120,8 +126,27 @@ def _strip_extension(relative: str) -> str:
     return root if ext else relative
 
 
+def read_utf8(path: str | os.PathLike[str]) -> str:
+    """The text of a UTF-8 manifest, table or label file.
+
+    Raises:
+        ManifestError: the file is in another encoding; names the file, the line and the fix
+            (instead of Python's "'utf-8' codec can't decode byte 0xe9 in position 69").
+    """
+    data = Path(path).read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
+        raise ManifestError(
+            f"{path}:{line}: not UTF-8 (byte 0x{data[error.start]:02x} at column {column}); save the file as "
+            f"UTF-8, e.g. `iconv -f latin1 -t utf-8 {path} > utf8-copy` if it is Latin-1, and use that copy."
+        ) from None
+
+
 def _read_label_lines(path: Path, expected: int, manifest: Path) -> list[str]:
-    lines = path.read_text(encoding="utf-8").splitlines()
+    lines = read_utf8(path).splitlines()
     # A trailing empty line is an artefact of the writer, not a label.
     while len(lines) > expected and lines[-1].strip() == "":
         lines.pop()
@@ -158,7 +183,7 @@ def read_fairseq_manifest(manifest: str | os.PathLike[str]) -> list[ManifestEntr
         ManifestError: unreadable root, malformed row, or label files with the wrong line count.
     """
     manifest = Path(manifest)
-    lines = manifest.read_text(encoding="utf-8").splitlines()
+    lines = read_utf8(manifest).splitlines()
     if not lines:
         raise ManifestError(f"{manifest}: empty file; a fairseq manifest starts with its root folder.")
     root = _resolve_fairseq_root(lines[0], manifest)
@@ -183,6 +208,12 @@ def read_fairseq_manifest(manifest: str | os.PathLike[str]) -> list[ManifestEntr
     words_file, letters_file = manifest.with_suffix(".wrd"), manifest.with_suffix(".ltr")
     if words_file.is_file():
         transcripts = [clean_transcript(t) for t in _read_label_lines(words_file, len(rows), manifest)]
+        if letters_file.is_file():
+            letters = [
+                clean_transcript(ltr_to_words(t))
+                for t in _read_label_lines(letters_file, len(rows), manifest)
+            ]
+            _warn_if_labels_disagree(words_file, letters_file, rows, transcripts, letters)
     elif letters_file.is_file():
         letter_lines = _read_label_lines(letters_file, len(rows), manifest)
         transcripts = [clean_transcript(ltr_to_words(t)) for t in letter_lines]
@@ -199,15 +230,42 @@ def read_fairseq_manifest(manifest: str | os.PathLike[str]) -> list[ManifestEntr
     ]
 
 
+def _warn_if_labels_disagree(
+    words_file: Path, letters_file: Path, rows: list, words: list, letters: list, max_examples: int = 5
+) -> None:
+    """Log a warning when the ``.ltr`` line of a row spells other words than its ``.wrd`` line."""
+    differ = [
+        (line_number, word, letter)
+        for (line_number, _, _), word, letter in zip(rows, words, letters)
+        if word != letter
+    ]
+    if not differ:
+        return
+    # Label files have one line per manifest row, without the root line: manifest line - 1.
+    shown = "; ".join(
+        f"line {line_number - 1}: {word!r} vs {letter!r}"
+        for line_number, word, letter in differ[:max_examples]
+    )
+    logger.warning(
+        "%s and %s disagree on %d of %d lines; the words (.wrd) are used. First: %s. Regenerate the .ltr "
+        "from the .wrd (or delete the one that is wrong).",
+        words_file, letters_file.name, len(differ), len(rows), shown,
+    )  # fmt: skip
+
+
 def is_fairseq_manifest(path: str | os.PathLike[str]) -> bool:
     """True for a ``.tsv`` laid out as fairseq writes it: a bare folder line (no tab), then
     ``path<TAB>num_samples`` rows (or nothing). A one-column table with a header is not one."""
     path = Path(path)
     if path.suffix.lower() != ".tsv":
         return False
-    with path.open(encoding="utf-8") as handle:
-        first = handle.readline().rstrip("\r\n")
-        second = handle.readline().rstrip("\r\n")
+    try:
+        with path.open(encoding="utf-8") as handle:
+            first = handle.readline().rstrip("\r\n")
+            second = handle.readline().rstrip("\r\n")
+    except UnicodeDecodeError:
+        read_utf8(path)  # raises the ManifestError that names the line
+        raise
     if not first or "\t" in first:
         return False
     fields = second.split("\t")
@@ -236,26 +294,25 @@ def _read_table_rows(table: Path) -> tuple[list[str], list[tuple[int, dict]]]:
     if suffix in (".jsonl", ".json"):
         rows: list[tuple[int, dict]] = []
         header: dict[str, None] = {}
-        with table.open(encoding="utf-8") as handle:
-            for line_number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as error:
-                    raise ManifestError(
-                        f"{table}:{line_number}: not valid JSON ({error}); JSON-lines tables hold one object per line."
-                    ) from error
-                if not isinstance(row, dict):
-                    raise ManifestError(
-                        f"{table}:{line_number}: expected a JSON object, got {type(row).__name__}."
-                    )
-                header.update(dict.fromkeys(row))
-                rows.append((line_number, row))
+        for line_number, line in enumerate(read_utf8(table).split("\n"), start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise ManifestError(
+                    f"{table}:{line_number}: not valid JSON ({error}); JSON-lines tables hold one object per line."
+                ) from error
+            if not isinstance(row, dict):
+                raise ManifestError(
+                    f"{table}:{line_number}: expected a JSON object, got {type(row).__name__}."
+                )
+            header.update(dict.fromkeys(row))
+            rows.append((line_number, row))
         return list(header), rows
     if suffix not in (".tsv", ".csv", ".txt"):
         raise ManifestError(f"{table}: unknown table format {suffix!r}; use .tsv, .csv or .jsonl.")
-    with table.open(encoding="utf-8", newline="") as handle:
+    with io.StringIO(read_utf8(table), newline="") as handle:
         if suffix == ".csv":
             reader = csv.reader(handle)
         else:

@@ -13,16 +13,23 @@
 and returns
 
 * ``AudioSet`` for everything finite: validated ``AudioRecord``s (every header read and checked
-  up front, see ``validation.py``) plus a way to fetch each utterance's audio, or
+  up front, and the audio decoded up front when the set holds at most 10 hours, see
+  ``validation.py``) plus a way to fetch each utterance's audio, or
 * ``AudioStream`` for an ``IterableDataset``: examples are checked as they stream by (a stream
   cannot be validated before it is read; ``StreamingAudioDataset`` applies the same rules and
   the same ``on_bad`` policy per example).
+
+Rows that name the same audio twice are kept (fairseq manifests repeat utterances on purpose to
+up-sample them) and reported: a warning with their count and the first of them
+(``AudioSet.repeated``).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +39,7 @@ from wav2vec_hf.data.audio import (
     AudioError,
     AudioInfo,
     AudioPayload,
+    check_decodes,
     load_payload,
     read_audio_info,
     resampled_length,
@@ -58,6 +66,8 @@ from wav2vec_hf.data.validation import SkipReport, ValidationRules, check_on_bad
 
 TABLE_SUFFIXES = (".tsv", ".csv", ".jsonl", ".json")
 
+logger = logging.getLogger(__name__)
+
 
 def _file_payload(path: str, row: int | None) -> AudioPayload:
     return path
@@ -72,6 +82,7 @@ class AudioSet(Sequence[AudioRecord]):
         records: the utterances that passed validation, in source order.
         name: what the set was opened from (for messages).
         skip_report: what validation dropped (empty when ``on_bad="raise"``, which raises instead).
+        repeated: rows that repeat an earlier row's audio (kept, and logged as a warning when opened).
     """
 
     def __init__(
@@ -86,6 +97,7 @@ class AudioSet(Sequence[AudioRecord]):
         self.name = name
         self.skip_report = skip_report or SkipReport(source=name, seen=len(self.records))
         self._reader = reader
+        self.repeated = RepeatedRows()
 
     def __len__(self) -> int:
         return len(self.records)
@@ -327,16 +339,70 @@ def open_audio_source(
 
 
 def _validated(entries, rules, on_bad, label, read_header, reader=_file_payload) -> AudioSet:
-    """Validate ``entries`` (decoding too when ``rules.decode``) into an ``AudioSet``."""
+    """Validate ``entries`` (decoding too, see ``ValidationRules.decode``) into an ``AudioSet``."""
 
-    def decode(record: AudioRecord) -> None:
+    def decode(record: AudioRecord) -> np.ndarray | int:
+        # At the file's own rate: resampling cannot create NaN, and the length must match the header.
         payload = reader(record.path, record.row)
-        load_payload(payload, rules.target_rate, name=record.path, strict_mono=rules.strict_mono)
+        if isinstance(payload, str):  # a file: block by block, never the whole file in memory
+            return check_decodes(payload, name=record.path)
+        return load_payload(payload, None, name=record.path, strict_mono=rules.strict_mono)
 
+    repeated = repeated_rows(entries)
+    if repeated.count:
+        logger.warning(repeated.message(label))
     records, report = validate_entries(
-        entries, rules, on_bad=on_bad, source=label, read_header=read_header, decode=decode
+        entries,
+        rules,
+        on_bad=on_bad,
+        source=label,
+        read_header=read_header,
+        decode=decode,
+        # Rows of a datasets.Dataset are read one at a time; files are decoded by several threads.
+        decode_threads=None if reader is _file_payload else 1,
     )
-    return AudioSet(records, name=label, skip_report=report, reader=reader)
+    audio = AudioSet(records, name=label, skip_report=report, reader=reader)
+    audio.repeated = repeated
+    return audio
+
+
+@dataclass
+class RepeatedRows:
+    """Rows that name audio an earlier row already named (fairseq manifests may repeat utterances
+    on purpose, to up-sample them; a merge of two manifests repeats them by accident).
+
+    Attributes:
+        count: rows that repeat an earlier row's audio (kept: each is used as often as it is listed).
+        files: distinct files (or dataset rows) listed more than once.
+        examples: ``(audio, [origins])`` of the first repeated files.
+    """
+
+    count: int = 0
+    files: int = 0
+    examples: list[tuple[str, list[str]]] = field(default_factory=list)
+
+    def message(self, source: str) -> str:
+        """The warning ``open_audio_source`` logs."""
+        shown = "; ".join(f"{path} ({', '.join(origins)})" for path, origins in self.examples)
+        return (
+            f"{source}: {self.count} rows repeat an earlier row's audio ({self.files} files listed more "
+            f"than once); they are kept and each is used as often as it is listed. First: {shown}. "
+            "Remove the repeated rows if the repetition is not on purpose."
+        )
+
+
+def repeated_rows(entries: Sequence[ManifestEntry], max_examples: int = 3) -> RepeatedRows:
+    """Count the entries whose audio (file path, or dataset row) an earlier entry already names."""
+    origins: dict[tuple, list[str]] = {}
+    for entry in entries:
+        key = (os.path.normpath(entry.path), entry.row)
+        origins.setdefault(key, []).append(entry.origin)
+    repeated = [(key, found) for key, found in origins.items() if len(found) > 1]
+    return RepeatedRows(
+        count=sum(len(found) - 1 for _, found in repeated),
+        files=len(repeated),
+        examples=[(key[0], found[:3]) for key, found in repeated[:max_examples]],
+    )
 
 
 def _entries_of_path(path: Path, *, root, transcripts, **table_options) -> list[ManifestEntry]:

@@ -42,12 +42,15 @@ def load_model(model_dir: str | os.PathLike[str], device: str = "cpu"):
     """The CTC model of a fine-tuned folder, in eval mode on ``device`` (any ``AutoModelForCTC``).
 
     Raises:
-        FileNotFoundError: ``model_dir`` has no ``config.json``.
+        FileNotFoundError: ``model_dir`` is no folder or has no ``config.json``.
+        WeightsError: its safetensors weights are damaged (``model_folders.check_model_weights``).
     """
     from transformers import AutoModelForCTC
 
     import wav2vec_hf  # noqa: F401  (registers the wav2vec / vq-wav2vec Auto classes)
+    from wav2vec_hf.model_folders import check_model_source
 
+    check_model_source(model_dir)
     if not (Path(model_dir) / "config.json").is_file():
         raise FileNotFoundError(f"{model_dir}: no config.json; give a fine-tuned CTC model folder")
     return AutoModelForCTC.from_pretrained(str(model_dir)).to(device).eval()

@@ -405,9 +405,12 @@ def _build_trainer(
             facts = _run_facts(model, vocabulary, data.train, data.evaluation, schedule, body_names)
             grace = max(recipe_args.head_steps, int(0.1 * max(args.max_steps, 0)))
             callbacks.append(PlateauCallback(facts, warmup_steps=grace, output_dir=args.output_dir))
+    # The Trainer uses one collator for training and evaluation batches: its report covers both sets,
+    # each file counted once however many epochs skip it.
+    loaded = len(data.train) + (len(data.evaluation) if data.evaluation is not None else 0)
     collator = CTCCollator(
         return_attention_mask=bool(feature_extractor.return_attention_mask),
-        skip_report=SkipReport(source="training audio"),
+        skip_report=SkipReport(source="audio loaded for training and evaluation", seen=loaded),
     )
     return CTCTrainer(
         model=model,

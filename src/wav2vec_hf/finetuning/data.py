@@ -123,7 +123,7 @@ def prepare_ctc_set(
     if dropped.failed_count and on_bad == "raise":
         raise ValueError(
             f"{dropped.failed_count} of {len(audio)} utterances of {name} cannot be used for CTC:\n"
-            f"{dropped.details()}\nFix them, or pass on_bad='skip' (--on_bad skip) to drop and count them."
+            f"{dropped.details()}\nFix them, or pass on_bad='skip' to drop and count them."
         )
     if not keep:
         raise ValueError(f"{name}: no utterance is usable for CTC training.\n{dropped.details()}")

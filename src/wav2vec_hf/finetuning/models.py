@@ -83,6 +83,9 @@ def _config_source(model: str | os.PathLike) -> tuple[PretrainedConfig, bool]:
     """The config of a folder, or of a preset name (then the weights are necessarily random)."""
     path = Path(model)
     if path.is_dir():
+        from wav2vec_hf.model_folders import check_model_weights
+
+        check_model_weights(path)  # a damaged weights file, named, before transformers reads it
         return AutoConfig.from_pretrained(path), False
     from wav2vec_hf.presets import get_preset, list_presets
 

@@ -107,6 +107,9 @@ class UnknownCharacterReport:
         affected: utterances holding at least one unknown character.
         counts: character -> occurrences.
         examples: character -> up to ``max_examples`` utterance ids that hold it.
+        consequence: what happens to these characters where the report is made (training and
+            ``Trainer`` evaluation: they count as errors; ``wav2vec-hf evaluate``: the scored
+            references lose them).
     """
 
     source: str = ""
@@ -115,6 +118,7 @@ class UnknownCharacterReport:
     counts: Counter = field(default_factory=Counter)
     examples: dict[str, list[str]] = field(default_factory=dict)
     max_examples: int = 3
+    consequence: str = "they cannot be predicted and count as errors"
 
     @property
     def total(self) -> int:
@@ -127,7 +131,7 @@ class UnknownCharacterReport:
             return f"{self.source or 'data'}: every character of {self.utterances} transcripts is in the vocabulary"
         lines = [
             f"{self.source or 'data'}: {self.affected} of {self.utterances} transcripts hold {self.total} "
-            f"characters outside the vocabulary (they cannot be predicted and count as errors):"
+            f"characters outside the vocabulary ({self.consequence}):"
         ]
         for character, count in self.counts.most_common():
             name = unicodedata.name(character, "unnamed")
@@ -235,18 +239,7 @@ class Vocabulary:
 
     def check(self, items: Iterable[tuple[str, str]], source: str = "") -> UnknownCharacterReport:
         """Count unknown characters in ``(utterance id, normalised transcript)`` pairs."""
-        report = UnknownCharacterReport(source=source)
-        for utterance_id, text in items:
-            report.utterances += 1
-            unknown = self.unknown_characters(text)
-            if unknown:
-                report.affected += 1
-                report.counts.update(unknown)
-                for character in dict.fromkeys(unknown):
-                    shown = report.examples.setdefault(character, [])
-                    if len(shown) < report.max_examples:
-                        shown.append(utterance_id)
-        return report
+        return count_unknown_characters(items, self.characters, source=source)
 
     def to_json(self) -> dict[str, int]:
         """``vocab.json`` content: token -> id."""
@@ -276,6 +269,30 @@ class Vocabulary:
         return Wav2Vec2Processor(feature_extractor=feature_extractor, tokenizer=self.tokenizer())
 
 
+def count_unknown_characters(
+    items: Iterable[tuple[str, str]], characters: Iterable[str], *, source: str = "", **report_fields
+) -> UnknownCharacterReport:
+    """Count the characters of ``(utterance id, normalised transcript)`` pairs outside ``characters``.
+
+    The check of ``Vocabulary.check``, for any character set (e.g. a converted model's tokenizer,
+    in ``wav2vec-hf evaluate``); the space is always allowed. ``report_fields`` go to the report
+    (``consequence``).
+    """
+    allowed = frozenset(characters) | {" "}
+    report = UnknownCharacterReport(source=source, **report_fields)
+    for utterance_id, text in items:
+        report.utterances += 1
+        unknown = [c for c in text if c not in allowed]
+        if unknown:
+            report.affected += 1
+            report.counts.update(unknown)
+            for character in dict.fromkeys(unknown):
+                shown = report.examples.setdefault(character, [])
+                if len(shown) < report.max_examples:
+                    shown.append(utterance_id)
+    return report
+
+
 __all__ = [
     "BLANK_TOKEN",
     "NORMALIZER_FILE",
@@ -284,4 +301,5 @@ __all__ = [
     "TextNormalizer",
     "UnknownCharacterReport",
     "Vocabulary",
+    "count_unknown_characters",
 ]

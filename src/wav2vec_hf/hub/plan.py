@@ -25,6 +25,7 @@ from wav2vec_hf.hub.artefacts import Artefact, describe_folder
 from wav2vec_hf.hub.cards import CardOptions, RenderedCard, check_card, render_card
 from wav2vec_hf.hub.records import RECORD_FILES, read_run_records
 from wav2vec_hf.hub.remote_code import RemoteCode, resolve_remote_code
+from wav2vec_hf.model_folders import check_model_weights
 
 CARD_FILE = "README.md"
 PROCESSOR_FILES = (
@@ -154,9 +155,11 @@ def plan_upload(
         templates_dir: the ``model_cards/`` folder (default: the checkout's).
 
     Raises:
-        ArtefactError, ScoresError, CardError, PlanError: with the file and the fix.
+        ArtefactError, ScoresError, CardError, PlanError, WeightsError (a damaged weights file):
+            with the file and the fix.
     """
     artefact = describe_folder(folder)
+    check_model_weights(artefact.folder, artefact.config)  # never publish a truncated or mismatched file
     records = read_run_records(artefact.folder)
     remote_code = resolve_remote_code(artefact)
     folder = artefact.folder

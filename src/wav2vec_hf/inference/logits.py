@@ -16,6 +16,11 @@ without an attention mask, so batched transcripts drift from one-by-one transcri
 * ``Wav2VecForCTC`` / ``VQWav2VecForCTC``: their forward uses the mask the same way.
 
 Frames past an utterance's length are returned but flagged by ``frames``.
+
+Inputs shorter than the model's minimum (``min_input_samples``: the feature encoder's receptive
+field, 400 samples = 25 ms for wav2vec 2.0, 465 for wav2vec) are padded with silence (zeros) up to
+it, so that a 10 ms file or a 10-sample array gets a transcript (usually empty) instead of a
+convolution error. An empty input (0 samples) is the loader's business (``AudioError``).
 """
 
 from __future__ import annotations
@@ -34,6 +39,67 @@ def is_group_norm_wav2vec2(model) -> bool:
         and hasattr(model, "wav2vec2")
         and hasattr(model, "lm_head")
     )
+
+
+def min_input_samples(model) -> int:
+    """The fewest input samples ``model`` turns into one output frame (cached on the model).
+
+    Found from the model's own ``_get_feat_extract_output_lengths`` (the conv feature encoder's
+    kernels and strides: ``config.conv_kernel`` / ``conv_stride`` for wav2vec 2.0,
+    ``conv_feature_layers`` for wav2vec), so every generation is covered. Group-norm wav2vec 2.0
+    encoders also need two frames out of their first conv layer (a group norm over one value fails).
+    """
+    cached = getattr(model, "_wav2vec_hf_min_input_samples", None)
+    if cached is not None:
+        return cached
+
+    def frames(samples: int) -> int:
+        return int(model._get_feat_extract_output_lengths(torch.tensor(samples)))
+
+    high = 1
+    while frames(high) < 1:
+        high *= 2
+        if high > 2**24:
+            raise ValueError(f"{type(model).__name__}: no input length gives an output frame")
+    low = high // 2  # gives no frame (or is 0)
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (low, middle) if frames(middle) >= 1 else (middle, high)
+    config = model.config
+    if getattr(config, "feat_extract_norm", None) == "group" and getattr(config, "conv_kernel", None):
+        high = max(high, int(config.conv_kernel[0]) + int(config.conv_stride[0]))
+    model._wav2vec_hf_min_input_samples = high
+    return high
+
+
+def pad_to_min_length(
+    input_values: torch.Tensor, attention_mask: torch.Tensor | None, minimum: int
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Rows shorter than ``minimum`` samples, extended with zeros (silence) to ``minimum``.
+
+    Args:
+        input_values: ``(B, samples)`` right-padded audio.
+        attention_mask: ``(B, samples)`` 1 on real samples, or ``None`` (no padding).
+        minimum: samples every row must have (``min_input_samples``).
+
+    Returns:
+        ``(input_values, attention_mask)`` of width ``max(samples, minimum)``; the mask counts the
+        added silence as real audio (``None`` stays ``None`` when no row is padded afterwards).
+    """
+    lengths = _input_lengths(input_values, attention_mask)
+    if not bool((lengths < minimum).any()):
+        return input_values, attention_mask
+    width = max(int(input_values.shape[1]), minimum)
+    # Samples between an old length and the new one must be silence, whatever the padding value was.
+    positions = torch.arange(width, device=input_values.device)[None, :]
+    real = positions < lengths[:, None]
+    values = F.pad(input_values, (0, width - input_values.shape[1]))
+    values = torch.where(real, values, torch.zeros((), dtype=values.dtype, device=values.device))
+    new_lengths = lengths.clamp(min=minimum)
+    if attention_mask is None and bool((new_lengths == width).all()):
+        return values, None
+    dtype = attention_mask.dtype if attention_mask is not None else torch.long
+    return values, (positions < new_lengths[:, None]).to(dtype)
 
 
 def _input_lengths(input_values: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
@@ -68,11 +134,15 @@ def ctc_logits(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Logits ``(B, T, V)`` and valid frames ``(B,)`` of a (padded) batch, each utterance as if alone.
 
+    Rows shorter than ``min_input_samples(model)`` are first extended with silence to that length
+    (``pad_to_min_length``).
+
     Args:
         model: a CTC model (stock ``Wav2Vec2ForCTC`` or this package's ``Wav2VecForCTC``), in eval mode.
         input_values: ``(B, samples)`` right-padded audio.
         attention_mask: ``(B, samples)``, 1 on real samples; ``None`` means no padding.
     """
+    input_values, attention_mask = pad_to_min_length(input_values, attention_mask, min_input_samples(model))
     lengths = _input_lengths(input_values, attention_mask)
     padded = bool((lengths < input_values.shape[1]).any())
     if is_group_norm_wav2vec2(model):
@@ -94,4 +164,4 @@ def greedy_ids(logits: torch.Tensor, frames: torch.Tensor, fill: int) -> torch.T
     return ids.masked_fill(padding, fill)
 
 
-__all__ = ["ctc_logits", "greedy_ids", "is_group_norm_wav2vec2"]
+__all__ = ["ctc_logits", "greedy_ids", "is_group_norm_wav2vec2", "min_input_samples", "pad_to_min_length"]

@@ -10,8 +10,28 @@ torchaudio; neither is needed here. This subclass, which ``import wav2vec_hf`` r
   ``ffmpeg`` path;
 * ``{"raw" | "array": ndarray, "sampling_rate": int}``: mono mixdown (``(channels, samples)`` or
   ``(samples, channels)``) and soxr resampling; a ``"stride"`` entry is rescaled with the audio;
-* a 1-D numpy array at the model's rate (as in the stock pipeline);
+* a numpy array (or torch tensor) at the model's rate (as in the stock pipeline; channels averaged);
 * a list of any of these (``batch_size=`` batches them).
+
+Every array goes through ``wav2vec_hf.data.prepare_waveform``, so the rules of the loader hold:
+integer arrays are PCM and are scaled to [-1, 1) (``int16 / 32768``, ``int32 / 2 ** 31``, ``uint8``
+centred on 128); an array holding NaN or inf, or no sample at all, is refused with an ``AudioError``
+(a ``ValueError``) that says so. Audio shorter than the model's receptive field (400 samples for
+wav2vec 2.0) is padded with silence to it (``inference.logits.min_input_samples``) and usually
+transcribes as ``""``. A WAV whose header declares more frames than the file holds is transcribed
+as far as it goes, with a warning logged.
+
+Long audio:
+
+* unchunked, one forward pass over the whole input costs memory quadratic in its length (self
+  attention): on CPU an input longer than ``max_unchunked_seconds`` (300 s; set the attribute to
+  ``None`` to lift it) is refused with a ``ValueError`` that says to pass ``chunk_length_s``
+  (``wav2vec-hf transcribe`` chunks such files itself and says so);
+* with an LM, the beam search runs over the logits of the whole input; pyctcdecode's state grows
+  faster than linearly with the length (2.6 GB for 30 minutes of dense speech), so logits longer than
+  ``lm_segment_seconds`` (60 s) are decoded in segments cut at the longest blank / word-delimiter
+  run near each segment end, and the texts (and word timestamps) are joined. Memory stays that of
+  one segment (docs/reliability.md has the measurements).
 
 ``chunk_length_s`` / ``stride_length_s`` and ``return_timestamps="word"`` / ``"char"`` work as in the
 stock pipeline (CTC chunking with overlapping strides). CTC logits come from ``inference.logits.ctc_logits``:
@@ -21,6 +41,8 @@ wav2vec 2.0 group-norm BASE models, which never receive an attention mask.
 
 from __future__ import annotations
 
+import itertools
+import logging
 import os
 
 import numpy as np
@@ -30,22 +52,66 @@ from transformers.pipelines.automatic_speech_recognition import (
     rescale_stride,
 )
 
-from wav2vec_hf.data.audio import AudioError, load_audio, prepare_waveform
+from wav2vec_hf.data.audio import (
+    AudioError,
+    load_audio,
+    prepare_waveform,
+    read_audio_info,
+    truncation_message,
+)
 from wav2vec_hf.inference.logits import ctc_logits, greedy_ids
+
+logger = logging.getLogger(__name__)
+
+MAX_UNCHUNKED_SECONDS = 300.0
+"""On CPU, longer inputs need ``chunk_length_s`` (one forward pass would take minutes and gigabytes)."""
+LM_SEGMENT_SECONDS = 60.0
+"""Logits longer than this are beam-searched in segments (bounded decoder memory)."""
 
 
 class SpeechRecognitionPipeline(AutomaticSpeechRecognitionPipeline):
-    """``AutomaticSpeechRecognitionPipeline`` that decodes inputs with ``wav2vec_hf.data`` (see module docstring)."""
+    """``AutomaticSpeechRecognitionPipeline`` that decodes inputs with ``wav2vec_hf.data`` (see module docstring).
+
+    Attributes:
+        max_unchunked_seconds: on CPU, the longest input run without ``chunk_length_s`` (``None``: no limit).
+        lm_segment_seconds: with an LM, logits longer than this are beam-searched in segments.
+    """
+
+    max_unchunked_seconds: float | None = MAX_UNCHUNKED_SECONDS
+    lm_segment_seconds: float = LM_SEGMENT_SECONDS
 
     def _decode_file(self, source, name: str):
         rate = int(self.feature_extractor.sampling_rate)
         try:
-            return load_audio(source, rate, name=name)
+            waveform = load_audio(source, rate, name=name)
         except AudioError as error:
             if error.reason != "unreadable":
                 raise
             # libsndfile cannot read this container (e.g. m4a): the stock ffmpeg path may.
             return None
+        info = read_audio_info(source, name=name) if not hasattr(source, "read") else None
+        if info is not None and info.truncated:
+            logger.warning(
+                "%s: %s; transcribing the %.2f s it holds.",
+                name,
+                truncation_message(info),
+                info.frames / info.sample_rate,
+            )
+        return waveform
+
+    def _check_length(self, waveform: np.ndarray, chunk_length_s) -> None:
+        """Refuse an unchunked CPU input longer than ``max_unchunked_seconds`` (see the module docstring)."""
+        limit = self.max_unchunked_seconds
+        if chunk_length_s or limit is None or self.device.type != "cpu":
+            return
+        seconds = waveform.shape[0] / int(self.feature_extractor.sampling_rate)
+        if seconds > limit:
+            raise ValueError(
+                f"{seconds / 60:.1f} minutes of audio in one forward pass (more than max_unchunked_seconds="
+                f"{limit:g} on CPU): its memory grows with the square of the length. Pass chunk_length_s=30 "
+                "(and stride_length_s=5), as `wav2vec-hf transcribe` does for long files, or set "
+                "max_unchunked_seconds=None on the pipeline to run it whole."
+            )
 
     def _prepare_dict(self, inputs: dict) -> dict:
         """Mono mixdown and soxr resampling of ``{"raw"|"array", "sampling_rate", ["stride"]}`` inputs."""
@@ -60,9 +126,7 @@ class SpeechRecognitionPipeline(AutomaticSpeechRecognitionPipeline):
             array = array.detach().cpu().numpy()
         source_rate = int(inputs.pop("sampling_rate"))
         target_rate = int(self.feature_extractor.sampling_rate)
-        waveform = prepare_waveform(
-            np.asarray(array, dtype=np.float32), source_rate, target_rate, name="<array input>"
-        )
+        waveform = prepare_waveform(array, source_rate, target_rate, name="<array input>")
         stride = inputs.pop("stride", None)
         if stride is not None:
             ratio = target_rate / source_rate
@@ -71,6 +135,7 @@ class SpeechRecognitionPipeline(AutomaticSpeechRecognitionPipeline):
         return {"raw": waveform, "sampling_rate": target_rate, **inputs}
 
     def preprocess(self, inputs, chunk_length_s=0, stride_length_s=None):
+        rate = int(self.feature_extractor.sampling_rate)
         if isinstance(inputs, os.PathLike) or (
             isinstance(inputs, str) and not inputs.startswith(("http://", "https://"))
         ):
@@ -83,7 +148,36 @@ class SpeechRecognitionPipeline(AutomaticSpeechRecognitionPipeline):
                 inputs = decoded
         elif isinstance(inputs, dict):
             inputs = self._prepare_dict(inputs)
+        elif isinstance(inputs, (np.ndarray, torch.Tensor)):
+            # At the model's rate (as in the stock pipeline): scaled, mono, finite, non-empty.
+            inputs = prepare_waveform(inputs, rate, rate, name="<array input>")
+        if isinstance(inputs, np.ndarray):
+            self._check_length(inputs, chunk_length_s)
+        elif isinstance(inputs, dict) and isinstance(inputs.get("raw"), np.ndarray):
+            self._check_length(inputs["raw"], chunk_length_s)
         yield from super().preprocess(inputs, chunk_length_s=chunk_length_s, stride_length_s=stride_length_s)
+
+    def postprocess(self, model_outputs, decoder_kwargs=None, return_timestamps=None, return_language=None):
+        if self.type != "ctc_with_lm" or self.decoder is None:
+            return super().postprocess(
+                model_outputs, decoder_kwargs=decoder_kwargs, return_timestamps=return_timestamps,
+                return_language=return_language,
+            )  # fmt: skip
+        frames_per_second = int(self.feature_extractor.sampling_rate) / self._align_to
+        decoder = self.decoder
+        self.decoder = SegmentedBeamSearch(
+            decoder,
+            max_frames=max(1, round(self.lm_segment_seconds * frames_per_second)),
+            blank_id=self.tokenizer.pad_token_id,
+            delimiter_id=_token_id(self.tokenizer, getattr(self.tokenizer, "word_delimiter_token", None)),
+        )
+        try:
+            return super().postprocess(
+                model_outputs, decoder_kwargs=decoder_kwargs, return_timestamps=return_timestamps,
+                return_language=return_language,
+            )  # fmt: skip
+        finally:
+            self.decoder = decoder
 
     def _forward(self, model_inputs, return_timestamps=False, return_language=None, **generate_kwargs):
         if self.type not in {"ctc", "ctc_with_lm"}:
@@ -117,4 +211,78 @@ class SpeechRecognitionPipeline(AutomaticSpeechRecognitionPipeline):
         return {"is_last": is_last, **out, **model_inputs}
 
 
-__all__ = ["SpeechRecognitionPipeline"]
+class SegmentedBeamSearch:
+    """A pyctcdecode-style decoder that beam-searches long logits in segments (bounded memory).
+
+    ``decode_beams(logits)`` with at most ``max_frames`` frames is the wrapped decoder's own call.
+    Longer logits are cut into segments of at most ``max_frames`` frames, each cut at the middle of
+    the longest run of frames whose best token is the blank or the word delimiter within the last
+    quarter of the segment (a pause between words: no word is split unless the speech has no pause
+    at all); each segment is decoded alone, and the best hypotheses are joined: texts with a space,
+    word frame offsets shifted to the whole input, scores summed. The LM context restarts at each
+    cut (the first word of a segment is scored as a sentence start).
+
+    Args:
+        decoder: has ``decode_beams(logits, **kwargs)`` returning pyctcdecode's beam tuples
+            ``(text, lm_state, word_frames, logit_score, lm_score)``.
+        max_frames: longest segment, in frames.
+        blank_id, delimiter_id: token ids of the CTC blank and of the word delimiter.
+    """
+
+    def __init__(self, decoder, *, max_frames: int, blank_id: int, delimiter_id: int | None) -> None:
+        self.decoder = decoder
+        self.max_frames = int(max_frames)
+        self.pause_ids = [i for i in (blank_id, delimiter_id) if i is not None]
+
+    def __getattr__(self, name):
+        return getattr(self.decoder, name)
+
+    def cut_points(self, logits: np.ndarray) -> list[int]:
+        """Segment boundaries ``[0, ..., frames]`` of ``(frames, vocabulary)`` logits."""
+        frames = logits.shape[0]
+        pause = np.isin(logits.argmax(axis=-1), self.pause_ids)
+        cuts, start = [0], 0
+        while frames - start > self.max_frames:
+            end = start + self.max_frames
+            window_start = end - max(1, self.max_frames // 4)
+            cut = _middle_of_longest_run(pause[window_start:end])
+            cut = end if cut is None else window_start + cut
+            cuts.append(max(cut, start + 1))
+            start = cuts[-1]
+        return [*cuts, frames]
+
+    def decode_beams(self, logits, **kwargs):
+        logits = np.asarray(logits)
+        if logits.shape[0] == 0:  # an input shorter than one frame after chunk strides: nothing said
+            return [("", None, [], 0.0, 0.0)]
+        if logits.shape[0] <= self.max_frames:
+            return self.decoder.decode_beams(logits, **kwargs)
+        cuts = self.cut_points(logits)
+        texts, offsets, logit_score, lm_score = [], [], 0.0, 0.0
+        for start, stop in itertools.pairwise(cuts):
+            best = self.decoder.decode_beams(logits[start:stop], **kwargs)[0]
+            if best[0]:
+                texts.append(best[0])
+            offsets.extend((word, (begin + start, end + start)) for word, (begin, end) in best[2])
+            logit_score += float(best[3])
+            lm_score += float(best[4]) if len(best) > 4 else 0.0
+        return [(" ".join(texts), None, offsets, logit_score, lm_score)]
+
+
+def _token_id(tokenizer, token: str | None) -> int | None:
+    """The id of ``token`` in ``tokenizer``'s vocabulary, or ``None``."""
+    return tokenizer.get_vocab().get(token) if token is not None else None
+
+
+def _middle_of_longest_run(flags: np.ndarray) -> int | None:
+    """Index of the middle of the longest run of ``True`` in ``flags`` (``None`` when there is none)."""
+    if not flags.any():
+        return None
+    padded = np.concatenate([[False], flags, [False]]).astype(np.int8)
+    changes = np.flatnonzero(np.diff(padded))
+    starts, ends = changes[0::2], changes[1::2]
+    longest = int(np.argmax(ends - starts))
+    return int((starts[longest] + ends[longest]) // 2)
+
+
+__all__ = ["SegmentedBeamSearch", "SpeechRecognitionPipeline"]

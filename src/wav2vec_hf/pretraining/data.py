@@ -32,6 +32,7 @@ from wav2vec_hf.data import (
     AudioSet,
     AudioStream,
     LengthBatchSampler,
+    ManifestError,
     SkipReport,
     ValidationRules,
     normalize_waveform,
@@ -195,13 +196,14 @@ def open_audio(
 
     Raises:
         DataValidationError: bad utterances with ``on_bad="raise"`` (all listed, before training).
-        ValueError: a stream (not supported for pretraining yet) or nothing usable left.
+        ManifestError: a stream (not supported for pretraining yet), a source that lists no
+            utterance, or nothing usable left (the counts of what was dropped, and why, inline).
     """
     source = open_audio_source(
         path, rules=ValidationRules(min_samples=min_samples or None), on_bad=on_bad, split=split, name=name
     )
     if isinstance(source, AudioStream):
-        raise ValueError(
+        raise ManifestError(
             f"{name}: streaming datasets are not supported by the pretraining loop yet (it needs lengths "
             "to batch and an exact data position to resume); save the dataset with save_to_disk, or "
             "write a manifest."
@@ -221,8 +223,26 @@ def open_audio(
             reports.append(filtered)
             source = source.subset(keep.tolist())
     if len(source) == 0:
-        raise ValueError(f"{name}: no usable utterance left after validation (see the skip report).")
+        raise ManifestError(_nothing_usable(name, path, reports))
     return source, reports
+
+
+def _nothing_usable(name: str, path: str, reports: list[SkipReport]) -> str:
+    """One line: why ``path`` gave no utterance (empty, or what was dropped and the fix)."""
+    if not any(report.seen or report.failed_count for report in reports):
+        return (
+            f"{name}: {path} lists no utterances; add audio rows (a fairseq manifest is its root folder "
+            "line, then one 'relative_path<TAB>num_samples' row per file) or give another data source"
+        )
+    dropped = "; ".join(
+        f"{report.source or name}: {', '.join(f'{count} {reason}' for reason, count in report.counts.items())}"
+        for report in reports
+        if report.failed_count
+    )
+    return (
+        f"{name}: no usable utterance left in {path} ({dropped}); fix or replace those files, or lower "
+        "--min_samples if they are only short"
+    )
 
 
 def build_audio_data(

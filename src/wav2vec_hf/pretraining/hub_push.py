@@ -4,9 +4,10 @@ The loop never waits for the network while it trains: an export (``--export_step
 one) is planned at once (``wav2vec_hf.hub.plan_upload``: weights, config, feature extractor, remote
 code for wav2vec / vq-wav2vec, the generated model card) and committed by a single background
 thread, one commit per export, in the order they were made. A failed upload is logged (token
-scrubbed) and training goes on; ``finish`` waits for the queue at the end of the run and raises
-``PublishError`` naming every failed export, so a run never ends "successfully" with a stale Hub repo.
-Only the main process publishes.
+scrubbed) and training goes on (an export that cannot even be planned counts as a failed upload);
+``finish`` waits for the queue at the end of the run and raises ``UploadsFailedError`` (a
+``PublishError``) naming every export that did not reach the Hub, so a run never ends "successfully"
+with a stale Hub repo. Only the main process publishes.
 """
 
 from __future__ import annotations
@@ -25,6 +26,18 @@ from wav2vec_hf.hub.publish import PublishError, PublishResult, check_repo_id, p
 logger = logging.getLogger(__name__)
 
 
+class UploadsFailedError(PublishError):
+    """Some exports did not reach the Hub; the run itself finished and the exports are on disk.
+
+    Attributes:
+        failed: the export folders that were not uploaded, in order.
+    """
+
+    def __init__(self, message: str, failed: list[Path]) -> None:
+        super().__init__(message)
+        self.failed = failed
+
+
 @dataclass
 class ExportPublisher:
     """Uploads export folders to ``repo_id`` in the background, one commit per export.
@@ -41,7 +54,7 @@ class ExportPublisher:
     revision: str | None = None
     endpoint: str | None = None
     _executor: ThreadPoolExecutor = field(init=False, repr=False)
-    _pending: list[tuple[str, Future]] = field(init=False, default_factory=list, repr=False)
+    _pending: list[tuple[str, Path, Future]] = field(init=False, default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
         check_repo_id(self.repo_id)
@@ -54,19 +67,24 @@ class ExportPublisher:
 
     def submit(self, export_dir: Path, update: int) -> Future:
         """Plan ``export_dir`` now (its files must not change afterwards) and upload it in the background."""
-        plan = plan_upload(export_dir, CardOptions(repo_id=self.repo_id))
         message = f"Pretraining export at update {update} (wav2vec-hf)"
-        future = self._executor.submit(
-            push_plan,
-            plan,
-            self.repo_id,
-            private=self.private,
-            revision=self.revision,
-            commit_message=message,
-            endpoint=self.endpoint,
-        )
+        try:
+            plan = plan_upload(export_dir, CardOptions(repo_id=self.repo_id))
+        except (ValueError, OSError) as error:  # e.g. a damaged export: counted as a failed upload
+            future: Future = Future()
+            future.set_exception(error)
+        else:
+            future = self._executor.submit(
+                push_plan,
+                plan,
+                self.repo_id,
+                private=self.private,
+                revision=self.revision,
+                commit_message=message,
+                endpoint=self.endpoint,
+            )
         future.add_done_callback(lambda done, name=message: self._log(name, done))
-        self._pending.append((message, future))
+        self._pending.append((message, Path(export_dir), future))
         return future
 
     @staticmethod
@@ -81,23 +99,26 @@ class ExportPublisher:
         """Wait for every queued upload; their results in order.
 
         Raises:
-            PublishError: one or more uploads failed (each named with its reason).
+            UploadsFailedError: one or more uploads failed; one line naming each export folder that
+                did not reach the Hub, with its reason, and the command that pushes it.
         """
         self._executor.shutdown(wait=True)
-        results, failures = [], []
-        for message, future in self._pending:
+        results, failures, failed = [], [], []
+        for _, export_dir, future in self._pending:
             error = future.exception()
             if error is None:
                 results.append(future.result())
             else:
-                failures.append(f"{message}: {error}")
+                failed.append(export_dir)
+                failures.append(f"{export_dir} ({' '.join(str(error).split())})")
         if failures:
-            raise PublishError(
-                f"{len(failures)} of {len(self._pending)} uploads to {self.repo_id} failed; the exports are on "
-                "disk (push them with `wav2vec-hf push-to-hub DIR --repo-id ...`):\n  "
-                + "\n  ".join(failures)
+            raise UploadsFailedError(
+                f"{len(failures)} of {len(self._pending)} exports did not reach {self.repo_id}: "
+                + "; ".join(failures)
+                + f"; they are on disk: push each with `wav2vec-hf push-to-hub DIR --repo-id {self.repo_id}`",
+                failed,
             )
         return results
 
 
-__all__ = ["ExportPublisher"]
+__all__ = ["ExportPublisher", "UploadsFailedError"]

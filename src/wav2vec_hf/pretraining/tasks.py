@@ -382,9 +382,12 @@ def _from_pretrained(model_class, folder: str, model_type: str, overrides: dict)
         )
     import json
 
+    from wav2vec_hf.model_folders import check_model_weights
+
     found = json.loads((path / "config.json").read_text(encoding="utf-8")).get("model_type")
     if found != model_type:
         raise ValueError(f"--init_from {folder} holds a {found!r} model, not {model_type!r}.")
+    check_model_weights(path)
     model = model_class.from_pretrained(str(path), **overrides)
     architectures = getattr(model.config, "architectures", None) or []
     if any("CTC" in name for name in architectures):

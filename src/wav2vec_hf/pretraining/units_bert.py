@@ -51,6 +51,9 @@ def load_quantizer(folder: str, device: torch.device | str = "cpu"):
     path = Path(folder)
     if not (path / "config.json").is_file():
         raise FileNotFoundError(f"--quantizer {folder}: no config.json; give a trained vq-wav2vec folder.")
+    from wav2vec_hf.model_folders import check_model_weights
+
+    check_model_weights(path)
     model = AutoModel.from_pretrained(str(path))
     if getattr(model.config, "vq_type", "none") == "none" or not hasattr(model, "quantize"):
         raise ValueError(f"--quantizer {folder} is not a vq-wav2vec model (it has no quantiser).")

@@ -117,7 +117,14 @@ def main(argv: list[str] | None = None) -> int:
     if len(argv) != 2 or argv[0] != "builtin":
         print("usage: python -m wav2vec_hf.selftraining.recipes builtin OUT_DIR", file=sys.stderr)
         return 2
-    result = run_builtin_recipe(argv[1])
+    from wav2vec_hf.run_lock import RunLockError, hold_run_lock
+
+    try:
+        with hold_run_lock(argv[1], prog="wav2vec_hf.selftraining.recipes"):  # one run per folder
+            result = run_builtin_recipe(argv[1])
+    except RunLockError as error:
+        print(f"wav2vec_hf.selftraining.recipes: error: {error}", file=sys.stderr)
+        return 2
     print(f"table: {result.table_path.with_suffix('.md')}")
     return 0
 
