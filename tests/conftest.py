@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -17,17 +18,40 @@ REAL_DATA = SHARED / "data" / "real"
 FAIRSEQ_FIXTURES = Path(os.environ.get("WAV2VEC_HF_FAIRSEQ_FIXTURES", SHARED / "fixtures" / "fairseq"))
 
 
+def running_in_ci() -> bool:
+    """True under a CI service (``CI=true``, as GitHub Actions, GitLab CI and most others set it)."""
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+def skip_or_fail_in_ci(message: str) -> NoReturn:
+    """Skip a test whose shared data is absent (a user's clone), but FAIL under CI.
+
+    CI must run the parity tests: there a missing ../shared folder is a broken setup, and skipping
+    would let every parity test "pass" without comparing anything.
+    """
+    if running_in_ci():
+        pytest.fail(
+            f"{message}. CI=true: the shared data must be present in CI, so this fails instead of skipping.",
+            pytrace=False,
+        )
+    pytest.skip(message)
+
+
 @pytest.fixture(scope="session")
 def real_data_dir() -> Path:
-    """``../shared/data/real``: real speech with transcripts. Skips where it is absent (a user's clone)."""
+    """``../shared/data/real``: real speech with transcripts. Skips where it is absent (a user's clone), fails in CI."""
     if not (REAL_DATA / "manifest.tsv").is_file():
-        pytest.skip(f"real speech set not found at {REAL_DATA} (set WAV2VEC_HF_SHARED to the shared folder)")
+        skip_or_fail_in_ci(
+            f"real speech set not found at {REAL_DATA} (set WAV2VEC_HF_SHARED to the shared folder)"
+        )
     return REAL_DATA
 
 
 @pytest.fixture(scope="session")
 def fairseq_fixtures_dir() -> Path:
-    """The fairseq parity fixtures folder. Skips where it is absent (a user's clone)."""
+    """The fairseq parity fixtures folder. Skips where it is absent (a user's clone), fails in CI."""
     if not FAIRSEQ_FIXTURES.is_dir():
-        pytest.skip(f"fairseq fixtures not found at {FAIRSEQ_FIXTURES} (set WAV2VEC_HF_FAIRSEQ_FIXTURES)")
+        skip_or_fail_in_ci(
+            f"fairseq fixtures not found at {FAIRSEQ_FIXTURES} (set WAV2VEC_HF_FAIRSEQ_FIXTURES)"
+        )
     return FAIRSEQ_FIXTURES

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import ast
+import json
 import socket
 import sys
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from tests.conftest import FAIRSEQ_FIXTURES
 
@@ -14,6 +19,47 @@ def fairseq_fixture_folders() -> list[Path]:
     if not FAIRSEQ_FIXTURES.is_dir():
         return []
     return sorted(p.parent for p in FAIRSEQ_FIXTURES.glob("*/model.pt"))
+
+
+def fixture_folder_params(folders: list[Path]) -> list[Any]:
+    """``parametrize`` values for a test run once per fixture folder.
+
+    With no folder, one placeholder (``None``, id ``no-fixtures``) instead of an empty list: pytest
+    skips an empty parameter set silently, while the placeholder runs the test, whose
+    ``fairseq_fixtures_dir`` fixture then skips (a user's clone) or fails (CI), and which must
+    ``pytest.fail`` on ``None`` when the fixtures folder exists but holds no folder of its kind.
+    """
+    if not folders:
+        return [pytest.param(None, id="no-fixtures")]
+    return [pytest.param(folder, id=folder.name) for folder in folders]
+
+
+def fairseq_fixture_config(folder: Path) -> dict[str, Any]:
+    """A fixture folder's ``config.json``: the exact fairseq config (``namespace`` for wav2vec 1.0 /
+    vq-wav2vec, ``model_cfg`` and ``task_cfg`` for wav2vec 2.0), ``num_updates``, the seed..."""
+    return json.loads((folder / "config.json").read_text())
+
+
+def fairseq_layer_spec(text: str) -> list[tuple[int, ...]]:
+    """A fairseq layer-spec expression (``"[(64, 10, 5)] + [(64, 3, 2)] * 4"``) as a list of tuples.
+
+    The tests' own small evaluator (number, tuple and list literals, ``+``, ``*``), independent of
+    the converter's parser, so that expected sizes do not come from the code under test.
+    """
+
+    def value(node: ast.AST) -> Any:
+        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
+            return node.value
+        if isinstance(node, ast.List):
+            return [value(item) for item in node.elts]
+        if isinstance(node, ast.Tuple):
+            return tuple(value(item) for item in node.elts)
+        if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Mult)):
+            left, right = value(node.left), value(node.right)
+            return left + right if isinstance(node.op, ast.Add) else left * right
+        raise ValueError(f"not a fairseq layer spec: {text!r}")
+
+    return [tuple(layer) for layer in value(ast.parse(text, mode="eval").body)]
 
 
 def free_port() -> int:

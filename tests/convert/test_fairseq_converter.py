@@ -2,6 +2,10 @@
 
 Most tests start from the ``wav2vec2_base`` fixture checkpoint and change one thing in a copy
 (``_write_variant``), so each failure mode is exercised on an otherwise valid checkpoint.
+
+Sizes (channels, embedding and FFN dims, layer counts, codebook and projection sizes) are never
+written here: they come from the fixture's own ``config.json`` and state dict, so the tests also
+pass on another fairseq-made fixture set (``WAV2VEC_HF_FAIRSEQ_FIXTURES``) with other sizes.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import torch
 from transformers import AutoFeatureExtractor, Wav2Vec2ForCTC, Wav2Vec2ForPreTraining, Wav2Vec2Model
 
 from tests.conftest import REPO_ROOT
+from tests.helpers import fairseq_fixture_config, fairseq_layer_spec
 from wav2vec_hf.convert import fairseq as fairseq_converter
 from wav2vec_hf.convert.checkpoint import CheckpointError, load_fairseq_checkpoint
 from wav2vec_hf.convert.fairseq import convert_fairseq_checkpoint
@@ -43,6 +48,12 @@ class NotAllowedByTheRestrictedUnpickler:
 @pytest.fixture(scope="module")
 def base_dir(fairseq_fixtures_dir) -> Path:
     return fairseq_fixtures_dir / "wav2vec2_base"
+
+
+@pytest.fixture(scope="module")
+def base_model_cfg(base_dir) -> dict:
+    """The base fixture's exact fairseq model config (config.json ``model_cfg``): the expected sizes."""
+    return fairseq_fixture_config(base_dir)["model_cfg"]
 
 
 @pytest.fixture(scope="module")
@@ -71,15 +82,14 @@ def _write_variant(base_raw: dict, path: Path, *, model=None, cfg_model=None, **
         "norm",
         "stable",
         "conv_bias",
-        "final_dim",
         "normalize",
         "attention_mask",
         "min_temp",
         "grad_mult",
     ),
     [
-        ("wav2vec2_base", "group", False, False, 32, False, False, 0.5, 0.1),
-        ("wav2vec2_large_lv60", "layer", True, True, 64, True, True, 0.1, 1.0),
+        ("wav2vec2_base", "group", False, False, False, False, 0.5, 0.1),
+        ("wav2vec2_large_lv60", "layer", True, True, True, True, 0.1, 1.0),
     ],
 )
 def test_config_and_feature_extractor_follow_the_fairseq_config(
@@ -88,13 +98,15 @@ def test_config_and_feature_extractor_follow_the_fairseq_config(
     norm,
     stable,
     conv_bias,
-    final_dim,
     normalize,
     attention_mask,
     min_temp,
     grad_mult,
 ):
+    """The modes and training values per folder are the README's; every size is the fixture's own."""
     checkpoint = load_fairseq_checkpoint(fairseq_fixtures_dir / folder / "model.pt")
+    fairseq = fairseq_fixture_config(fairseq_fixtures_dir / folder)["model_cfg"]
+    weights = checkpoint.model
     model, feature_extractor = convert_wav2vec2_checkpoint(checkpoint)
     config = model.config
     assert (config.feat_extract_norm, config.do_stable_layer_norm, config.conv_bias) == (
@@ -102,12 +114,39 @@ def test_config_and_feature_extractor_follow_the_fairseq_config(
         stable,
         conv_bias,
     )
-    assert config.conv_dim == [64] * 7
-    assert config.conv_kernel == [10, 3, 3, 3, 3, 2, 2] and config.conv_stride == [5, 2, 2, 2, 2, 2, 2]
-    assert (config.hidden_size, config.intermediate_size, config.num_attention_heads) == (96, 192, 4)
-    assert (config.num_conv_pos_embeddings, config.num_conv_pos_embedding_groups) == (128, 16)
-    assert (config.num_codevector_groups, config.num_codevectors_per_group) == (2, 320)
-    assert config.codevector_dim == config.proj_codevector_dim == final_dim
+
+    # Conv feature extractor: (channels, kernel, stride) per layer from config.json, which the
+    # state dict's conv weights (C_out, C_in, kernel) must agree with.
+    conv_layers = fairseq_layer_spec(fairseq["conv_feature_layers"])
+    conv_weights = [weights[f"feature_extractor.conv_layers.{i}.0.weight"] for i in range(len(conv_layers))]
+    assert f"feature_extractor.conv_layers.{len(conv_layers)}.0.weight" not in weights
+    assert [(w.shape[0], w.shape[2]) for w in conv_weights] == [(dim, k) for dim, k, _ in conv_layers]
+    assert config.conv_dim == [dim for dim, _, _ in conv_layers]
+    assert config.conv_kernel == [k for _, k, _ in conv_layers]
+    assert config.conv_stride == [stride for _, _, stride in conv_layers]
+
+    # Transformer: D, FFN, heads, layers; fc1 is (FFN, D) and pos_conv's weight_v (D, D / groups, kernel).
+    hidden, ffn = fairseq["encoder_embed_dim"], fairseq["encoder_ffn_embed_dim"]
+    pos_kernel, pos_groups = fairseq["conv_pos"], fairseq["conv_pos_groups"]
+    assert weights["encoder.layers.0.fc1.weight"].shape == (ffn, hidden)
+    assert weights["encoder.pos_conv.0.weight_v"].shape == (hidden, hidden // pos_groups, pos_kernel)
+    assert (config.hidden_size, config.intermediate_size, config.num_attention_heads) == (
+        hidden,
+        ffn,
+        fairseq["encoder_attention_heads"],
+    )
+    assert config.num_hidden_layers == fairseq["encoder_layers"]
+    assert (config.num_conv_pos_embeddings, config.num_conv_pos_embedding_groups) == (pos_kernel, pos_groups)
+
+    # Quantiser and heads: vars is (1, G * V, vq_dim / G), final_proj (final_dim, D).
+    groups, per_group = fairseq["latent_groups"], fairseq["latent_vars"]
+    final_dim = fairseq["final_dim"] or hidden
+    codevectors = weights["quantizer.vars"]
+    assert codevectors.shape[:2] == (1, groups * per_group)
+    assert weights["final_proj.weight"].shape == (final_dim, hidden)
+    assert (config.num_codevector_groups, config.num_codevectors_per_group) == (groups, per_group)
+    assert config.codevector_dim == codevectors.shape[2] * groups == (fairseq["latent_dim"] or final_dim)
+    assert config.proj_codevector_dim == final_dim
     assert (config.mask_time_prob, config.mask_time_length, config.num_negatives) == (0.65, 10, 100)
     assert config.contrastive_logits_temperature == 0.1 and config.diversity_loss_weight == 0.1
     assert config.feature_grad_mult == grad_mult
@@ -166,12 +205,13 @@ def test_dispatcher_writes_a_folder_stock_transformers_loads(converted_base, bas
         torch.testing.assert_close(base_model(x).last_hidden_state, pretraining.wav2vec2(x).last_hidden_state)
 
 
-def test_conversion_json_records_the_source(converted_base, base_dir):
+def test_conversion_json_records_the_source(converted_base, base_dir, base_model_cfg):
     info = json.loads((converted_base.output_dir / "conversion.json").read_text())
     assert info["source_file"] == "model.pt"
     assert info["source_sha256"] == hashlib.sha256((base_dir / "model.pt").read_bytes()).hexdigest()
-    assert (info["generation"], info["num_updates"]) == ("wav2vec2", 400000)
-    assert info["fairseq_config"]["model"]["encoder_embed_dim"] == 96
+    num_updates = fairseq_fixture_config(base_dir)["num_updates"]
+    assert (info["generation"], info["num_updates"]) == ("wav2vec2", num_updates)
+    assert info["fairseq_config"]["model"]["encoder_embed_dim"] == base_model_cfg["encoder_embed_dim"]
     assert info["fairseq_config"]["task"]["normalize"] is False
     assert info["not_in_transformers"]["feature_grad_mult"]["value"] == 0.1
     assert info == converted_base.info
@@ -210,7 +250,7 @@ def test_not_a_checkpoint(tmp_path):
         convert_fairseq_checkpoint(tensor_list, tmp_path / "out")
 
 
-def test_custom_objects_need_trust_pickle(base_raw, tmp_path):
+def test_custom_objects_need_trust_pickle(base_raw, base_model_cfg, tmp_path):
     path = _write_variant(
         base_raw, tmp_path / "custom.pt", extra_state={"obj": NotAllowedByTheRestrictedUnpickler()}
     )
@@ -220,7 +260,8 @@ def test_custom_objects_need_trust_pickle(base_raw, tmp_path):
 
     result = convert_fairseq_checkpoint(path, tmp_path / "trusted", trust_pickle=True)
     assert result.kind == "wav2vec2"
-    assert Wav2Vec2ForPreTraining.from_pretrained(tmp_path / "trusted").config.hidden_size == 96
+    trusted = Wav2Vec2ForPreTraining.from_pretrained(tmp_path / "trusted")
+    assert trusted.config.hidden_size == base_model_cfg["encoder_embed_dim"]
 
 
 def test_unknown_key_is_listed(base_raw, tmp_path):
@@ -232,25 +273,29 @@ def test_unknown_key_is_listed(base_raw, tmp_path):
         convert_fairseq_checkpoint(path, tmp_path / "out")
 
 
-def test_missing_keys_are_listed(base_raw, tmp_path):
-    model = {
-        k: v
-        for k, v in base_raw["model"].items()
-        if k not in ("encoder.layers.1.fc1.weight", "quantizer.vars")
-    }
+def test_missing_keys_are_listed(base_raw, base_model_cfg, tmp_path):
+    last = base_model_cfg["encoder_layers"] - 1
+    dropped = (f"encoder.layers.{last}.fc1.weight", "quantizer.vars")
+    assert all(key in base_raw["model"] for key in dropped)
+    model = {k: v for k, v in base_raw["model"].items() if k not in dropped}
     path = _write_variant(base_raw, tmp_path / "missing.pt", model=model)
     with pytest.raises(CheckpointError) as raised:
         convert_fairseq_checkpoint(path, tmp_path / "out")
     message = str(raised.value)
-    assert "wav2vec2.encoder.layers.1.feed_forward.intermediate_dense.weight" in message
+    assert f"wav2vec2.encoder.layers.{last}.feed_forward.intermediate_dense.weight" in message
     assert "quantizer.codevectors" in message
 
 
-def test_shape_mismatch_is_listed(base_raw, tmp_path):
-    model = dict(base_raw["model"]) | {"project_q.weight": torch.zeros(32, 31)}
+def test_shape_mismatch_is_listed(base_raw, base_model_cfg, tmp_path):
+    # project_q maps the codevectors (vq_dim = latent_dim or final_dim) to final_dim.
+    final_dim = base_model_cfg["final_dim"] or base_model_cfg["encoder_embed_dim"]
+    vq_dim = base_model_cfg["latent_dim"] or final_dim
+    assert base_raw["model"]["project_q.weight"].shape == (final_dim, vq_dim)
+    model = dict(base_raw["model"]) | {"project_q.weight": torch.zeros(final_dim, vq_dim - 1)}
     path = _write_variant(base_raw, tmp_path / "shape.pt", model=model)
     with pytest.raises(
-        CheckpointError, match=r"project_q\.weight \(32, 31\) -> project_q\.weight \(32, 32\)"
+        CheckpointError,
+        match=rf"project_q\.weight \({final_dim}, {vq_dim - 1}\) -> project_q\.weight \({final_dim}, {vq_dim}\)",
     ):
         convert_fairseq_checkpoint(path, tmp_path / "out")
 
@@ -352,15 +397,18 @@ def test_wav2vec1_checkpoints_are_converted_through_the_dispatcher(fairseq_fixtu
 # --- CTC fine-tuned checkpoints (synthetic: no fairseq fixture exists) ------------------------
 
 
-def test_ctc_checkpoint_converts_to_wav2vec2_for_ctc(base_raw, base_dir, tmp_path):
+def test_ctc_checkpoint_converts_to_wav2vec2_for_ctc(base_raw, base_dir, base_model_cfg, tmp_path):
     """A fine-tuned layout built from the base fixture: ``w2v_encoder.w2v_model.*`` + a random ``proj``.
 
     The body weights are the fixture's, so fairseq's ``encoder_out`` arrays give the exact
-    expected logits: ``encoder_out @ proj.weight.T + proj.bias``.
+    expected logits: ``encoder_out @ proj.weight.T + proj.bias``. ``proj`` maps the fixture's
+    encoder dim to a letter vocabulary of ``vocab_size`` (the test's choice, not a fixture size).
     """
     pretraining_only = ("quantizer.", "project_q.", "final_proj.")
+    vocab_size, hidden = 32, base_model_cfg["encoder_embed_dim"]
     generator = torch.Generator().manual_seed(0)
-    proj_weight, proj_bias = torch.randn(32, 96, generator=generator), torch.randn(32, generator=generator)
+    proj_weight = torch.randn(vocab_size, hidden, generator=generator)
+    proj_bias = torch.randn(vocab_size, generator=generator)
     model = {
         f"w2v_encoder.w2v_model.{k}": v
         for k, v in base_raw["model"].items()
@@ -389,7 +437,8 @@ def test_ctc_checkpoint_converts_to_wav2vec2_for_ctc(base_raw, base_dir, tmp_pat
     assert result.kind == "wav2vec2-ctc"
     ctc = Wav2Vec2ForCTC.from_pretrained(tmp_path / "out").eval()
     config = ctc.config
-    assert (config.vocab_size, config.pad_token_id) == (32, 0)
+    assert (config.vocab_size, config.pad_token_id) == (vocab_size, 0)
+    assert config.hidden_size == hidden
     assert (config.mask_time_prob, config.mask_feature_prob, config.mask_feature_length) == (0.5, 0.25, 64)
     assert (config.layerdrop, config.final_dropout, config.activation_dropout) == (0.1, 0.05, 0.1)
     assert config.feature_grad_mult == 0.0
@@ -421,7 +470,7 @@ def test_ctc_checkpoint_without_body_config_is_refused(base_raw, tmp_path):
 # --- command line ----------------------------------------------------------------------------
 
 
-def test_cli_converts_the_base_fixture(base_dir, tmp_path):
+def test_cli_converts_the_base_fixture(base_dir, base_model_cfg, tmp_path):
     completed = subprocess.run(
         [sys.executable, "-m", "wav2vec_hf.cli", "convert-fairseq", "--checkpoint", str(base_dir / "model.pt"),
          "--output", str(tmp_path / "cli")],
@@ -430,7 +479,8 @@ def test_cli_converts_the_base_fixture(base_dir, tmp_path):
     assert completed.returncode == 0, completed.stderr
     assert "wav2vec2: Wav2Vec2ForPreTraining" in completed.stdout
     assert "unpickling can run arbitrary code" in completed.stderr
-    assert Wav2Vec2ForPreTraining.from_pretrained(tmp_path / "cli").config.num_hidden_layers == 2
+    converted = Wav2Vec2ForPreTraining.from_pretrained(tmp_path / "cli")
+    assert converted.config.num_hidden_layers == base_model_cfg["encoder_layers"]
 
 
 def test_script_is_the_same_command(base_dir, tmp_path, monkeypatch, capsys):

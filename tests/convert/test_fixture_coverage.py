@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import torch
 
+from tests.conftest import skip_or_fail_in_ci
 from tests.helpers import fairseq_fixture_folders
 from wav2vec_hf.convert import generations
 from wav2vec_hf.convert.checkpoint import load_fairseq_checkpoint
@@ -77,3 +79,13 @@ def test_a_generation_without_its_parity_module_fails(tmp_path, fairseq_fixtures
     assert problems == [
         "wav2vec2_copy: generation 'wav2vec2' needs test_wav2vec2_parity.py, which does not exist"
     ]
+
+
+def test_absent_shared_data_skips_locally_but_fails_in_ci(monkeypatch):
+    """A clone without ../shared skips the parity tests; CI (CI=true) must fail them instead."""
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="fixtures not found"):
+        skip_or_fail_in_ci("fairseq fixtures not found at /nowhere")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match=r"fixtures not found at /nowhere\. CI=true"):
+        skip_or_fail_in_ci("fairseq fixtures not found at /nowhere")

@@ -16,7 +16,7 @@ import pytest
 import torch
 from transformers import Wav2Vec2ForPreTraining
 
-from tests.helpers import fairseq_fixture_folders
+from tests.helpers import fairseq_fixture_folders, fixture_folder_params
 from wav2vec_hf.convert import generations
 from wav2vec_hf.convert.checkpoint import load_fairseq_checkpoint
 from wav2vec_hf.convert.fairseq import convert_fairseq_checkpoint
@@ -151,10 +151,15 @@ def compare_to_fixture(expected: dict[str, np.ndarray], actual: dict[str, np.nda
     return problems
 
 
-@pytest.fixture(scope="module", params=WAV2VEC2_FOLDERS, ids=lambda folder: folder.name)
-def converted(request, tmp_path_factory):
-    """(fixture folder, stock model loaded from the converted folder, fixture arrays)."""
-    folder: Path = request.param
+@pytest.fixture(scope="module", params=fixture_folder_params(WAV2VEC2_FOLDERS))
+def converted(request, tmp_path_factory, fairseq_fixtures_dir):
+    """(fixture folder, stock model loaded from the converted folder, fixture arrays).
+
+    Without fixtures, ``fairseq_fixtures_dir`` skips (a user's clone) or fails (CI).
+    """
+    folder: Path | None = request.param
+    if folder is None:
+        pytest.fail(f"no wav2vec2 fixture folder under {fairseq_fixtures_dir}")
     output = tmp_path_factory.mktemp(folder.name)
     result = convert_fairseq_checkpoint(folder / "model.pt", output)
     assert result.kind == generations.WAV2VEC2
@@ -206,7 +211,6 @@ def test_padded_batch_needs_the_attention_mask_for_fairseq_parity(converted):
     )
 
 
-def test_every_wav2vec2_fixture_is_collected():
-    if not fairseq_fixture_folders():
-        pytest.skip("fairseq fixtures not present")
-    assert WAV2VEC2_FOLDERS, "no wav2vec2 fixture folder found although fixtures exist"
+def test_every_wav2vec2_fixture_is_collected(fairseq_fixtures_dir):
+    """Absent fixtures skip (a user's clone) or, under CI=true, fail (``fairseq_fixtures_dir``)."""
+    assert WAV2VEC2_FOLDERS, f"no wav2vec2 fixture folder found under {fairseq_fixtures_dir}"
