@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -15,6 +21,7 @@ from wav2vec_hf.data import (
     ValidationRules,
     open_audio_source,
 )
+from wav2vec_hf.data.audio import load_audio
 
 VOCABULARY = "ABCDEFGHIJKLMNOPQRSTUVWXYZ'"
 
@@ -280,3 +287,56 @@ def test_integer_arrays_are_scaled_as_pcm():
     assert prepare_waveform(np.array([0, 128], dtype=np.uint8), 16000).tolist() == [-1.0, 0.0]
     with pytest.raises(AudioError, match="got dtype bool"):
         prepare_waveform(np.ones(4, dtype=bool), 16000)
+
+
+@contextlib.contextmanager
+def permissions_apply():
+    """Run the block as a user that file permissions apply to: root reads any file, so as root the
+    block runs with the effective uid and gid of ``nobody`` (65534)."""
+    if os.geteuid() != 0:
+        yield
+        return
+    try:
+        os.setegid(65534)
+        os.seteuid(65534)
+    except PermissionError:
+        os.setegid(0)
+        pytest.skip("running as root without the right to change the effective user")
+    try:
+        yield
+    finally:
+        os.seteuid(0)
+        os.setegid(0)
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid"), reason="POSIX permissions")
+def test_a_file_the_user_cannot_read_is_permission_denied_not_corrupt():
+    # A folder anyone may enter (pytest's tmp_path lies under a folder only its owner may enter).
+    folder = Path(tempfile.mkdtemp(prefix="wav2vec-hf-permissions-"))
+    try:
+        folder.chmod(0o755)
+        write_tone(folder / "good.wav", 3200)
+        locked = write_tone(folder / "locked.wav", 3200)
+        locked.chmod(0o000)
+        (folder / "folder.wav").mkdir()
+        manifest = table(
+            folder, [("good.wav", 3200, "GOOD"), ("locked.wav", 3200, "NO"), ("folder.wav", 3200, "NO")]
+        )
+        with permissions_apply():
+            with pytest.raises(AudioError) as loading:
+                load_audio(locked)
+            with pytest.raises(DataValidationError) as validating:
+                open_audio_source(manifest)
+        # Was: "cannot decode this audio (LibsndfileError: ...: System error.). The file is corrupt, truncated ..."
+        assert loading.value.reason == "permission_denied"
+        assert str(loading.value).startswith(f"{locked}: permission denied")
+        assert "check the file's permissions" in str(loading.value) and "corrupt" not in str(loading.value)
+        message = str(validating.value)
+        assert "permission_denied: 1 (fix: check the file's permissions" in message
+        assert f"{locked}: permission denied" in message and "corrupt" not in message
+        assert (
+            f"{folder / 'folder.wav'}: is a directory, not an audio file" in message
+        )  # was: "file not found"
+        assert validating.value.report.counts == {"permission_denied": 1, "missing_file": 1}
+    finally:
+        shutil.rmtree(folder)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -252,3 +253,25 @@ def test_evaluate_reports_reference_characters_outside_the_vocabulary(model_dir,
     assert f"'É' (LATIN CAPITAL LETTER E WITH ACUTE): 1 times, e.g. in {tmp_path / 'a'}" in err
     unknown = json.loads(out.read_text())["sets"][str(table)]["unknown_characters"]
     assert unknown["counts"] == {"É": 1, "4": 1, "2": 1} and unknown["affected"] == 1
+
+
+def test_pipeline_says_a_corrupt_wav_is_corrupt_and_keeps_ffmpeg_for_formats_libsndfile_does_not_read(
+    asr, tmp_path
+):
+    (good,) = write_files(tmp_path, {"good.wav": RATE})
+    garbage = np.random.default_rng(17).integers(0, 256, 4000, dtype=np.uint8).tobytes()
+    riff = Path(good).read_bytes()[:12] + garbage  # RIFF....WAVE, then garbage
+    corrupt = {"riff.wav": riff, "noise.wav": garbage, "take.bin": riff}  # by header, extension, header
+    for name, data in corrupt.items():
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(AudioError, match=r"cannot decode this audio .*: the file is corrupt") as caught:
+            asr(str(tmp_path / name))  # was: "ffmpeg was not found but is required to load audio files"
+        assert str(caught.value).startswith(f"{tmp_path / name}: ") and "ffmpeg" not in str(caught.value)
+        assert caught.value.known_format == "WAV"
+    with pytest.raises(AudioError, match=r"<4012 bytes of audio>: .*it starts with a WAV header"):
+        asr(riff)
+    # A container libsndfile does not read (m4a) still goes to the stock ffmpeg path.
+    (tmp_path / "voice.m4a").write_bytes(garbage)
+    with pytest.raises(ValueError) as caught:
+        asr(str(tmp_path / "voice.m4a"))
+    assert not isinstance(caught.value, AudioError)

@@ -10,6 +10,7 @@ from transformers import AutoModelForCTC, AutoProcessor, pipeline
 from transformers.pipelines import automatic_speech_recognition as stock_asr
 
 from wav2vec_hf.data import open_audio_source
+from wav2vec_hf.data.audio import AudioError
 from wav2vec_hf.inference.pipeline import SpeechRecognitionPipeline
 from wav2vec_hf.inference.transcribe import transcribe_arrays
 
@@ -102,8 +103,14 @@ def test_non_audio_input_is_refused_with_the_file_named(ctc_folders, tmp_path):
     bad = tmp_path / "notes.wav"
     bad.write_text("not audio")
     asr = pipeline("automatic-speech-recognition", model=str(ctc_folders["wav2vec2"]))
-    with pytest.raises(AssertionError, match="ffmpeg_read"):  # unreadable by libsndfile: ffmpeg's turn
-        asr(str(bad))
+    with pytest.raises(AudioError, match=r"notes\.wav: cannot decode this audio .*the file is corrupt"):
+        asr(str(bad))  # a WAV by its name that libsndfile cannot decode: corrupt, not ffmpeg's turn
+    other = tmp_path / "notes.m4a"
+    other.write_text("not audio")
+    with pytest.raises(
+        AssertionError, match="ffmpeg_read"
+    ):  # a format libsndfile does not read: ffmpeg's turn
+        asr(str(other))
     with pytest.raises(ValueError, match=r"missing\.flac"):
         asr(str(tmp_path / "missing.flac"))
     silence = asr({"raw": np.zeros(8000, np.float32), "sampling_rate": 8000})

@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Parse ``argv`` (default: the command line), run the loop, print where the results are."""
     from wav2vec_hf.cli_messages import for_command
-    from wav2vec_hf.data import DataValidationError, ManifestError
+    from wav2vec_hf.data import AudioError, DataValidationError, ManifestError
     from wav2vec_hf.hub.publish import PublishError
     from wav2vec_hf.pretraining.arguments import parse_arguments
     from wav2vec_hf.pretraining.health import TrainingDivergedError
@@ -63,7 +63,14 @@ def main(argv: list[str] | None = None) -> int:
     except PublishError as error:  # --push_to_hub: refused at the start (2), or exports not uploaded (1)
         print(f"pretrain: error: {error}", file=sys.stderr)
         return 1 if isinstance(error, UploadsFailedError) else 2
-    except (DataValidationError, ManifestError, FileNotFoundError, FileExistsError, RunLockError) as error:
+    except (
+        DataValidationError,
+        ManifestError,
+        AudioError,  # a bad file met while training (sets too large to decode up front)
+        FileNotFoundError,
+        FileExistsError,
+        RunLockError,
+    ) as error:
         print(f"pretrain: error: {for_command(error, '--on_bad skip')}", file=sys.stderr)
         return 2
     release_process_group()

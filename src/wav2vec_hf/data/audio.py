@@ -32,13 +32,24 @@ can say so instead of silently using the shorter audio.
 
 Every failure raises ``AudioError`` (a ``ValueError``) with ``.path`` (the file or a display
 name), ``.reason`` (a short code shared with ``validation.SkipReport``) and a message naming the
-file and the fix.
+file and the fix. When libsndfile cannot open or decode a file the error says why, as far as can be
+told (libsndfile itself reports a failed ``open(2)`` as "System error."):
+
+* the file system refused it: ``permission_denied`` (check the file's permissions, or its folders'),
+  ``missing_file`` (no such file, or the path names a folder), or ``unreadable`` (an I/O error);
+* a container libsndfile reads, by its first bytes (``RIFF``, ``fLaC``, ``OggS``, ...) or else by its
+  extension (``.wav``, ``.flac``, ``.ogg``, ...), that does not decode: ``unreadable`` saying the file
+  is corrupt, with ``AudioError.known_format`` set (``"WAV"``, ...);
+* anything else (M4A, MP4, WebM, ... or an encoding libsndfile does not implement): ``unreadable``
+  saying to re-encode it; ``known_format`` is ``None``, and the pipeline hands such files to ffmpeg.
 """
 
 from __future__ import annotations
 
+import errno
 import io
 import os
+import stat
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,6 +68,7 @@ AudioFile = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, BinaryI
 
 # Reason codes, shared with validation.SkipReport so skips and errors count under the same names.
 MISSING_FILE = "missing_file"
+PERMISSION_DENIED = "permission_denied"
 UNREADABLE = "unreadable"
 EMPTY = "empty"
 NON_FINITE = "non_finite"
@@ -70,7 +82,12 @@ class AudioError(ValueError):
     Attributes:
         path: the file path, or a display name for in-memory audio.
         reason: a short code (``"unreadable"``, ``"empty"``, ``"non_finite"``, ...).
+        known_format: for an ``"unreadable"`` file of a container libsndfile reads (by its first
+            bytes or its extension: ``"WAV"``, ``"FLAC"``, ``"OGG"``, ...), that container: the file
+            is corrupt. ``None`` otherwise (e.g. a format libsndfile does not read, such as M4A).
     """
+
+    known_format: str | None = None
 
     def __init__(self, path: str, reason: str | None = None, message: str | None = None) -> None:
         if reason is None and message is None:
@@ -123,12 +140,22 @@ def describe_source(source: AudioFile, name: str | None = None) -> str:
 
 
 def _open_target(source: AudioFile, label: str):
-    """A path or file object soundfile can open; raises ``AudioError`` for a missing path."""
+    """A path or file object soundfile can open; raises ``AudioError`` for a path that names no file."""
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
-        if not path.is_file():
+        try:
+            mode = path.stat().st_mode
+        except OSError as error:
+            raise os_error(label, error, opening=False) from error
+        except ValueError as error:  # a NUL byte in the path: nothing can be at it
+            raise os_error(label, FileNotFoundError(errno.ENOENT, str(error))) from error
+        if stat.S_ISDIR(mode):
+            raise os_error(label, IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR)))
+        if not stat.S_ISREG(mode):
             raise AudioError(
-                label, MISSING_FILE, "file not found; check the path (and the manifest's root folder)."
+                label,
+                MISSING_FILE,
+                "not a regular file (a device, FIFO or socket); give the path of an audio file.",
             )
         return path
     if isinstance(source, (bytes, bytearray, memoryview)):
@@ -136,13 +163,174 @@ def _open_target(source: AudioFile, label: str):
     return source
 
 
-def _unreadable(label: str, error: Exception) -> AudioError:
+def os_error(label: str, error: OSError, *, opening: bool = True) -> AudioError:
+    """The ``AudioError`` for an operating-system error met reading ``label``, saying what it is.
+
+    ``PermissionError`` -> ``permission_denied`` (the fix: the file's permissions, or those of its
+    folders when ``opening=False``, i.e. the error came from looking the path up), a missing path or a
+    folder -> ``missing_file``, anything else (an I/O error of the disk) -> ``unreadable``.
+    """
+    detail = f"{type(error).__name__}: {error.strerror or error}"
+    if isinstance(error, PermissionError):
+        where = (
+            "this user cannot read the file; check the file's permissions and owner (`ls -l`; e.g. "
+            "`chmod a+r` it)"
+            if opening
+            else "this user cannot enter a folder of this path; check the folders' permissions "
+            "(`ls -ld` each; e.g. `chmod a+x` them)"
+        )
+        return AudioError(
+            label,
+            PERMISSION_DENIED,
+            f"permission denied ({detail}): {where}, or remove the file from the data "
+            "(on_bad='skip' skips such files and counts them).",
+        )
+    if isinstance(error, IsADirectoryError):
+        return AudioError(
+            label,
+            MISSING_FILE,
+            "is a directory, not an audio file; check the path (and the manifest's root folder).",
+        )
+    if isinstance(error, (FileNotFoundError, NotADirectoryError)):
+        return AudioError(
+            label, MISSING_FILE, "file not found; check the path (and the manifest's root folder)."
+        )
     return AudioError(
         label,
         UNREADABLE,
-        f"cannot decode this audio ({type(error).__name__}: {error}). The file is corrupt, truncated "
-        "or in a format libsndfile does not read; re-encode it to WAV or FLAC, or remove it "
-        "(on_bad='skip' skips such files and counts them).",
+        f"cannot read the file ({detail}): the disk or file system failed to read it; check the storage, "
+        "copy the file again, or remove it (on_bad='skip' skips such files and counts them).",
+    )
+
+
+# libsndfile errors that say the container is known but its encoding is not one libsndfile decodes
+# (SFE_UNSUPPORTED_ENCODING, SFE_UNIMPLEMENTED, SFE_WAV_WVPK_DATA): not corrupt, another decoder may read it.
+_UNSUPPORTED_ENCODING_CODES = frozenset({4, 18, 78})
+
+# Extensions of the containers libsndfile reads (soundfile.available_formats()).
+LIBSNDFILE_EXTENSIONS = {
+    ".wav": "WAV", ".wave": "WAV", ".bwf": "WAV", ".rf64": "WAV", ".w64": "W64", ".flac": "FLAC",
+    ".ogg": "OGG", ".oga": "OGG", ".opus": "OGG", ".aif": "AIFF", ".aiff": "AIFF", ".aifc": "AIFF",
+    ".au": "AU", ".caf": "CAF", ".mp3": "MP3",
+}  # fmt: skip
+
+
+def sniff_format(head: bytes) -> tuple[str, bool] | None:
+    """``(format name, whether libsndfile reads it)`` from a file's first 12 bytes, or ``None``.
+
+    Knows the containers libsndfile reads (WAV/RIFF, RF64, W64, FLAC, OGG, AIFF, AU, CAF, MP3) and
+    common ones it does not (MP4/M4A, WebM/Matroska, ASF/WMA, AAC, AVI, WavPack, AMR).
+    """
+    four = head[:4]
+    if four in (b"RIFF", b"RIFX"):
+        return ("AVI", False) if head[8:12] == b"AVI " else ("WAV", True)
+    if four == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
+        return "AIFF", True
+    magic = {
+        b"RF64": ("WAV", True), b"BW64": ("WAV", True), b"riff": ("W64", True), b"fLaC": ("FLAC", True),
+        b"OggS": ("OGG", True), b".snd": ("AU", True), b"caff": ("CAF", True),
+        b"\x1a\x45\xdf\xa3": ("WebM/Matroska", False), b"\x30\x26\xb2\x75": ("ASF/WMA", False),
+        b"wvpk": ("WavPack", False), b"#!AM": ("AMR", False),
+    }  # fmt: skip
+    if four in magic:
+        return magic[four]
+    if head[4:8] == b"ftyp":
+        return "MP4/M4A", False
+    if head[:2] in (b"\xff\xf1", b"\xff\xf9"):
+        return "AAC", False
+    if head[:3] == b"ID3" or (
+        len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0 and head[1] & 0x06
+    ):
+        return "MP3", True
+    return None
+
+
+def _head_of(source: AudioFile, label: str) -> tuple[bytes | None, AudioError | None]:
+    """The first bytes of ``source`` (a file object is restored to its position), or the error of reading them."""
+    if isinstance(source, (str, os.PathLike)):
+        try:
+            with open(source, "rb") as handle:
+                return handle.read(12), None
+        except OSError as error:
+            return None, os_error(label, error)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return bytes(source[:12]), None
+    try:
+        position = source.tell()
+        try:
+            source.seek(0)
+            return source.read(12), None
+        finally:
+            source.seek(position)
+    except Exception:  # not seekable: nothing to look at
+        return None, None
+
+
+def _format_of(source: AudioFile, head: bytes | None, name: str | None) -> tuple[str | None, str]:
+    """``(libsndfile format or None, how it was told)``: ``how`` is ``"header"``, ``"extension"``,
+    ``"foreign:NAME"`` (a container libsndfile does not read) or ``""``."""
+    sniffed = sniff_format(head) if head else None
+    if sniffed is not None:
+        fmt, reads = sniffed
+        return (fmt, "header") if reads else (None, f"foreign:{fmt}")
+    path = name if name is not None else source if isinstance(source, (str, os.PathLike)) else None
+    path = path if path is not None else getattr(source, "name", None)
+    suffix = Path(os.fspath(path)).suffix.lower() if isinstance(path, (str, os.PathLike)) else ""
+    fmt = LIBSNDFILE_EXTENSIONS.get(suffix)
+    return (fmt, "extension") if fmt else (None, "")
+
+
+def _unreadable(label: str, error: Exception, source: AudioFile | None = None) -> AudioError:
+    """What a failure to decode ``source`` is: an OS error (permissions, ...), a corrupt file of a format
+    libsndfile reads (``AudioError.known_format`` set), or a format libsndfile does not read."""
+    if isinstance(error, OSError):
+        return os_error(label, error)
+    head = None
+    if source is not None:
+        head, os_failure = _head_of(source, label)
+        if os_failure is not None:  # libsndfile's "System error." says no more: this says which
+            return os_failure
+    fmt, how = _format_of(source, head, label) if source is not None else (None, "")
+    code = getattr(error, "code", None)
+    cause = f"cannot decode this audio ({type(error).__name__}: {error})"
+    skip = "(on_bad='skip' skips such files and counts them)"
+    if fmt is not None and code in _UNSUPPORTED_ENCODING_CODES:
+        return AudioError(
+            label,
+            UNREADABLE,
+            f"{cause}: a {fmt} file in an encoding libsndfile does not decode; re-encode it to WAV (PCM) or "
+            f"FLAC (e.g. `ffmpeg -i FILE -ar 16000 out.wav`), or remove it {skip}.",
+        )
+    if fmt is not None:
+        if how == "header":
+            what = f"it starts with a {fmt} header but the rest cannot be decoded (damaged or cut short)"
+        elif head == b"":
+            what = "it holds 0 bytes (an interrupted copy or download)"
+        else:
+            what = (
+                f"it is named {Path(label).suffix} but does not start with a {fmt} header "
+                "(damaged, or not an audio file)"
+            )
+        failure = AudioError(
+            label,
+            UNREADABLE,
+            f"{cause}: the file is corrupt: {what}. Copy it again from its source (or re-encode it from "
+            f"the original), or remove it {skip}.",
+        )
+        failure.known_format = fmt
+        return failure
+    if how.startswith("foreign:"):
+        return AudioError(
+            label,
+            UNREADABLE,
+            f"{cause}: the file is {how.split(':', 1)[1]}, a format libsndfile does not read; re-encode it to "
+            f"WAV or FLAC (e.g. `ffmpeg -i FILE -ar 16000 out.wav`), or remove it {skip}.",
+        )
+    return AudioError(
+        label,
+        UNREADABLE,
+        f"{cause}. The file is corrupt, truncated or in a format libsndfile does not read; re-encode it "
+        f"to WAV or FLAC, or remove it {skip}.",
     )
 
 
@@ -217,7 +405,7 @@ def read_audio_info(source: AudioFile, *, name: str | None = None) -> AudioInfo:
     try:
         info = sf.info(target)
     except Exception as error:  # libsndfile raises several types for broken headers
-        raise _unreadable(label, error) from error
+        raise _unreadable(label, error, source) from error
     declared = None
     if str(info.format) in ("WAV", "WAVEX") and isinstance(
         source, (str, os.PathLike, bytes, bytearray, memoryview)
@@ -260,7 +448,7 @@ def read_audio(source: AudioFile, *, name: str | None = None) -> tuple[np.ndarra
     try:
         waveform, rate = sf.read(target, dtype="float32", always_2d=True)
     except Exception as error:
-        raise _unreadable(label, error) from error
+        raise _unreadable(label, error, source) from error
     if waveform.shape[0] == 0:
         raise AudioError(label, EMPTY, "the file holds 0 samples; remove it from the data.")
     return waveform, int(rate)
@@ -439,7 +627,7 @@ def check_decodes(source: AudioFile, *, name: str | None = None, block_frames: i
             frames += block.shape[0]
             bad += int(block.shape[0] - np.isfinite(block).all(axis=1).sum())
     except Exception as error:
-        raise _unreadable(label, error) from error
+        raise _unreadable(label, error, source) from error
     if frames == 0:
         raise AudioError(label, EMPTY, "the file holds 0 samples; remove it from the data.")
     if bad:

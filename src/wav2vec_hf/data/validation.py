@@ -18,8 +18,10 @@ samples, data corrupt past the header), according to ``ValidationRules.decode``:
 =================  ==========================================================================
 reason             meaning
 =================  ==========================================================================
-missing_file       the path does not exist
-unreadable         libsndfile cannot parse the header / decode the data (corrupt file)
+missing_file       the path does not exist (or names a folder)
+permission_denied  this user may not read the file (or enter a folder of its path)
+unreadable         libsndfile cannot parse the header / decode the data (corrupt file, or a
+                   format libsndfile does not read; the message says which), or a disk error
 empty              0 samples
 truncated          a WAV whose header declares more frames than the file holds (cut short)
 length_mismatch    the manifest's ``num_samples`` differs from the header's frames
@@ -53,6 +55,7 @@ from wav2vec_hf.data.audio import (
     MISSING_FILE,
     MULTICHANNEL,
     NON_FINITE,
+    PERMISSION_DENIED,
     UNREADABLE,
     WRONG_RATE,
     AudioError,
@@ -80,6 +83,7 @@ logger = logging.getLogger(__name__)
 
 FIXES = {
     MISSING_FILE: "fix the path or the manifest's root folder, or remove the row",
+    PERMISSION_DENIED: "check the file's permissions (and its folders'): the user running this must read it",
     UNREADABLE: "re-encode the file (WAV/FLAC) or remove it",
     EMPTY: "remove the row",
     TRUNCATED: "copy the file again from its source, or remove the row",
@@ -446,6 +450,7 @@ __all__ = [
     "MULTICHANNEL",
     "NON_FINITE",
     "NO_TRANSCRIPT",
+    "PERMISSION_DENIED",
     "RATE_MISMATCH",
     "TOO_LONG",
     "TOO_SHORT",

@@ -6,8 +6,10 @@ torchaudio; neither is needed here. This subclass, which ``import wav2vec_hf`` r
 
 * a file path (or ``os.PathLike``) or the encoded bytes of a file: decoded with
   ``wav2vec_hf.data.load_audio`` (libsndfile: WAV, FLAC, OGG, MP3, ...; channels averaged to mono;
-  soxr resampling to the model's rate). Formats libsndfile cannot read fall back to the stock
-  ``ffmpeg`` path;
+  soxr resampling to the model's rate). A file of a container libsndfile reads (WAV, FLAC, OGG, ...:
+  by its first bytes or its extension) that does not decode is an ``AudioError`` saying the file is
+  corrupt, as are a missing file or one this user may not read; only formats libsndfile does not read
+  (m4a, mp4, webm, ...) fall back to the stock ``ffmpeg`` path;
 * ``{"raw" | "array": ndarray, "sampling_rate": int}``: mono mixdown (``(channels, samples)`` or
   ``(samples, channels)``) and soxr resampling; a ``"stride"`` entry is rescaled with the audio;
 * a numpy array (or torch tensor) at the model's rate (as in the stock pipeline; channels averaged);
@@ -53,6 +55,7 @@ from transformers.pipelines.automatic_speech_recognition import (
 )
 
 from wav2vec_hf.data.audio import (
+    UNREADABLE,
     AudioError,
     load_audio,
     prepare_waveform,
@@ -85,9 +88,9 @@ class SpeechRecognitionPipeline(AutomaticSpeechRecognitionPipeline):
         try:
             waveform = load_audio(source, rate, name=name)
         except AudioError as error:
-            if error.reason != "unreadable":
-                raise
-            # libsndfile cannot read this container (e.g. m4a): the stock ffmpeg path may.
+            if error.reason != UNREADABLE or error.known_format is not None:
+                raise  # missing, permission denied, empty, NaN, ... or a corrupt WAV / FLAC / OGG file
+            # A container libsndfile does not read (e.g. m4a, mp4): the stock ffmpeg path may.
             return None
         info = read_audio_info(source, name=name) if not hasattr(source, "read") else None
         if info is not None and info.truncated:
