@@ -65,7 +65,7 @@ def wav2vec2_pretraining_arguments(
         scale: the demo scale (preset, config overrides, updates, batch, seed).
         train, valid: pretraining and validation tables.
         output_dir: where the run writes its checkpoints and export.
-        seed: used when the scale fixes no ``pretrain_seed``.
+        seed: the pretraining seed (the demo's ``--seed``).
         device: ``cuda`` adds bf16 mixed precision.
     """
     argv = [
@@ -79,7 +79,7 @@ def wav2vec2_pretraining_arguments(
         "--save_steps", "0",
         "--cache_audio",
         "--report_to", "none",
-        "--seed", str(scale.pretrain_seed if scale.pretrain_seed is not None else seed),
+        "--seed", str(seed),
     ]  # fmt: skip
     if scale.config_overrides():
         argv += ["--config_overrides", scale.config_overrides()]
