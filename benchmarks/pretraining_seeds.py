@@ -157,7 +157,7 @@ def main() -> None:
             f"| {row['seed']} | {row['dev_accuracy_first']:.3f} -> {row['dev_accuracy_last']:.3f} | "
             f"{', '.join(row['health_events']) or 'none'} | {row['finetuned']['dev_cer']:.3f} "
             f"({', '.join(f'{v:.3f}' for v in row['finetuned']['dev_cer_per_seed'])}) | "
-            f"-{100 * reduction:.0f}% | {'yes' if row['passed'] else 'NO'} |"
+            f"{-100 * reduction:+.0f}% | {'yes' if row['passed'] else 'NO'} |"
         )
     scratch_values = ", ".join(f"{entry['dev_cer']:.3f}" for entry in scratch)
     print(

@@ -21,6 +21,7 @@ from wav2vec_hf.demo_steps.claims import (
     check_pretraining_beats_scratch,
     table_markdown,
 )
+from wav2vec_hf.demo_steps.scales import SCALES
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -288,3 +289,15 @@ def test_the_gpu_scales_models_pretrain_and_export_on_cpu(demo_run, tmp_path, na
     for field, value in scale.wav2vec2_overrides.items():
         assert getattr(model.config, field) == value
     assert math.isfinite(result.last_train["loss"])
+
+
+@pytest.mark.parametrize("scale", sorted(SCALES))
+def test_pretraining_uses_the_users_seed_at_every_scale(scale, tmp_path):
+    """No scale pins a pretraining seed: the demo's --seed is the pretraining run's seed."""
+    from wav2vec_hf.demo_steps.pretraining import wav2vec2_pretraining_arguments
+
+    for seed in (0, 3):
+        argv = wav2vec2_pretraining_arguments(
+            SCALES[scale], tmp_path / "train.tsv", tmp_path / "dev.tsv", tmp_path / "out", seed=seed
+        )
+        assert argv[argv.index("--seed") + 1] == str(seed)
