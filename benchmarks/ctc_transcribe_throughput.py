@@ -29,7 +29,6 @@ import argparse
 import itertools
 import json
 import os
-import platform
 import tempfile
 import time
 from pathlib import Path
@@ -37,7 +36,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from step_timing import autocast, synchronize
+from step_timing import autocast, device_name, fast_cuda_math, synchronize
 from synthetic_audio import ensure_audio
 
 SAMPLE_RATE = 16_000
@@ -129,9 +128,7 @@ def main() -> None:
     args.lm_sentences = args.lm_sentences or (20_000 if cuda else 2_000)
     folder = Path(args.data_dir or f"/tmp/wav2vec_hf_bench/audio_{args.files}x{args.file_seconds:g}s")
     if cuda:
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
-        torch.backends.cudnn.benchmark = True
+        fast_cuda_math()
 
     import transformers
     from transformers import Wav2Vec2FeatureExtractor, Wav2Vec2ForCTC
@@ -150,7 +147,7 @@ def main() -> None:
     json_path = Path(args.json) if args.json else None
     record = {
         "benchmark": "ctc_transcribe_throughput",
-        "device": torch.cuda.get_device_name() if cuda else (platform.processor() or platform.machine()),
+        "device": device_name(cuda),
         "torch": torch.__version__,
         "transformers": transformers.__version__,
         "cpu_cores": cores,

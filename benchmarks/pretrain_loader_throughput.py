@@ -52,7 +52,7 @@ from pathlib import Path
 
 import torch
 
-from step_timing import autocast, synchronize
+from step_timing import autocast, device_name, fast_cuda_math, synchronize
 from synthetic_audio import ensure_audio
 
 SAMPLE_RATE = 16_000
@@ -534,9 +534,7 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown variants {unknown}; choose from {ALL_VARIANTS}")
     if cuda:
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
-        torch.backends.cudnn.benchmark = True
+        fast_cuda_math()
 
     import transformers
     from transformers import Wav2Vec2ForPreTraining
@@ -548,7 +546,7 @@ def main() -> None:
     record = {
         "benchmark": "pretrain_loader_throughput",
         "generation": "wav2vec2",
-        "device": torch.cuda.get_device_name() if cuda else (platform.processor() or platform.machine()),
+        "device": device_name(cuda),
         "torch": torch.__version__,
         "transformers": transformers.__version__,
         "python": platform.python_version(),

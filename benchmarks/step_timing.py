@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import platform
 
 import torch
 
@@ -18,3 +19,15 @@ def synchronize(device: str) -> None:
     """Wait for the device's queued work, so wall-clock time covers it (no-op on CPU)."""
     if device == "cuda":
         torch.cuda.synchronize()
+
+
+def fast_cuda_math() -> None:
+    """TF32 matrix products and convolutions, cuDNN autotuning: what a training run on a GPU uses."""
+    torch.backends.cuda.matmul.allow_tf32 = True
+    torch.backends.cudnn.allow_tf32 = True
+    torch.backends.cudnn.benchmark = True
+
+
+def device_name(cuda: bool) -> str:
+    """The GPU's name, or the CPU's (for the benchmark's JSON record)."""
+    return torch.cuda.get_device_name() if cuda else (platform.processor() or platform.machine())
