@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from step_timing import autocast, device_name, fast_cuda_math, synchronize
+from step_timing import autocast, device_name, fast_cuda_math, synchronize, write_json
 from synthetic_audio import ensure_audio
 
 SAMPLE_RATE = 16_000
@@ -47,15 +47,6 @@ STARTED = time.monotonic()
 
 def log(message: str) -> None:
     print(f"[{time.monotonic() - STARTED:7.1f}s] {message}", flush=True)
-
-
-def write_json(path: Path | None, record: dict) -> None:
-    if path is None:
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(path.suffix + ".tmp")
-    temporary.write_text(json.dumps(record, indent=1, default=str))
-    temporary.replace(path)
 
 
 def stand_in_emissions(frame_counts, labels, seed: int, exclude) -> tuple[list[np.ndarray], list[str]]:

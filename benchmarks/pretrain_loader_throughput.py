@@ -52,7 +52,7 @@ from pathlib import Path
 
 import torch
 
-from step_timing import autocast, device_name, fast_cuda_math, synchronize
+from step_timing import autocast, device_name, fast_cuda_math, synchronize, write_json
 from synthetic_audio import ensure_audio
 
 SAMPLE_RATE = 16_000
@@ -429,15 +429,6 @@ def estimate(variant: str, args, measured: dict) -> float:
     if variant in OURS_VARIANTS and compiled:
         value = 1.1 * measured[compiled[0]]["wall_seconds"]
     return value
-
-
-def write_json(path: Path | None, record: dict) -> None:
-    if path is None:
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(path.suffix + ".tmp")
-    temporary.write_text(json.dumps(record, indent=1, default=str))
-    temporary.replace(path)
 
 
 def summarize(record: dict, args) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import platform
+from pathlib import Path
 
 import torch
 
@@ -31,3 +33,13 @@ def fast_cuda_math() -> None:
 def device_name(cuda: bool) -> str:
     """The GPU's name, or the CPU's (for the benchmark's JSON record)."""
     return torch.cuda.get_device_name() if cuda else (platform.processor() or platform.machine())
+
+
+def write_json(path: Path | None, record: dict) -> None:
+    """Write ``record`` to ``path`` atomically (a killed benchmark keeps the last complete file); None: skip."""
+    if path is None:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(path.suffix + ".tmp")
+    temporary.write_text(json.dumps(record, indent=1, default=str))
+    temporary.replace(path)
