@@ -54,7 +54,10 @@ def test_tuple_output_and_return_dict():
     audio = torch.randn(1, 2000)
     as_tuple = model(audio, return_dict=False)
     assert isinstance(as_tuple, tuple)
-    assert torch.equal(as_tuple[0], model(audio).context)
+    out = model(audio)
+    # transformers' order first: last_hidden_state (B, T, C), extract_features, then fairseq's context
+    assert torch.equal(as_tuple[0], out.last_hidden_state)
+    assert torch.equal(as_tuple[2], out.context)
 
 
 @pytest.mark.parametrize("name", TINY)
@@ -168,7 +171,7 @@ def test_too_short_input_names_the_minimum_in_samples_and_seconds():
         pretraining(torch.randn(1, needed - 1))
 
 
-def test_bad_input_shapes_and_padding_are_refused():
+def test_bad_input_shapes_and_pretraining_padding_are_refused():
     model = _model("wav2vec-tiny")
     with pytest.raises(ValueError, match=r"\(batch, samples\)"):
         model(torch.randn(2000))
@@ -176,8 +179,10 @@ def test_bad_input_shapes_and_padding_are_refused():
     model(audio, attention_mask=torch.ones(2, 2000, dtype=torch.long))
     mask = torch.ones(2, 2000, dtype=torch.long)
     mask[1, 1500:] = 0
+    model(audio, attention_mask=mask)  # the base model takes padding (test_wav2vec_model_outputs.py)
+    pretraining = Wav2VecForPreTraining(get_preset("wav2vec-tiny"))
     with pytest.raises(ValueError, match="no padding mask"):
-        model(audio, attention_mask=mask)
+        pretraining(audio, attention_mask=mask)
     with pytest.raises(ValueError, match="no quantiser"):
         model.quantize(audio)
 

@@ -1,7 +1,17 @@
 """wav2vec (Schneider et al., 2019) and vq-wav2vec (Baevski et al., 2020) as transformers models.
 
-Shapes follow fairseq: audio ``(batch, samples)``; encoder output z, quantised q and context c are
-``(batch, channels, frames)``; code indices ``(batch, frames, groups)`` with values in ``[0, V)``.
+Two layouts, side by side. fairseq's, kept for parity: audio ``(batch, samples)``; encoder output z,
+quantised q and context c ``(batch, channels, frames)``; code indices ``(batch, frames, groups)`` with
+values in ``[0, V)``. transformers', for feature-extraction code written for ``Wav2Vec2Model`` / HuBERT:
+``last_hidden_state`` (= c) and ``extract_features`` (= z) ``(batch, frames, channels)``, and
+``hidden_states``: the context network's input, then each of its layers' outputs, ``(batch, frames, channels)``.
+
+Padded batches: an ``attention_mask`` ``(batch, samples)`` (1 on audio, 0 on right padding) gives
+each utterance the frames it gets alone. Every group norm then takes its statistics over the
+utterance's own frames only, padded frames are zeroed after every layer, and a conv frame is valid
+when its whole receptive field lies in the valid frames of the layer below; the context network is
+causal. So all ``_get_feat_extract_output_lengths(length)`` frames of an utterance are valid and match
+the utterance run alone (to float rounding of the norm statistics, ~1e-6); frames past it are zero.
 
 The data path (one utterance, eval mode, numerically as fairseq computes it):
 
@@ -41,7 +51,17 @@ _ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU}
 class Wav2VecModelOutput(ModelOutput):
     """Output of ``Wav2VecModel`` / ``VQWav2VecModel``.
 
+    The first three fields follow transformers' ``Wav2Vec2BaseModelOutput`` (and come first in the
+    ``return_dict=False`` tuple); the rest are fairseq-shaped, as the parity tests compare them. With a
+    padding ``attention_mask``, frames past an utterance's length are zero in every frame-level field
+    except ``codevector_indices`` / ``codevector_logits``, which are then padding to ignore.
+
     Attributes:
+        last_hidden_state: c, the context network output, ``(batch, frames, context_dim)``.
+        extract_features: z, the encoder output, ``(batch, frames, encoder_dim)``.
+        hidden_states: with ``output_hidden_states``: the context network's input (z, or q for
+            vq-wav2vec, after ``dropout_features``), then each context layer's output (one for a GRU),
+            each ``(batch, frames, channels)``; in eval mode the last equals ``last_hidden_state``.
         context: c, the context network output, ``(batch, context_dim, frames)``.
         features: z, the encoder output, ``(batch, encoder_dim, frames)``.
         quantized_features: q, the quantiser output (vq-wav2vec), ``(batch, quantized_dim, frames)``.
@@ -57,6 +77,9 @@ class Wav2VecModelOutput(ModelOutput):
         context_hidden_states: output of every context network block, each ``(batch, channels, frames)``.
     """
 
+    last_hidden_state: torch.FloatTensor | None = None
+    extract_features: torch.FloatTensor | None = None
+    hidden_states: tuple[torch.FloatTensor, ...] | None = None
     context: torch.FloatTensor | None = None
     features: torch.FloatTensor | None = None
     quantized_features: torch.FloatTensor | None = None
@@ -94,7 +117,7 @@ class Wav2VecForPreTrainingOutput(ModelOutput):
         diversity_loss, kmeans_loss, code_perplexity, prob_perplexity: as in ``Wav2VecModelOutput``.
         gumbel_temperature: the temperature used (Gumbel only), float.
         context, features, quantized_features, codevector_indices: as in ``Wav2VecModelOutput``.
-        encoder_hidden_states, context_hidden_states: as in ``Wav2VecModelOutput``.
+        encoder_hidden_states, context_hidden_states, hidden_states: as in ``Wav2VecModelOutput``.
     """
 
     loss: torch.FloatTensor | None = None
@@ -116,6 +139,7 @@ class Wav2VecForPreTrainingOutput(ModelOutput):
     codevector_indices: torch.LongTensor | None = None
     encoder_hidden_states: tuple[torch.FloatTensor, ...] | None = None
     context_hidden_states: tuple[torch.FloatTensor, ...] | None = None
+    hidden_states: tuple[torch.FloatTensor, ...] | None = None
 
 
 @dataclass
@@ -142,40 +166,107 @@ class Wav2VecForCTCOutput(ModelOutput):
 # ---------------------------------------------------------------------------------------------
 
 
+def frame_mask_from_lengths(lengths: torch.Tensor, frames: int) -> torch.Tensor:
+    """``(batch, frames)`` bool, True on the first ``lengths[b]`` frames of row b (``lengths`` ``(batch,)``)."""
+    return torch.arange(frames, device=lengths.device)[None, :] < lengths[:, None]
+
+
+def conv_output_lengths(lengths: torch.Tensor, kernel: int, stride: int) -> torch.Tensor:
+    """Frames of an unpadded conv (no padding) over inputs of ``lengths`` frames, ``(batch,)`` int64."""
+    return torch.div(lengths - kernel, stride, rounding_mode="floor") + 1
+
+
+def _zero_padding(hidden: torch.Tensor, frame_mask: torch.Tensor | None) -> torch.Tensor:
+    """``hidden`` ``(B, C, T)`` with the frames where ``frame_mask`` ``(B, T)`` is False set to 0."""
+    if frame_mask is None:
+        return hidden
+    return hidden.masked_fill(~frame_mask[:, None, :], 0.0)
+
+
+def masked_group_norm(
+    hidden: torch.Tensor,
+    frame_mask: torch.Tensor,
+    num_groups: int,
+    weight: torch.Tensor | None,
+    bias: torch.Tensor | None,
+    eps: float,
+) -> torch.Tensor:
+    """``F.group_norm`` of ``hidden`` ``(B, C, T)`` with statistics over the frames where ``frame_mask``
+    ``(B, T)`` is True only (mean, then the biased variance of the centred values: two passes);
+    masked frames come out as 0. Each row must have at least one True frame."""
+    batch, channels, frames = hidden.shape
+    mask = frame_mask[:, None, None, :]  # (B, 1, 1, T)
+    grouped = hidden.view(batch, num_groups, channels // num_groups, frames)
+    count = frame_mask.sum(-1).to(hidden.dtype).view(batch, 1, 1, 1) * (channels // num_groups)
+    mean = grouped.masked_fill(~mask, 0.0).sum(dim=(2, 3), keepdim=True) / count
+    centred = (grouped - mean).masked_fill(~mask, 0.0)
+    variance = centred.pow(2).sum(dim=(2, 3), keepdim=True) / count
+    normed = (centred * torch.rsqrt(variance + eps)).view(batch, channels, frames)
+    if weight is not None:
+        normed = normed * weight[None, :, None] + bias[None, :, None]
+    return _zero_padding(normed, frame_mask)
+
+
 class Fp32GroupNorm(nn.GroupNorm):
     """Group norm computed in float32 whatever the input dtype, cast back to it (as fairseq).
 
     With one group it normalises each utterance over channels and time together, so its statistics
-    in bf16/fp16 would be too coarse; autocast is disabled inside.
+    in bf16/fp16 would be too coarse; autocast is disabled inside. With a ``frame_mask`` ``(B, T)``
+    the statistics cover each row's valid frames only (``masked_group_norm``), so right padding
+    does not change them.
     """
 
-    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+    def forward(self, hidden: torch.Tensor, frame_mask: torch.Tensor | None = None) -> torch.Tensor:
+        weight = self.weight.float() if self.weight is not None else None
+        bias = self.bias.float() if self.bias is not None else None
         with torch.autocast(device_type=hidden.device.type, enabled=False):
-            normed = F.group_norm(
-                hidden.float(),
-                self.num_groups,
-                self.weight.float() if self.weight is not None else None,
-                self.bias.float() if self.bias is not None else None,
-                self.eps,
-            )
+            if frame_mask is None:
+                normed = F.group_norm(hidden.float(), self.num_groups, weight, bias, self.eps)
+            else:
+                normed = masked_group_norm(
+                    hidden.float(), frame_mask, self.num_groups, weight, bias, self.eps
+                )
         return normed.to(hidden.dtype)
 
 
 class FeatureEncoderBlock(nn.Module):
-    """Conv1d (no bias) -> group norm (1 group, fp32) -> activation: ``(B, C_in, L) -> (B, C_out, L')``."""
+    """Conv1d (no bias) -> group norm (1 group, fp32) -> activation: ``(B, C_in, L) -> (B, C_out, L')``.
+
+    ``frame_mask`` ``(B, L')`` marks each row's valid output frames: the norm's statistics skip the
+    others, which come out as 0.
+    """
 
     def __init__(self, in_channels: int, out_channels: int, kernel: int, stride: int, config: Wav2VecConfig):
         super().__init__()
+        self.kernel, self.stride = kernel, stride
         self.conv = nn.Conv1d(in_channels, out_channels, kernel, stride=stride, bias=False)
         self.norm = Fp32GroupNorm(1, out_channels, affine=not config.non_affine_group_norm)
         self.activation = _ACTIVATIONS[config.activation]()
 
-    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        return self.activation(self.norm(self.conv(hidden)))
+    def forward(self, hidden: torch.Tensor, frame_mask: torch.Tensor | None = None) -> torch.Tensor:
+        return _zero_padding(self.activation(self.norm(self.conv(hidden), frame_mask)), frame_mask)
+
+
+def _strided_residual(residual: torch.Tensor, frames: int, steps: torch.Tensor | None) -> torch.Tensor:
+    """Every step-th frame of ``residual`` ``(B, C, L)``, ``frames`` of them: ``(B, C, frames)``.
+
+    fairseq's step is ``L // frames``; for a padded batch ``steps`` ``(B,)`` holds each row's own
+    ``valid_in // valid_out``, the step it gets alone.
+    """
+    if steps is None:
+        return residual[..., :: residual.size(2) // frames][..., :frames]
+    positions = torch.arange(frames, device=residual.device)[None, :] * steps[:, None]  # (B, frames)
+    positions = positions.clamp(max=residual.size(2) - 1)  # only padded frames reach past the end
+    return residual.gather(2, positions[:, None, :].expand(-1, residual.size(1), -1))
 
 
 class Wav2VecFeatureEncoder(nn.Module):
-    """The encoder f: raw audio ``(B, L)`` -> z ``(B, C, T)``, T = floor((L - receptive field) / hop) + 1."""
+    """The encoder f: raw audio ``(B, L)`` -> z ``(B, C, T)``, T = floor((L - receptive field) / hop) + 1.
+
+    With ``lengths`` ``(B,)`` (valid samples per row of a right-padded batch), every layer's norm uses
+    only its valid frames and padded frames are zeroed, so row b's first ``T_b`` frames are those of
+    the row alone, T_b computed from ``lengths[b]`` as above. Supports gradient checkpointing (per block).
+    """
 
     def __init__(self, config: Wav2VecConfig):
         super().__init__()
@@ -187,24 +278,45 @@ class Wav2VecFeatureEncoder(nn.Module):
         self.log_compression = config.log_compression
         self.skip_connections = config.skip_connections_feat
         self.residual_scale = math.sqrt(config.residual_scale)
+        self.gradient_checkpointing = False
 
     def forward(
-        self, input_values: torch.Tensor, output_hidden_states: bool = False
+        self,
+        input_values: torch.Tensor,
+        output_hidden_states: bool = False,
+        lengths: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...] | None]:
+        """``input_values`` ``(B, L)`` -> (z ``(B, C, T)``, every block's output or None)."""
         hidden = input_values.unsqueeze(1)
+        checkpointing = self.gradient_checkpointing and self.training and torch.is_grad_enabled()
+        if checkpointing and not hidden.requires_grad:
+            hidden.requires_grad_(True)  # reentrant checkpointing needs an input that carries gradients
+        frame_mask = None
+        if lengths is not None:
+            hidden = _zero_padding(hidden, frame_mask_from_lengths(lengths, hidden.size(2)))
         all_hidden = []
         for layer in self.conv_layers:
-            residual = hidden
-            hidden = layer(hidden)
+            residual, residual_lengths = hidden, lengths
+            if lengths is not None:
+                lengths = conv_output_lengths(lengths, layer.kernel, layer.stride)
+                frame_mask = frame_mask_from_lengths(
+                    lengths, (hidden.size(2) - layer.kernel) // layer.stride + 1
+                )
+            if checkpointing:
+                hidden = self._gradient_checkpointing_func(layer.__call__, hidden, frame_mask)
+            else:
+                hidden = layer(hidden, frame_mask)
             if self.skip_connections and hidden.size(1) == residual.size(1):
                 # The residual is longer (stride): keep every (len_in // len_out)-th frame, as fairseq.
-                frames = hidden.size(2)
-                residual = residual[..., :: residual.size(2) // frames][..., :frames]
-                hidden = (hidden + residual) * self.residual_scale
+                steps = (
+                    None if lengths is None else torch.div(residual_lengths, lengths, rounding_mode="floor")
+                )
+                residual = _strided_residual(residual, hidden.size(2), steps)
+                hidden = _zero_padding((hidden + residual) * self.residual_scale, frame_mask)
             if output_hidden_states:
                 all_hidden.append(hidden)
         if self.log_compression:
-            hidden = (hidden.abs() + 1).log()
+            hidden = (hidden.abs() + 1).log()  # log(0 + 1) = 0: padding stays zero
         return hidden, (tuple(all_hidden) if output_hidden_states else None)
 
 
@@ -226,15 +338,22 @@ class ContextBlock(nn.Module):
             else None
         )
 
-    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+    def forward(self, hidden: torch.Tensor, frame_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """``(B, C_in, T) -> (B, C_out, T)``; ``frame_mask`` ``(B, T)``: valid frames (norm statistics)."""
         # Replication (fairseq's default) repeats the first frame, so the first outputs see real audio.
         mode = "constant" if self.zero_pad else "replicate"
         padded = F.pad(hidden, (self.left_padding, 0), mode=mode)
-        return self.activation(self.norm(self.dropout(self.conv(padded))))
+        hidden = self.activation(self.norm(self.dropout(self.conv(padded)), frame_mask))
+        return _zero_padding(hidden, frame_mask)
 
 
 class Wav2VecContextNetwork(nn.Module):
-    """The context network g (aggregator): ``(B, C_in, T) -> (B, C_out, T)``, causal."""
+    """The context network g (aggregator): ``(B, C_in, T) -> (B, C_out, T)``, causal.
+
+    ``frame_mask`` ``(B, T)`` marks each row's valid frames of a right-padded batch: the norms use
+    only those and padded frames are zeroed; being causal, valid frames never see padding. Supports
+    gradient checkpointing (per block).
+    """
 
     def __init__(self, config: Wav2VecConfig, in_channels: int):
         super().__init__()
@@ -245,35 +364,45 @@ class Wav2VecContextNetwork(nn.Module):
         self.layers = nn.ModuleList(layers)
         self.skip_connections = config.skip_connections_agg
         self.residual_scale = math.sqrt(config.residual_scale)
+        self.gradient_checkpointing = False
 
     def forward(
-        self, hidden: torch.Tensor, output_hidden_states: bool = False
+        self, hidden: torch.Tensor, output_hidden_states: bool = False, frame_mask: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...] | None]:
+        """``(B, C_in, T)`` -> (c ``(B, C_out, T)``, every block's output or None)."""
+        checkpointing = self.gradient_checkpointing and self.training and torch.is_grad_enabled()
         all_hidden = []
         for layer in self.layers:
             residual = hidden
-            hidden = layer(hidden)
+            if checkpointing:
+                hidden = self._gradient_checkpointing_func(layer.__call__, hidden, frame_mask)
+            else:
+                hidden = layer(hidden, frame_mask)
             if self.skip_connections:
                 if layer.residual_projection is not None:
                     residual = layer.residual_projection(residual)
-                hidden = (hidden + residual) * self.residual_scale
+                hidden = _zero_padding((hidden + residual) * self.residual_scale, frame_mask)
             if output_hidden_states:
                 all_hidden.append(hidden)
         return hidden, (tuple(all_hidden) if output_hidden_states else None)
 
 
 class Wav2VecGRUContextNetwork(nn.Module):
-    """A one-layer GRU over time as context network: ``(B, C_in, T) -> (B, gru_dim, T)``."""
+    """A one-layer GRU over time as context network: ``(B, C_in, T) -> (B, gru_dim, T)``.
+
+    Unidirectional, so right padding never reaches a valid frame; ``frame_mask`` ``(B, T)`` only
+    zeroes the padded frames' outputs.
+    """
 
     def __init__(self, config: Wav2VecConfig, in_channels: int):
         super().__init__()
         self.gru = nn.GRU(input_size=in_channels, hidden_size=config.gru_dim, num_layers=1, batch_first=True)
 
     def forward(
-        self, hidden: torch.Tensor, output_hidden_states: bool = False
+        self, hidden: torch.Tensor, output_hidden_states: bool = False, frame_mask: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...] | None]:
         output, _ = self.gru(hidden.transpose(1, 2))
-        output = output.transpose(1, 2)
+        output = _zero_padding(output.transpose(1, 2), frame_mask)
         return output, ((output,) if output_hidden_states else None)
 
 
@@ -316,7 +445,8 @@ class GumbelVectorQuantizer(nn.Module):
     Logits come from a linear layer (or an MLP, ``vq_depth`` > 1) over each frame's C channels. In
     training the code of each group is a hard Gumbel-softmax sample (straight-through gradient);
     in eval it is the argmax. Group g's vector is row ``code`` of its codebook; vectors of the G
-    groups are concatenated.
+    groups are concatenated. With a ``frame_mask`` ``(B, T)`` the perplexities (and so the diversity
+    loss) count valid frames only and q is zero on the others.
     """
 
     def __init__(self, config: Wav2VecConfig):
@@ -350,13 +480,14 @@ class GumbelVectorQuantizer(nn.Module):
         vectors = self.codevectors.view(-1, self.num_vars, self.var_dim)
         return vectors.expand(self.num_groups, -1, -1) if self.combine_groups else vectors
 
-    def forward(self, features: torch.Tensor) -> QuantizerOutput:
+    def forward(self, features: torch.Tensor, frame_mask: torch.Tensor | None = None) -> QuantizerOutput:
         batch, _, frames = features.shape
         logits = self.logits(features)
         grouped = logits.reshape(batch * frames, self.num_groups, self.num_vars)
         argmax = grouped.argmax(dim=-1)  # (B*T, G)
-        code_perplexity = _code_perplexity(argmax, self.num_vars)
-        average_probs = torch.softmax(grouped.float(), dim=-1).mean(dim=0)
+        valid = slice(None) if frame_mask is None else frame_mask.reshape(-1)
+        code_perplexity = _code_perplexity(argmax[valid], self.num_vars)
+        average_probs = torch.softmax(grouped[valid].float(), dim=-1).mean(dim=0)
         prob_perplexity = _perplexity(average_probs)
         total_vars = self.num_groups * self.num_vars
         if self.training:
@@ -367,7 +498,7 @@ class GumbelVectorQuantizer(nn.Module):
             indices = argmax
         # One-hot times codebook (not a gather) so the straight-through gradient reaches the logits.
         quantized = torch.einsum("ngv,gvd->ngd", one_hot, self.codebook().to(one_hot.dtype))
-        quantized = quantized.reshape(batch, frames, -1).transpose(1, 2)
+        quantized = _zero_padding(quantized.reshape(batch, frames, -1).transpose(1, 2), frame_mask)
         return QuantizerOutput(
             quantized=quantized,
             indices=indices.view(batch, frames, self.num_groups),
@@ -389,7 +520,8 @@ class KmeansVectorQuantizer(nn.Module):
 
     z is first projected (grouped 1x1 conv + group norm with G groups, fp32) to ze; each group's
     slice of ze picks its nearest codeword (Euclidean). The output is the codewords, with the
-    gradient passed straight through to ze.
+    gradient passed straight through to ze. With a ``frame_mask`` ``(B, T)`` the projection's norm,
+    the loss and the perplexity use valid frames only, and ze and q are zero on the others.
     """
 
     def __init__(self, config: Wav2VecConfig):
@@ -410,9 +542,9 @@ class KmeansVectorQuantizer(nn.Module):
         """Every group's codewords, ``(V, G, var_dim)``."""
         return self.codebook.expand(self.num_vars, self.num_groups, self.var_dim)
 
-    def project(self, features: torch.Tensor) -> torch.Tensor:
+    def project(self, features: torch.Tensor, frame_mask: torch.Tensor | None = None) -> torch.Tensor:
         """ze ``(B, C, T)``: what is compared with the codebook."""
-        return self.projection_norm(self.projection(features))
+        return self.projection_norm(self.projection(features), frame_mask)
 
     @torch.no_grad()
     def _nearest(self, projected: torch.Tensor) -> torch.Tensor:
@@ -424,21 +556,32 @@ class KmeansVectorQuantizer(nn.Module):
         distances = torch.cdist(slices, codebook, compute_mode="donot_use_mm_for_euclid_dist")
         return distances.argmin(dim=-1).transpose(0, 1).reshape(batch, frames, self.num_groups)
 
-    def forward(self, features: torch.Tensor) -> QuantizerOutput:
+    def forward(self, features: torch.Tensor, frame_mask: torch.Tensor | None = None) -> QuantizerOutput:
         batch, channels, frames = features.shape
-        projected = self.project(features)
+        projected = self.project(features, frame_mask)
         indices = self._nearest(projected)  # (B, T, G)
         codebook = self.expanded_codebook()
         group_ids = torch.arange(self.num_groups, device=indices.device)
         chosen = codebook[indices, group_ids]  # (B, T, G, d)
         selected = chosen.reshape(batch, frames, channels).transpose(1, 2).to(projected.dtype)
+        selected = _zero_padding(selected, frame_mask)
         quantized = selected.detach() + (projected - projected.detach())
-        latent_loss = F.mse_loss(selected.float(), projected.detach().float())
-        commitment_loss = F.mse_loss(projected.float(), selected.detach().float())
+        if frame_mask is None:
+            latent_loss = F.mse_loss(selected.float(), projected.detach().float())
+            commitment_loss = F.mse_loss(projected.float(), selected.detach().float())
+            valid_indices = indices.view(-1, self.num_groups)
+        else:
+            # Padded frames are zero in both: their squared errors are 0, so average over valid ones.
+            count = frame_mask.sum() * channels
+            latent_loss = F.mse_loss(selected.float(), projected.detach().float(), reduction="sum") / count
+            commitment_loss = (
+                F.mse_loss(projected.float(), selected.detach().float(), reduction="sum") / count
+            )
+            valid_indices = indices[frame_mask]
         return QuantizerOutput(
             quantized=quantized,
             indices=indices,
-            code_perplexity=_code_perplexity(indices.view(-1, self.num_groups), self.num_vars),
+            code_perplexity=_code_perplexity(valid_indices, self.num_vars),
             projection=projected,
             kmeans_loss=latent_loss + self.gamma * commitment_loss,
         )
@@ -522,7 +665,8 @@ class Wav2VecPreTrainedModel(PreTrainedModel):
     base_model_prefix = "wav2vec"
     main_input_name = "input_values"
     input_modalities = "audio"
-    supports_gradient_checkpointing = False
+    # The encoder's and the context network's conv blocks (a GRU context network is not checkpointed).
+    supports_gradient_checkpointing = True
 
     def _init_weights(self, module: nn.Module) -> None:
         """fairseq's initialisation: PyTorch defaults, uniform [0, 1) Gumbel codewords (N(0, 1) logits
@@ -565,6 +709,60 @@ class Wav2VecPreTrainedModel(PreTrainedModel):
             self.config.auto_map = auto_map
         return super().save_pretrained(save_directory, *args, **kwargs)
 
+    def _get_feat_extract_output_lengths(self, input_lengths: torch.Tensor | int) -> torch.Tensor | int:
+        """Frames for inputs of ``input_lengths`` samples (0 where shorter than the receptive field)."""
+        lengths = input_lengths
+        for _, kernel, stride in self.config.conv_feature_layers:
+            if isinstance(lengths, torch.Tensor):
+                lengths = torch.div(lengths - kernel, stride, rounding_mode="floor") + 1
+            else:
+                lengths = (lengths - kernel) // stride + 1
+        return lengths.clamp(min=0) if isinstance(lengths, torch.Tensor) else max(lengths, 0)
+
+    def _get_feature_vector_attention_mask(
+        self, feature_vector_length: int, attention_mask: torch.Tensor
+    ) -> torch.LongTensor:
+        """Frame-level mask ``(batch, feature_vector_length)`` for a sample-level ``attention_mask``
+        ``(batch, samples)`` of a right-padded batch: 1 on each row's valid frames (as transformers'
+        ``Wav2Vec2PreTrainedModel``, for pooling over ``last_hidden_state`` or ``hidden_states``)."""
+        lengths = self._get_feat_extract_output_lengths(attention_mask.sum(-1).to(torch.long))
+        return frame_mask_from_lengths(lengths, feature_vector_length).long()
+
+    def _padding_lengths(
+        self, input_values: torch.Tensor, attention_mask: torch.Tensor | None
+    ) -> torch.Tensor | None:
+        """Valid samples per row ``(batch,)`` from ``attention_mask`` ``(batch, samples)``, or None when
+        nothing is padded (the plain, fairseq-exact path). Refuses masks that are not right padding and
+        rows too short for one frame."""
+        if attention_mask is None:
+            return None
+        if attention_mask.shape != input_values.shape:
+            raise ValueError(
+                f"attention_mask has shape {tuple(attention_mask.shape)} but input_values {tuple(input_values.shape)}; "
+                "pass the mask the feature extractor returned with the same padded batch."
+            )
+        mask = attention_mask.bool()
+        lengths = mask.sum(-1)
+        if not bool((mask == frame_mask_from_lengths(lengths, mask.shape[-1])).all()):
+            raise ValueError(
+                "attention_mask must be 1 on each utterance's samples followed by 0 on padding (right padding); "
+                "pad on the right, e.g. with the feature extractor's padding_side='right'."
+            )
+        if bool((lengths == mask.shape[-1]).all()):
+            return None
+        needed = self.config.receptive_field
+        short = (lengths < needed).nonzero().flatten().tolist()
+        if short:
+            row = short[0]
+            rate = self.config.sampling_rate
+            raise ValueError(
+                f"utterance {row} of the batch has {int(lengths[row])} samples "
+                f"({_seconds(int(lengths[row]), rate)} at {rate} Hz), but the wav2vec encoder needs at least "
+                f"{needed} samples ({_seconds(needed, rate)}), its receptive field, for one frame. Drop such "
+                "utterances before batching."
+            )
+        return lengths.to(torch.long)
+
     def _check_input(self, input_values: torch.Tensor, min_frames: int, purpose: str) -> None:
         if input_values.dim() != 2:
             raise ValueError(
@@ -587,19 +785,26 @@ class Wav2VecPreTrainedModel(PreTrainedModel):
 def _check_no_padding(attention_mask: torch.Tensor | None) -> None:
     if attention_mask is not None and not bool(attention_mask.bool().all()):
         raise ValueError(
-            "wav2vec has no padding mask: its group norm over channels and time makes zero padding change "
-            "every frame of an utterance. Pass utterances of equal length (crop them, as fairseq's "
-            "pretraining batches do) or one at a time."
+            "wav2vec pretraining has no padding mask: its loss scores every frame of the batch, padding "
+            "included. Pass utterances of equal length (crop them, as fairseq's pretraining batches do) or "
+            "one at a time. (Wav2VecModel, for features, does take a padding attention_mask.)"
         )
 
 
 class Wav2VecModel(Wav2VecPreTrainedModel):
     """wav2vec / vq-wav2vec without the pretraining head: audio -> z, (q, codes), c.
 
+    Outputs both layouts (see ``Wav2VecModelOutput``): transformers' ``last_hidden_state`` (c) and
+    ``extract_features`` (z), ``(batch, frames, channels)``, plus ``hidden_states`` on request, for
+    feature-extraction code written for ``Wav2Vec2Model``; and fairseq's ``context``, ``features``,
+    ``quantized_features`` ``(batch, channels, frames)``. A padded batch with its ``attention_mask``
+    gives each utterance its unpadded frames (module docstring).
+
     Example:
         >>> model = Wav2VecModel(Wav2VecConfig())
-        >>> out = model(torch.randn(1, 16000))  # 1 s at 16 kHz
-        >>> out.features.shape, out.context.shape  # (1, 512, 98), (1, 512, 98)
+        >>> out = model(torch.randn(1, 16000), output_hidden_states=True)  # 1 s at 16 kHz
+        >>> out.last_hidden_state.shape, out.context.shape  # (1, 98, 512), (1, 512, 98)
+        >>> len(out.hidden_states)  # context network input + one per context layer
     """
 
     def __init__(self, config: Wav2VecConfig):
@@ -629,28 +834,47 @@ class Wav2VecModel(Wav2VecPreTrainedModel):
             input_values: ``(batch, samples)`` float audio at ``config.sampling_rate``, at least
                 ``config.receptive_field`` samples, not normalised by the model (fairseq's loaders did
                 not normalise for wav2vec / vq-wav2vec).
-            attention_mask: accepted only when it marks no padding (see the error otherwise).
-            output_hidden_states: also return every encoder and context block output.
-            return_dict: return a ``Wav2VecModelOutput`` (default) or a tuple.
+            attention_mask: ``(batch, samples)``, 1 on audio and 0 on right padding (the feature
+                extractor's ``return_attention_mask=True``). Each utterance needs at least
+                ``config.receptive_field`` samples. Without it (or with no 0) every row counts as
+                unpadded and the model computes exactly as fairseq.
+            output_hidden_states: also return ``hidden_states`` and every encoder and context block
+                output (``encoder_hidden_states``, ``context_hidden_states``); default
+                ``config.output_hidden_states``.
+            return_dict: return a ``Wav2VecModelOutput`` (default) or a tuple of its non-None fields,
+                in order: last_hidden_state, extract_features, (hidden_states,) context, features, ...
+
+        Returns:
+            ``Wav2VecModelOutput``; frames = ``_get_feat_extract_output_lengths(samples)``.
         """
-        _check_no_padding(attention_mask)
         self._check_input(input_values, 1, "the wav2vec encoder")
+        lengths = self._padding_lengths(input_values, attention_mask)
         output_hidden_states = (
             output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
         )
         return_dict = return_dict if return_dict is not None else self.config.return_dict
 
-        features, encoder_hidden = self.feature_extractor(input_values, output_hidden_states)
+        features, encoder_hidden = self.feature_extractor(input_values, output_hidden_states, lengths)
+        frame_mask = None
+        if lengths is not None:
+            frame_mask = frame_mask_from_lengths(
+                self._get_feat_extract_output_lengths(lengths), features.size(2)
+            )
         quantizer_output = QuantizerOutput()
         context_input = features
         if self.quantizer is not None:
-            quantizer_output = self.quantizer(features)
+            quantizer_output = self.quantizer(features, frame_mask)
             context_input = quantizer_output.quantized
-        context, context_hidden = self.context_network(
-            self.dropout_features(context_input), output_hidden_states
-        )
+        context_input = self.dropout_features(context_input)
+        context, context_hidden = self.context_network(context_input, output_hidden_states, frame_mask)
         context = self.dropout_context(context)
+        hidden_states = None
+        if output_hidden_states:
+            hidden_states = tuple(h.transpose(1, 2).contiguous() for h in (context_input, *context_hidden))
         output = Wav2VecModelOutput(
+            last_hidden_state=context.transpose(1, 2).contiguous(),
+            extract_features=features.transpose(1, 2).contiguous(),
+            hidden_states=hidden_states,
             context=context,
             features=features,
             quantized_features=quantizer_output.quantized,
@@ -828,6 +1052,7 @@ class Wav2VecForPreTraining(Wav2VecPreTrainedModel):
             codevector_indices=encoded.codevector_indices,
             encoder_hidden_states=encoded.encoder_hidden_states,
             context_hidden_states=encoded.context_hidden_states,
+            hidden_states=encoded.hidden_states,
         )
         return output if return_dict else output.to_tuple()
 
@@ -1017,16 +1242,6 @@ class Wav2VecForCTC(Wav2VecPreTrainedModel):
         if self.config.freeze_pretrained:
             self.wav2vec.eval()
         return self
-
-    def _get_feat_extract_output_lengths(self, input_lengths: torch.Tensor | int) -> torch.Tensor | int:
-        """Frames for inputs of ``input_lengths`` samples (0 where shorter than the receptive field)."""
-        lengths = input_lengths
-        for _, kernel, stride in self.config.conv_feature_layers:
-            if isinstance(lengths, torch.Tensor):
-                lengths = torch.div(lengths - kernel, stride, rounding_mode="floor") + 1
-            else:
-                lengths = (lengths - kernel) // stride + 1
-        return lengths.clamp(min=0) if isinstance(lengths, torch.Tensor) else max(lengths, 0)
 
     def _context(self, input_values: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """c ``(B, C, T_max)`` with every utterance encoded at its own length, zero-padded."""
