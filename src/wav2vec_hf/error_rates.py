@@ -4,7 +4,13 @@ Definitions (those of jiwer and of the papers): over a whole set,
 ``error rate = (substitutions + deletions + insertions) / reference tokens``. Words are split on
 whitespace; characters are the characters of the text with single spaces between words (spaces
 count, as in jiwer's CER). An empty hypothesis has an error rate of exactly 1 (all deletions): the
-"all-blank" level of a CTC model that has not started to write.
+"all-blank" level of a CTC model that has not started to write. A set whose references hold no
+token at all scores 0 when the hypotheses hold none either and ``inf`` otherwise (where jiwer would
+give the insertion count); an empty reference among others just adds its insertions.
+
+The alignment is jiwer's (``jiwer.process_words``: rapidfuzz's Levenshtein in C), run once over the
+whole set; this module only splits the text (``str.split`` for words, so tabs and newlines separate
+words too) and sums the counts.
 
 Used by fine-tuning (``finetuning.metrics``: Trainer and ``evaluate`` metrics), LM tuning,
 self-training and the benchmarks; one implementation for all.
@@ -12,10 +18,11 @@ self-training and the benchmarks; one implementation for all.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
+import jiwer
 
 # Stand-ins for <unk> when decoding ids: never equal to each other or to real text, so an unknown
 # reference character always counts as one error (the model cannot write it).
@@ -53,44 +60,47 @@ class ErrorCounts:
         )
 
 
-def _as_codes(tokens: Sequence, vocabulary: dict) -> np.ndarray:
-    return np.fromiter((vocabulary.setdefault(t, len(vocabulary)) for t in tokens), dtype=np.int64)
+class _Tokenised(jiwer.AbstractTransform):
+    """jiwer "transform" for input this module has already split: one list of ``str`` tokens per utterance."""
+
+    def process_string(self, s: str) -> list[list[str]]:
+        raise TypeError("error_rates passes jiwer token lists, never a raw string")
+
+    def process_list(self, inp: list[list[str]]) -> list[list[str]]:
+        return inp
+
+
+_TOKENISED = _Tokenised()
+
+
+def _as_strings(tokens: Sequence, vocabulary: dict) -> list[str]:
+    """``tokens`` as strings for jiwer: equal tokens map to equal strings, different ones to different."""
+    return [vocabulary.setdefault(t, str(len(vocabulary))) for t in tokens]
+
+
+def _count(references: list[list[str]], hypotheses: list[list[str]]) -> ErrorCounts:
+    """Summed edit operations of token lists, aligned by jiwer (rapidfuzz's Levenshtein opcodes)."""
+    if not references:
+        return ErrorCounts()
+    output = jiwer.process_words(
+        references, hypotheses, reference_transform=_TOKENISED, hypothesis_transform=_TOKENISED
+    )
+    return ErrorCounts(
+        output.substitutions, output.deletions, output.insertions, sum(len(r) for r in references)
+    )
 
 
 def align(reference: Sequence, hypothesis: Sequence) -> ErrorCounts:
     """Levenshtein alignment of two token sequences: substitution, deletion, insertion counts.
 
-    Rows of the dynamic programme are computed with numpy: within a row, the insertion chain is a
-    running minimum of ``cost[k] - k``, so each row is O(len(hypothesis)) vectorised work.
+    Tokens may be any hashable values (words, characters, ids); jiwer does the alignment. The total
+    (``errors``) is the Levenshtein distance; where alignments of that cost tie, the split between
+    substitutions, deletions and insertions is rapidfuzz's choice.
     """
+    if all(isinstance(t, str) for t in itertools.chain(reference, hypothesis)):
+        return _count([list(reference)], [list(hypothesis)])
     vocabulary: dict = {}
-    ref, hyp = _as_codes(reference, vocabulary), _as_codes(hypothesis, vocabulary)
-    n, m = len(ref), len(hyp)
-    if n == 0 or m == 0:
-        return ErrorCounts(deletions=n, insertions=m, reference_length=n)
-    table = np.empty((n + 1, m + 1), dtype=np.int64)
-    table[0] = np.arange(m + 1)
-    columns = np.arange(m + 1)
-    for i in range(1, n + 1):
-        previous = table[i - 1]
-        best = np.empty(m + 1, dtype=np.int64)
-        best[0] = i
-        best[1:] = np.minimum(previous[1:] + 1, previous[:-1] + (hyp != ref[i - 1]))
-        # Insertions: table[i, j] = min_k (best[k] + j - k) for k <= j.
-        table[i] = np.minimum.accumulate(best - columns) + columns
-    substitutions = deletions = insertions = 0
-    i, j = n, m
-    while i > 0 or j > 0:
-        if i > 0 and j > 0 and table[i, j] == table[i - 1, j - 1] + (ref[i - 1] != hyp[j - 1]):
-            substitutions += int(ref[i - 1] != hyp[j - 1])
-            i, j = i - 1, j - 1
-        elif i > 0 and table[i, j] == table[i - 1, j] + 1:
-            deletions += 1
-            i -= 1
-        else:
-            insertions += 1
-            j -= 1
-    return ErrorCounts(substitutions, deletions, insertions, n)
+    return _count([_as_strings(reference, vocabulary)], [_as_strings(hypothesis, vocabulary)])
 
 
 def _characters(text: str) -> list[str]:
@@ -106,10 +116,7 @@ def error_counts(references: Sequence[str], hypotheses: Sequence[str], unit: str
     if unit not in ("word", "char"):
         raise ValueError(f"unit must be 'word' or 'char', got {unit!r}")
     split = str.split if unit == "word" else _characters
-    total = ErrorCounts()
-    for reference, hypothesis in zip(references, hypotheses):
-        total = total + align(split(reference), split(hypothesis))
-    return total
+    return _count([split(r) for r in references], [split(h) for h in hypotheses])
 
 
 def word_error_rate(references: Sequence[str], hypotheses: Sequence[str]) -> float:

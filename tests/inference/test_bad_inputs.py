@@ -22,7 +22,7 @@ from wav2vec_hf.data.audio import AudioError
 from wav2vec_hf.decoding.language_model import FusionWeights
 from wav2vec_hf.decoding.processor import attach_language_model
 from wav2vec_hf.inference.logits import ctc_logits, min_input_samples
-from wav2vec_hf.inference.pipeline import SegmentedBeamSearch
+from wav2vec_hf.inference.pipeline import SegmentedBeamSearch, SpeechRecognitionPipeline
 from wav2vec_hf.inference.transcribe import TranscriptionError, load_pipeline, transcribe_files
 
 RATE = 16000
@@ -47,12 +47,16 @@ def lm_model_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def asr(model_dir):
-    return pipeline("automatic-speech-recognition", model=str(model_dir))
+    return pipeline(
+        "automatic-speech-recognition", model=str(model_dir), pipeline_class=SpeechRecognitionPipeline
+    )
 
 
 @pytest.fixture(scope="module")
 def asr_lm(lm_model_dir):
-    return pipeline("automatic-speech-recognition", model=str(lm_model_dir))
+    return pipeline(
+        "automatic-speech-recognition", model=str(lm_model_dir), pipeline_class=SpeechRecognitionPipeline
+    )
 
 
 def noise(samples: int, seed: int = 0) -> np.ndarray:

@@ -1,11 +1,11 @@
-"""Word and character error rates, computed here (no Hub download), also as ``evaluate`` metrics.
+"""Word and character error rates as offline ``evaluate`` metrics (no Hub download).
 
-``evaluate.load("wer")`` fetches its script from the Hub and needs ``jiwer``; neither is available
-offline, so the metrics are implemented here and wrapped as ``evaluate.Metric`` subclasses
-(``load_metric("wer")`` / ``load_metric("cer")``), which work with ``add_batch`` / ``compute``
-like any other ``evaluate`` metric.
+``evaluate.load("wer")`` fetches its script from the Hub, which is not available offline, so the
+metrics are thin ``evaluate.Metric`` subclasses here (``load_metric("wer")`` / ``load_metric("cer")``),
+which work with ``add_batch`` / ``compute`` like any other ``evaluate`` metric.
 
-The error counting itself lives in ``wav2vec_hf.error_rates`` (re-exported here).
+The error counting itself (jiwer's alignment, summed over the set) lives in ``wav2vec_hf.error_rates``
+(re-exported here).
 
 ``CTCMetrics`` is the ``compute_metrics`` callable for the ``Trainer``: it decodes greedy CTC
 predictions and label ids with the tokenizer and reports ``wer``, ``cer`` and two health numbers

@@ -1,8 +1,9 @@
 """Inference with fine-tuned CTC models of every wav2vec generation.
 
 * ``pipeline`` (``SpeechRecognitionPipeline``): transformers' ASR pipeline that decodes files with the
-  package's loader (no ``ffmpeg`` binary needed) and resamples arrays with soxr; ``import wav2vec_hf``
-  registers it for ``pipeline("automatic-speech-recognition", model=DIR)``.
+  package's loader (no ``ffmpeg`` binary needed) and resamples arrays with soxr.
+* ``routing``, ``registration``: ``import wav2vec_hf`` makes ``pipeline("automatic-speech-recognition",
+  model=DIR)`` build it for the package's own models only; every other model keeps transformers' class.
 * ``transcribe``: many files through that pipeline with a progress bar, TSV / JSONL output with
   timestamps (``wav2vec-hf transcribe``); greedy batch decoding of arrays (``transcribe_arrays``).
 """

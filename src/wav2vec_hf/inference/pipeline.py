@@ -1,8 +1,9 @@
 """``SpeechRecognitionPipeline``: transformers' ASR pipeline with this package's audio decoding.
 
 The stock pipeline hands file paths and bytes to the ``ffmpeg`` binary and resamples arrays with
-torchaudio; neither is needed here. This subclass, which ``import wav2vec_hf`` registers for
-``pipeline("automatic-speech-recognition", model=DIR)``, accepts:
+torchaudio; neither is needed here. ``pipeline("automatic-speech-recognition", model=DIR)`` builds this
+subclass for the package's own models (``inference.routing``; other models keep the stock class);
+``pipeline(..., pipeline_class=SpeechRecognitionPipeline)`` asks for it with any CTC model. It accepts:
 
 * a file path (or ``os.PathLike``) or the encoded bytes of a file: decoded with
   ``wav2vec_hf.data.load_audio`` (libsndfile: WAV, FLAC, OGG, MP3, ...; channels averaged to mono;

@@ -80,13 +80,19 @@ class TranscriptionError(ValueError):
 
 
 def load_pipeline(model_dir: str | os.PathLike, device: str | int | None = None, **kwargs):
-    """``pipeline("automatic-speech-recognition", model=model_dir)`` with this package's input decoding."""
+    """``pipeline("automatic-speech-recognition", model=model_dir)`` with this package's input decoding.
+
+    Any model (also a stock checkpoint, which a plain ``pipeline()`` call leaves to transformers' class)
+    gets ``SpeechRecognitionPipeline`` here, unless ``pipeline_class=`` says otherwise.
+    """
     from transformers import pipeline
 
-    import wav2vec_hf  # noqa: F401  (registers the Auto classes and the pipeline class)
+    import wav2vec_hf  # noqa: F401  (registers the Auto classes)
+    from wav2vec_hf.inference.pipeline import SpeechRecognitionPipeline
     from wav2vec_hf.model_folders import check_model_source
 
     check_model_source(model_dir)  # a missing folder or damaged weights, named before anything loads
+    kwargs.setdefault("pipeline_class", SpeechRecognitionPipeline)
     return pipeline("automatic-speech-recognition", model=str(model_dir), device=device, **kwargs)
 
 

@@ -1,9 +1,10 @@
 """Model families of wav2vec-hf that transformers does not ship (wav2vec 2.0 uses stock transformers).
 
 ``register_auto_classes()`` makes ``AutoConfig``, ``AutoModel``, ``AutoModelForPreTraining`` and
-``AutoModelForCTC`` resolve the ``"wav2vec"`` and ``"vq-wav2vec"`` model types, and points
-``pipeline("automatic-speech-recognition")`` at ``wav2vec_hf.inference.pipeline.SpeechRecognitionPipeline``
-(which decodes file paths with our loader instead of the ``ffmpeg`` binary); the package
+``AutoModelForCTC`` resolve the ``"wav2vec"`` and ``"vq-wav2vec"`` model types, and registers the
+ASR pipeline router (``wav2vec_hf.inference.routing``): ``pipeline("automatic-speech-recognition")``
+builds ``SpeechRecognitionPipeline`` (file paths decoded with our loader, no ``ffmpeg`` binary) for
+the package's own models and transformers' own class for every other model; the package
 ``__init__`` calls it.
 """
 
