@@ -2,8 +2,10 @@
 
 Modules: ``vocabulary`` (text normalisation, letter vocabulary, unknown characters), ``data``
 (labels, CTC feasibility, padding), ``models`` (pretrained folder -> CTC model + feature extractor),
-``schedule`` (head-only phase + tri-stage), ``metrics`` (offline WER / CER, ``evaluate`` metrics),
-``diagnostics`` (all-blank plateau warnings), ``arguments`` (command-line dataclasses), ``ctc``
+``schedule`` (head-first phase or fairseq's frozen start, tri-stage), ``metrics`` (offline WER / CER,
+``evaluate`` metrics), ``diagnostics`` (all-blank plateau warnings), ``arguments`` (command-line
+dataclasses), ``paper_recipes`` (fairseq's ten wav2vec 2.0 fine-tuning configs as one table),
+``recipe_resolution`` (``--recipe``: recipe values < options given, overrides reported), ``ctc``
 (``finetune_ctc``: the whole job), ``recipes`` (ready data splits such as FSDD), ``comparison``
 (pretrained vs random initialisation under one budget).
 

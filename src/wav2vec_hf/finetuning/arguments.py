@@ -5,13 +5,18 @@
 * ``ModelArguments``: which pretrained model, what the recipe sets in its config;
 * ``DataArguments``: training / evaluation data (anything ``open_audio_source`` reads) and text
   normalisation;
-* ``RecipeArguments``: the head-only phase and the tri-stage schedule;
+* ``RecipeArguments``: a paper recipe (``--recipe base_10m``: see ``paper_recipes``), the schedule
+  (head-first warm-up or fairseq's frozen start) and the tri-stage phases;
 * ``FinetuneTrainingArguments``: transformers' ``TrainingArguments`` with defaults for this recipe
   (evaluate and save every 100 updates, keep the best checkpoint by WER, group batches by length,
   no external loggers); every ``TrainingArguments`` option works, ``--push_to_hub`` /
   ``--hub_model_id`` included. ``--learning_rate 0`` (the default) picks the peak rate from the
   model size (``schedule.auto_learning_rate``); ``--lr_scheduler_type`` is ignored (the recipe's
   schedule is used).
+
+Without ``--recipe`` every default below stands (this package's recipe for small models); with it
+the recipe's values replace the defaults and any option given on the command line replaces the
+recipe's value (``recipe_resolution.parse_finetune_arguments``).
 """
 
 from __future__ import annotations
@@ -20,8 +25,9 @@ from dataclasses import dataclass, field
 
 from transformers import HfArgumentParser, TrainingArguments
 
-from wav2vec_hf.finetuning.models import CTCModelOptions
-from wav2vec_hf.finetuning.schedule import TriStage
+from wav2vec_hf.finetuning.models import CTC_REDUCTIONS, CTCModelOptions
+from wav2vec_hf.finetuning.paper_recipes import FAIRSEQ_SCHEDULE, HEAD_FIRST_SCHEDULE, recipe_names
+from wav2vec_hf.finetuning.schedule import FrozenStartSchedule, TriStage, TwoPhaseSchedule
 from wav2vec_hf.finetuning.vocabulary import TextNormalizer
 
 
@@ -50,7 +56,11 @@ class ModelArguments:
         metadata={"help": "wav2vec / vq-wav2vec: keep the pretrained network fixed (the papers)"},
     )
     mask_time_prob: float = field(
-        default=0.05, metadata={"help": "wav2vec 2.0 time masking: span-start probability"}
+        default=0.05,
+        metadata={
+            "help": "wav2vec 2.0 time masking: share of frames to mask (fairseq's mask_prob): "
+            "mask_time_prob x frames / mask_time_length spans are drawn, so overlaps mask somewhat less"
+        },
     )
     mask_time_length: int = field(default=10, metadata={"help": "wav2vec 2.0 time masking: span frames"})
     mask_time_min_masks: int = field(
@@ -65,6 +75,27 @@ class ModelArguments:
     )
     layerdrop: float = field(default=0.05, metadata={"help": "wav2vec 2.0 LayerDrop probability"})
     final_dropout: float = field(default=0.0, metadata={"help": "wav2vec 2.0 dropout before the CTC layer"})
+    hidden_dropout: float | None = field(
+        default=None,
+        metadata={
+            "help": "wav2vec 2.0 Transformer dropout (fairseq's dropout; default: the pretrained config's)"
+        },
+    )
+    attention_dropout: float | None = field(
+        default=None,
+        metadata={"help": "wav2vec 2.0 attention-weight dropout (default: the pretrained config's)"},
+    )
+    activation_dropout: float | None = field(
+        default=None,
+        metadata={"help": "wav2vec 2.0 dropout after the FFN activation (default: the pretrained config's)"},
+    )
+    feat_proj_dropout: float | None = field(
+        default=None,
+        metadata={
+            "help": "wav2vec 2.0 dropout after the feature projection (fairseq's dropout_input; "
+            "default: the pretrained config's)"
+        },
+    )
     head_layers: str | None = field(
         default=None,
         metadata={
@@ -77,7 +108,13 @@ class ModelArguments:
     head_dropout: float | None = field(
         default=None, metadata={"help": "wav2vec / vq-wav2vec acoustic model dropout"}
     )
-    ctc_loss_reduction: str = field(default="mean", metadata={"help": "mean or sum"})
+    ctc_loss_reduction: str = field(
+        default="mean",
+        metadata={
+            "help": "mean (each utterance's loss / its label count, averaged: transformers'), sum, or "
+            "sentence (summed over the batch's utterances / their number: fairseq's sentence_avg)"
+        },
+    )
     ctc_zero_infinity: bool = field(
         default=True,
         metadata={"help": "zero the loss of utterances too short for their labels (never inf/NaN)"},
@@ -90,6 +127,10 @@ class ModelArguments:
             from wav2vec_hf.convert.checkpoint import parse_python_literal
 
             head_layers = parse_python_literal(self.head_layers, field="--head_layers")
+        if self.ctc_loss_reduction not in CTC_REDUCTIONS:
+            raise ValueError(
+                f"--ctc_loss_reduction {self.ctc_loss_reduction!r}: choose one of {', '.join(CTC_REDUCTIONS)}"
+            )
         return CTCModelOptions(
             from_scratch=self.from_scratch,
             freeze_feature_encoder=self.freeze_feature_encoder,
@@ -101,6 +142,10 @@ class ModelArguments:
             mask_feature_length=self.mask_feature_length,
             layerdrop=self.layerdrop,
             final_dropout=self.final_dropout,
+            hidden_dropout=self.hidden_dropout,
+            attention_dropout=self.attention_dropout,
+            activation_dropout=self.activation_dropout,
+            feat_proj_dropout=self.feat_proj_dropout,
             head_layers=head_layers,
             head_activation=self.head_activation,
             head_dropout=self.head_dropout,
@@ -161,6 +206,13 @@ class DataArguments:
     max_train_seconds: float | None = field(
         default=None, metadata={"help": "skip longer training utterances (counted)"}
     )
+    trailing_word_delimiter: bool = field(
+        default=False,
+        metadata={
+            "help": "end every label sequence with the word delimiter '|', as fairseq's .ltr letter targets "
+            "do (one more label per utterance, so one more CTC frame needed; transcripts are unchanged)"
+        },
+    )
 
     def normalizer(self) -> TextNormalizer:
         """The transcript normaliser these arguments describe."""
@@ -169,20 +221,64 @@ class DataArguments:
 
 @dataclass
 class RecipeArguments:
-    """The fine-tuning recipe: head-only phase, then tri-stage schedule."""
+    """The fine-tuning recipe: a paper recipe or not; head-first or fairseq schedule; tri-stage phases."""
 
+    recipe: str | None = field(
+        default=None,
+        metadata={
+            "help": f"apply a fairseq fine-tuning config of the wav2vec 2.0 paper ({', '.join(recipe_names())}); "
+            "options given on the command line override its values (and are reported)"
+        },
+    )
+    print_recipe: bool = field(
+        default=False,
+        metadata={
+            "help": "print the resolved --recipe settings as one JSON object and exit (no other option needed)"
+        },
+    )
+    schedule: str = field(
+        default=HEAD_FIRST_SCHEDULE,
+        metadata={
+            "help": f"{HEAD_FIRST_SCHEDULE}: the new layer alone for --head_steps at --head_learning_rate, then "
+            f"tri-stage over the remaining updates (makes tiny models learn); {FAIRSEQ_SCHEDULE}: one tri-stage "
+            "over all updates for every parameter, pretrained network frozen for --freeze_finetune_updates "
+            "(the paper's)"
+        },
+    )
     head_steps: int = field(
         default=200,
         metadata={
-            "help": "updates that train only the new CTC layer / acoustic model (pretrained network frozen)"
+            "help": "head_first schedule: updates that train only the new CTC layer / acoustic model "
+            "(pretrained network frozen)"
         },
     )
     head_learning_rate: float = field(
-        default=1e-2, metadata={"help": "constant learning rate of the head-only phase"}
+        default=1e-2, metadata={"help": "head_first schedule: constant learning rate of the head-only phase"}
+    )
+    freeze_finetune_updates: int = field(
+        default=0,
+        metadata={
+            "help": "fairseq schedule: updates during which the pretrained network is frozen (the head "
+            "already follows the tri-stage schedule)"
+        },
+    )
+    batch_seconds: float | None = field(
+        default=None,
+        metadata={
+            "help": "with --recipe: seconds of audio one device holds per batch (default: fairseq's per-GPU "
+            "max_tokens: 200 s BASE, 80 s LARGE); sets gradient accumulation and the utterances per batch"
+        },
+    )
+    num_devices: int | None = field(
+        default=None,
+        metadata={"help": "with --recipe: training processes (default: this launch's WORLD_SIZE, else 1)"},
     )
     tri_stage_ratios: str = field(
         default="0.1,0.4,0.5",
-        metadata={"help": "warm-up, hold, decay fractions of the updates after the head phase"},
+        metadata={
+            "help": "warm-up, hold, decay fractions of the tri-stage updates (head_first: those after the "
+            "head phase; fairseq: all)"
+        },
     )
     tri_stage_init_scale: float = field(default=0.01, metadata={"help": "warm-up start rate / peak rate"})
     tri_stage_final_scale: float = field(default=0.05, metadata={"help": "final rate / peak rate"})
@@ -202,6 +298,27 @@ class RecipeArguments:
                 f"--tri_stage_ratios {self.tri_stage_ratios!r}: give three numbers like 0.1,0.4,0.5"
             ) from error
         return TriStage(ratios, self.tri_stage_init_scale, self.tri_stage_final_scale)  # type: ignore[arg-type]
+
+    def learning_rate_schedule(
+        self, total_steps: int, peak_learning_rate: float
+    ) -> TwoPhaseSchedule | FrozenStartSchedule:
+        """The schedule ``--schedule`` names, for ``total_steps`` updates at peak ``peak_learning_rate``."""
+        if self.schedule == HEAD_FIRST_SCHEDULE:
+            return TwoPhaseSchedule(
+                head_steps=self.head_steps,
+                total_steps=total_steps,
+                peak_learning_rate=peak_learning_rate,
+                head_learning_rate=self.head_learning_rate,
+                tri_stage=self.tri_stage(),
+            )
+        if self.schedule == FAIRSEQ_SCHEDULE:
+            return FrozenStartSchedule(
+                freeze_steps=self.freeze_finetune_updates,
+                total_steps=total_steps,
+                peak_learning_rate=peak_learning_rate,
+                tri_stage=self.tri_stage(),
+            )
+        raise ValueError(f"--schedule {self.schedule!r}: choose {HEAD_FIRST_SCHEDULE} or {FAIRSEQ_SCHEDULE}")
 
 
 @dataclass

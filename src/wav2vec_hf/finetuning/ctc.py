@@ -8,10 +8,17 @@
    the feature extractor; processor = feature extractor + ``Wav2Vec2CTCTokenizer``;
 3. check every transcript (unknown characters reported; utterances too short for their labels
    refused or counted);
-4. train with ``CTCTrainer``: head-only phase at a high constant rate, then tri-stage over
-   everything trainable; WER / CER at every evaluation; the best checkpoint (by WER) kept;
-5. save model + processor + ``text_normalizer.json`` + ``finetuning.json`` (recipe, data reports,
-   final metrics) in ``output_dir``; push to the Hub when ``--push_to_hub``.
+4. train with ``CTCTrainer`` under the schedule ``--schedule`` names: ``head_first`` (head-only
+   phase at a high constant rate, then tri-stage over everything trainable) or ``fairseq`` (one
+   tri-stage over the whole run, pretrained network frozen for ``--freeze_finetune_updates``);
+   WER / CER at every evaluation; the best checkpoint (by WER) kept;
+5. save model + processor + ``text_normalizer.json`` + ``finetuning.json`` (recipe, schedule, data
+   reports, final metrics) in ``output_dir``; with ``--push_to_hub``, publish it with the package's
+   model card and upload plan (``finetuning.hub_push``; the stock ``Trainer`` push is never used).
+
+With a paper recipe (``--recipe``, resolved by ``recipe_resolution``) the per-device batch is set
+from the training data's mean utterance length, and the resolved recipe is written to
+``output_dir/recipe.json`` before training starts.
 
 A killed run continues from a checkpoint with ``--resume_from_checkpoint DIR`` or
 ``--resume_from_checkpoint last`` (the newest ``checkpoint-*`` in ``output_dir``; from the start when
@@ -39,6 +46,7 @@ from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from wav2vec_hf.data import AudioSet, SkipReport, ValidationRules, open_audio_source
 from wav2vec_hf.data.audio import DEFAULT_SAMPLE_RATE
+from wav2vec_hf.data.references import dataset_reference, describe_source
 from wav2vec_hf.finetuning.arguments import (
     DataArguments,
     FinetuneTrainingArguments,
@@ -55,6 +63,7 @@ from wav2vec_hf.finetuning.data import (
     prepare_ctc_set,
 )
 from wav2vec_hf.finetuning.diagnostics import PlateauCallback, RunFacts
+from wav2vec_hf.finetuning.hub_push import hub_target, push_finetuned
 from wav2vec_hf.finetuning.metrics import CTCMetrics
 from wav2vec_hf.finetuning.models import (
     body_parameter_names,
@@ -63,7 +72,9 @@ from wav2vec_hf.finetuning.models import (
     is_wav2vec2,
     load_ctc_model,
 )
-from wav2vec_hf.finetuning.schedule import TwoPhaseSchedule, auto_learning_rate
+from wav2vec_hf.finetuning.paper_recipes import SENTENCE_REDUCTION
+from wav2vec_hf.finetuning.recipe_resolution import RECIPE_FILE, ResolvedRecipe
+from wav2vec_hf.finetuning.schedule import FrozenStartSchedule, TwoPhaseSchedule, auto_learning_rate
 from wav2vec_hf.finetuning.vocabulary import UnknownCharacterReport, Vocabulary
 from wav2vec_hf.inference.logits import ctc_logits, greedy_ids
 from wav2vec_hf.models.wav2vec.modeling_wav2vec import ctc_loss
@@ -74,16 +85,27 @@ RUN_FILE = "finetuning.json"
 
 
 class HeadFirstCallback(TrainerCallback):
-    """Freezes the pretrained parameters during the head-only phase and releases them after it.
+    """Freezes the pretrained parameters for the first ``head_steps`` updates and releases them after.
 
-    Single process: ``requires_grad`` is switched off (no backward through the pretrained network).
-    Several processes: parameters keep ``requires_grad`` (DDP must see a fixed set); the schedule's
-    zero rate keeps them unchanged.
+    Serves both schedules: the head-only phase of ``head_first`` and fairseq's
+    ``freeze_finetune_updates``. Single process: ``requires_grad`` is switched off (no backward
+    through the pretrained network). Several processes: parameters keep ``requires_grad`` (DDP must
+    see a fixed set); the schedule's zero rate keeps them unchanged, and with
+    ``drop_frozen_gradients`` their gradients are dropped before each frozen update, so that Adam
+    starts their moments at the release as fairseq (and one process) does.
     """
 
-    def __init__(self, model: torch.nn.Module, body_names: list[str], head_steps: int) -> None:
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        body_names: list[str],
+        head_steps: int,
+        *,
+        drop_frozen_gradients: bool = False,
+    ) -> None:
         self.parameters = [p for n, p in model.named_parameters() if n in set(body_names)]
         self.head_steps = int(head_steps)
+        self.drop_frozen_gradients = drop_frozen_gradients
 
     def _apply(self, args, step: int) -> None:
         trainable = step >= self.head_steps or args.world_size > 1
@@ -97,24 +119,33 @@ class HeadFirstCallback(TrainerCallback):
         if state.global_step == self.head_steps:
             self._apply(args, state.global_step)
 
+    def on_pre_optimizer_step(self, args, state, control, **kwargs):
+        if self.drop_frozen_gradients and state.global_step < self.head_steps:
+            for parameter in self.parameters:
+                parameter.grad = None
+
 
 class CTCTrainer(Trainer):
     """``Trainer`` with the recipe's optimiser groups and schedule, length-grouped batches and greedy evaluation.
 
     Args:
-        schedule: the two-phase schedule (``total_steps`` is filled in when training starts).
-        head_names, body_names: parameter names trained from the start / after the head-only phase.
+        schedule: ``TwoPhaseSchedule`` or ``FrozenStartSchedule`` (``total_steps`` is filled in when
+            training starts).
+        head_names, body_names: parameter names trained from the start / after the frozen updates.
         train_lengths: samples per training example (for length-grouped batches without decoding audio).
+        sentence_average: fairseq's ``sentence_avg``: the model sums the CTC loss over the batch
+            (``config.ctc_loss_reduction == "sum"``) and the loss is divided by the batch's utterances.
         Other arguments: as ``Trainer``.
     """
 
     def __init__(
         self,
         *args,
-        schedule: TwoPhaseSchedule,
+        schedule: TwoPhaseSchedule | FrozenStartSchedule,
         head_names: list[str],
         body_names: list[str],
         train_lengths: list[int] | None = None,
+        sentence_average: bool = False,
         **kwargs,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -122,7 +153,9 @@ class CTCTrainer(Trainer):
         self.head_names = list(head_names)
         self.body_names = list(body_names)
         self.train_lengths = train_lengths
-        # CTC losses are per-batch means: let the Trainer scale them for gradient accumulation.
+        self.sentence_average = sentence_average
+        # CTC losses are per-batch means (or, sentence_average, per-batch sums / utterances): let the
+        # Trainer scale them for gradient accumulation.
         self.model_accepts_loss_kwargs = False
 
     def create_optimizer(self, model=None):
@@ -170,9 +203,16 @@ class CTCTrainer(Trainer):
         no_mask = _time_mask_that_fits(self.accelerator.unwrap_model(model), inputs["input_values"])
         if no_mask is not None:
             inputs["mask_time_indices"] = no_mask
-        return super().compute_loss(
+        result = super().compute_loss(
             model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch
         )
+        if not self.sentence_average:
+            return result
+        utterances = inputs["input_values"].shape[0]
+        if return_outputs:
+            loss, outputs = result
+            return loss / utterances, outputs
+        return result / utterances
 
     def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
         """Loss, greedy ids ``(B, T)`` (-100 past each utterance's frames) and labels.
@@ -201,6 +241,8 @@ class CTCTrainer(Trainer):
                     config.ctc_loss_reduction,
                     config.ctc_zero_infinity,
                 ).detach()
+                if self.sentence_average:
+                    loss = loss / labels.shape[0]
         if prediction_loss_only:
             return loss, None, None
         return loss, greedy_ids(logits, frames, -100), labels
@@ -285,7 +327,7 @@ def _run_facts(
     return RunFacts(
         peak_learning_rate=schedule.peak_learning_rate,
         head_learning_rate=schedule.head_learning_rate,
-        head_steps=schedule.head_steps,
+        head_steps=schedule.frozen_steps,
         total_steps=schedule.total_steps,
         body_trainable=bool(body_names),
         vocab_size=len(vocabulary),
@@ -321,15 +363,18 @@ def _open_data(data_args: DataArguments) -> _Data:
         int(data_args.max_train_seconds * DEFAULT_SAMPLE_RATE) if data_args.max_train_seconds else None
     )
     rules = ValidationRules(require_transcript=True, max_samples=max_samples)
+    # messages name a datasets object by its description, not its multi-line repr
+    train_name = describe_source(data_args.train, data_args.train_split)
     train = _open(
         data_args.train, transcripts=data_args.transcripts, split=data_args.train_split, data_args=data_args,
-        rules=rules, name=f"train {data_args.train}",
+        rules=rules, name=f"train {train_name}",
     )  # fmt: skip
     evaluation = None
     if data_args.eval:
+        eval_name = describe_source(data_args.eval, data_args.eval_split)
         evaluation = _open(
             data_args.eval, transcripts=data_args.eval_transcripts, split=data_args.eval_split, data_args=data_args,
-            rules=replace(rules, max_samples=None), name=f"eval {data_args.eval}",
+            rules=replace(rules, max_samples=None), name=f"eval {eval_name}",
         )  # fmt: skip
     return _Data(train, evaluation, on_bad=data_args.on_bad)
 
@@ -342,13 +387,16 @@ def _check_transcripts(
     def output_frames(samples: int) -> int:
         return int(model._get_feat_extract_output_lengths(torch.tensor(samples)))
 
+    trailing = data_args.trailing_word_delimiter
     data.train = prepare_ctc_set(
-        data.train_source, vocabulary, output_frames, target_rate=rate, on_bad=data_args.on_bad
-    )
+        data.train_source, vocabulary, output_frames, target_rate=rate, on_bad=data_args.on_bad,
+        trailing_delimiter=trailing,
+    )  # fmt: skip
     if data.eval_source is not None:
         data.evaluation = prepare_ctc_set(
-            data.eval_source, vocabulary, output_frames, target_rate=rate, on_bad=data_args.on_bad
-        )
+            data.eval_source, vocabulary, output_frames, target_rate=rate, on_bad=data_args.on_bad,
+            trailing_delimiter=trailing,
+        )  # fmt: skip
         _report_unknown(data.evaluation.unknown, data_args.unknown_characters)
     for name, source in (("train", data.train_source), ("eval", data.eval_source)):
         if source is not None and source.skip_report.failed_count:
@@ -389,21 +437,22 @@ def _build_trainer(
     """The ``CTCTrainer`` with datasets, collator, metrics, schedule and callbacks."""
     rate, normalize = int(feature_extractor.sampling_rate), feature_extractor.do_normalize
     head_names, body_names = head_parameter_names(model), body_parameter_names(model, options)
-    schedule = TwoPhaseSchedule(
-        head_steps=recipe_args.head_steps,
-        total_steps=max(args.max_steps, 0),
-        peak_learning_rate=args.learning_rate,
-        head_learning_rate=recipe_args.head_learning_rate,
-        tri_stage=recipe_args.tri_stage(),
-    )
+    schedule = recipe_args.learning_rate_schedule(max(args.max_steps, 0), args.learning_rate)
+    logger.info("schedule %s", schedule.describe())
     train_dataset = CTCDataset(data.train, target_rate=rate, normalize=normalize, on_bad=data.on_bad)
     eval_dataset = None
-    callbacks: list[TrainerCallback] = [HeadFirstCallback(model, body_names, recipe_args.head_steps)]
+    freeze = HeadFirstCallback(
+        model,
+        body_names,
+        schedule.frozen_steps,
+        drop_frozen_gradients=isinstance(schedule, FrozenStartSchedule),
+    )
+    callbacks: list[TrainerCallback] = [freeze]
     if data.evaluation is not None:
         eval_dataset = CTCDataset(data.evaluation, target_rate=rate, normalize=normalize, on_bad=data.on_bad)
         if recipe_args.diagnostics:
             facts = _run_facts(model, vocabulary, data.train, data.evaluation, schedule, body_names)
-            grace = max(recipe_args.head_steps, int(0.1 * max(args.max_steps, 0)))
+            grace = max(schedule.frozen_steps, int(0.1 * max(args.max_steps, 0)))
             callbacks.append(PlateauCallback(facts, warmup_steps=grace, output_dir=args.output_dir))
     # The Trainer uses one collator for training and evaluation batches: its report covers both sets,
     # each file counted once however many epochs skip it.
@@ -425,7 +474,45 @@ def _build_trainer(
         head_names=head_names,
         body_names=body_names,
         train_lengths=train_dataset.lengths,
+        sentence_average=options.ctc_loss_reduction == SENTENCE_REDUCTION,
     )
+
+
+def _settle_recipe(
+    recipe: ResolvedRecipe, data: _Data, feature_extractor, training_args, output_dir: Path
+) -> ResolvedRecipe:
+    """Fit a paper recipe to this launch and data: check the devices, set the per-device batch from the
+    mean training utterance, warn about an input normalisation the recipe did not use, write ``recipe.json``.
+
+    Raises:
+        ValueError: the recipe was planned for another number of processes than this launch has.
+    """
+    planned, launched = recipe.batch.num_devices, int(training_args.world_size)
+    if planned != launched:
+        raise ValueError(
+            f"recipe {recipe.name}: batch planned for --num_devices {planned} but this launch runs {launched} "
+            f"process(es); drop --num_devices (it defaults to the launch's) or launch {planned} processes"
+        )
+    mean_seconds = data.train.audio.total_seconds / max(len(data.train), 1)
+    if recipe.batch_size_from_data():
+        recipe = recipe.with_train_batch(recipe.batch.per_device_utterances(mean_seconds), mean_seconds)
+        training_args.per_device_train_batch_size = recipe.settings["per_device_train_batch_size"]
+    else:
+        recipe = replace(recipe, mean_utterance_seconds=mean_seconds)
+    if bool(feature_extractor.do_normalize) != recipe.recipe.normalize:
+        logger.warning(
+            "recipe %s was run with normalize=%s (fairseq task.normalize) but this model's feature extractor "
+            "has do_normalize=%s: is this the pretrained model the recipe is for (%s)?",
+            recipe.name, recipe.recipe.normalize, feature_extractor.do_normalize, recipe.recipe.model,
+        )  # fmt: skip
+    for line in recipe.report_lines():
+        logger.info(line)
+    if training_args.process_index == 0:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        (output_dir / RECIPE_FILE).write_text(
+            json.dumps(_jsonable(recipe.to_json()), indent=2) + "\n", encoding="utf-8"
+        )
+    return recipe
 
 
 def _run_report(
@@ -441,6 +528,7 @@ def _run_report(
     metrics,
     train_output,
     seconds,
+    paper_recipe: ResolvedRecipe | None = None,
 ) -> dict:
     """The content of ``finetuning.json``; ``options`` are the model options as ``finetune_ctc`` resolved them."""
     return {
@@ -454,13 +542,19 @@ def _run_report(
                 **_jsonable(model_args),
                 "freeze_feature_encoder": options.freeze_feature_encoder,
             },
-            "data": _jsonable(data_args),
+            "data": _data_arguments(data_args),
             "recipe": _jsonable(recipe_args),
             "peak_learning_rate": training_args.learning_rate,
             "max_steps": training_args.max_steps,
             "batch_size": training_args.per_device_train_batch_size,
+            "gradient_accumulation_steps": training_args.gradient_accumulation_steps,
+            "adam_betas": [training_args.adam_beta1, training_args.adam_beta2],
+            "max_grad_norm": training_args.max_grad_norm,
             "seed": training_args.seed,
         },
+        "schedule": {"kind": trainer.schedule.kind, "description": trainer.schedule.describe()},
+        "paper_recipe": paper_recipe.to_json() if paper_recipe is not None else None,
+        "datasets": _dataset_references(data_args),
         "vocabulary": vocabulary.tokens,
         "text_normalizer": vocabulary.normalizer.to_dict(),
         "train_utterances": len(data.train),
@@ -474,6 +568,24 @@ def _run_report(
     }
 
 
+def _data_arguments(data_args: DataArguments) -> dict:
+    """The data arguments as recorded: a ``datasets`` object given instead of a path is named
+    (``data.references.describe_source``), never written as its ``repr``."""
+    recorded = _jsonable(replace(data_args, train=None, eval=None))
+    recorded["train"] = describe_source(data_args.train, data_args.train_split)
+    recorded["eval"] = describe_source(data_args.eval, data_args.eval_split)
+    return recorded
+
+
+def _dataset_references(data_args: DataArguments) -> dict:
+    """``{"train": ..., "eval": ...}``: each set's ``DatasetReference`` (name, Hub id only for Hub data)."""
+    sources = (
+        ("train", data_args.train, data_args.train_split),
+        ("eval", data_args.eval, data_args.eval_split),
+    )
+    return {name: dataset_reference(source, split).to_dict() for name, source, split in sources if source}
+
+
 def finetune_ctc(
     model_args: ModelArguments,
     data_args: DataArguments,
@@ -481,19 +593,30 @@ def finetune_ctc(
     training_args: FinetuneTrainingArguments,
     *,
     resume_from_checkpoint: str | bool | None = None,
+    recipe: ResolvedRecipe | None = None,
 ) -> FinetuneResult:
     """Fine-tune ``model_args.model`` with CTC on ``data_args.train``; see the module docstring.
 
     ``resume_from_checkpoint`` (default: ``training_args.resume_from_checkpoint``): a checkpoint
     folder, or ``"last"`` / ``True`` for the newest one in ``output_dir`` (none there: start afresh).
+    ``recipe``: the paper recipe the arguments were resolved with
+    (``recipe_resolution.parse_finetune_arguments``); required when ``recipe_args.recipe`` is set.
 
     Raises:
         ValueError / DataValidationError: bad data (message names the files and the fix), unknown
             evaluation characters under ``--unknown_characters raise``.
         FileNotFoundError: the model is neither a folder nor a preset.
+        PublishError: ``--push_to_hub`` refused before training (offline, no token, bad repo id) or
+            the upload failed after it (the model is saved in ``output_dir`` either way).
     """
     started = time.perf_counter()
+    if recipe_args.recipe and (recipe is None or recipe.name != recipe_args.recipe):
+        raise ValueError(
+            f"--recipe {recipe_args.recipe}: resolve the arguments with "
+            "recipe_resolution.parse_finetune_arguments and pass its recipe to finetune_ctc"
+        )
     output_dir = Path(training_args.output_dir)
+    hub = hub_target(training_args)  # --push_to_hub: checked now; the Trainer itself never pushes
     set_seed(training_args.seed)  # the new layers' initial weights, masks and batch order
 
     data = _open_data(data_args)
@@ -502,6 +625,8 @@ def finetune_ctc(
     model, feature_extractor = load_ctc_model(model_args.model, vocabulary, options)
     processor = vocabulary.processor(feature_extractor)
     _check_transcripts(data, vocabulary, model, int(feature_extractor.sampling_rate), data_args)
+    if recipe is not None:
+        recipe = _settle_recipe(recipe, data, feature_extractor, training_args, output_dir)
     _settle_training_arguments(training_args, model, data.evaluation is not None, recipe_args)
     trainer = _build_trainer(
         model, feature_extractor, processor, vocabulary, data, training_args, recipe_args, options
@@ -528,11 +653,11 @@ def finetune_ctc(
         vocabulary.normalizer.save(output_dir)
         run = _run_report(
             model_args, options, data_args, recipe_args, training_args, model, vocabulary, data, trainer,
-            metrics, train_output, time.perf_counter() - started,
+            metrics, train_output, time.perf_counter() - started, recipe,
         )  # fmt: skip
         (output_dir / RUN_FILE).write_text(json.dumps(_jsonable(run), indent=2) + "\n", encoding="utf-8")
-    if training_args.push_to_hub:
-        trainer.push_to_hub()
+    if hub is not None:  # the package's card and upload plan: safetensors, no pickles
+        push_finetuned(output_dir, hub)
     return FinetuneResult(
         output_dir=output_dir,
         metrics=metrics,

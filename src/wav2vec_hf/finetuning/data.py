@@ -6,7 +6,9 @@ transcript and checks two things per utterance before training starts:
 
 * unknown characters (``Vocabulary.check``): reported, never dropped silently;
 * CTC feasibility: a CTC path needs at least ``labels + repeated neighbours`` frames (a blank must
-  separate two equal letters). An utterance whose audio is too short for its transcript has
+  separate two equal letters). With ``trailing_delimiter`` (fairseq's ``.ltr`` targets end every
+  line with `` |``) each utterance has one label more and needs one frame more (a normalised
+  transcript never ends with a space, so the added ``|`` never repeats its neighbour). An utterance whose audio is too short for its transcript has
   infinite loss (``ctc_zero_infinity`` zeroes it, so it teaches nothing); such utterances are
   counted, and dropped or refused according to ``on_bad``.
 
@@ -72,6 +74,7 @@ def prepare_ctc_set(
     target_rate: int = DEFAULT_SAMPLE_RATE,
     on_bad: str = "raise",
     name: str | None = None,
+    trailing_delimiter: bool = False,
 ) -> CTCSet:
     """Normalise, encode and check every transcript of ``audio``.
 
@@ -84,6 +87,7 @@ def prepare_ctc_set(
             for their labels raise one ``ValueError`` listing them; ``"skip"``: they are dropped and
             counted in ``CTCSet.dropped``.
         name: how messages refer to the set.
+        trailing_delimiter: end every label sequence with the word delimiter (fairseq's ``.ltr``).
 
     Raises:
         ValueError: see ``on_bad``; also when nothing is left.
@@ -105,7 +109,7 @@ def prepare_ctc_set(
                 f"{record.path}: transcript {record.transcript!r} is empty after normalisation",
             )
             continue
-        ids = vocabulary.encode(text)
+        ids = vocabulary.encode(text, trailing_delimiter=trailing_delimiter)
         available = output_frames(resampled_length(record.num_samples, record.sample_rate, target_rate))
         needed = ctc_frames_needed(ids)
         if available < needed:

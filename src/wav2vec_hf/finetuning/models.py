@@ -26,6 +26,8 @@ logger = logging.getLogger(__name__)
 
 WAV2VEC2_HEAD = "lm_head."
 WAV2VEC_HEAD = "acoustic_model."
+# "sentence": fairseq's sentence_avg. The model sums (config "sum"); CTCTrainer divides by the utterances.
+CTC_REDUCTIONS = ("mean", "sum", "sentence")
 
 
 @dataclass
@@ -44,9 +46,14 @@ class CTCModelOptions:
         mask_feature_prob, mask_feature_length: wav2vec 2.0 channel masking.
         layerdrop: wav2vec 2.0 LayerDrop probability.
         final_dropout: wav2vec 2.0 dropout before the CTC layer.
+        hidden_dropout, attention_dropout, activation_dropout, feat_proj_dropout: wav2vec 2.0
+            Transformer / attention / FFN-activation / feature-projection dropouts (fairseq's dropout,
+            attention_dropout, activation_dropout, dropout_input). ``None``: the pretrained config's.
         head_layers: wav2vec / vq-wav2vec acoustic model as ``[(channels, kernel), ...]``.
         head_activation, head_dropout: its activation and dropout.
-        ctc_loss_reduction: ``"mean"`` or ``"sum"``.
+        ctc_loss_reduction: ``"mean"`` (per label, then per utterance), ``"sum"``, or ``"sentence"``
+            (summed, divided by the utterances of the batch: fairseq's ``sentence_avg``; the model's
+            config says ``"sum"`` and ``CTCTrainer`` divides).
         ctc_zero_infinity: zero the loss of infeasible alignments instead of inf (never NaN/inf).
     """
 
@@ -60,6 +67,10 @@ class CTCModelOptions:
     mask_feature_length: int | None = 10
     layerdrop: float | None = 0.05
     final_dropout: float | None = 0.0
+    hidden_dropout: float | None = None
+    attention_dropout: float | None = None
+    activation_dropout: float | None = None
+    feat_proj_dropout: float | None = None
     head_layers: list | tuple | None = None
     head_activation: str | None = None
     head_dropout: float | None = None
@@ -135,7 +146,9 @@ def _ctc_overrides(config: PretrainedConfig, vocabulary: Vocabulary, options: CT
     overrides = {
         "vocab_size": len(vocabulary),
         "pad_token_id": vocabulary.blank_id,
-        "ctc_loss_reduction": options.ctc_loss_reduction,
+        "ctc_loss_reduction": "sum"
+        if options.ctc_loss_reduction == "sentence"
+        else options.ctc_loss_reduction,
         "ctc_zero_infinity": options.ctc_zero_infinity,
     }
     if is_wav2vec2(config):
@@ -147,6 +160,10 @@ def _ctc_overrides(config: PretrainedConfig, vocabulary: Vocabulary, options: CT
             "mask_feature_length": options.mask_feature_length,
             "layerdrop": options.layerdrop,
             "final_dropout": options.final_dropout,
+            "hidden_dropout": options.hidden_dropout,
+            "attention_dropout": options.attention_dropout,
+            "activation_dropout": options.activation_dropout,
+            "feat_proj_dropout": options.feat_proj_dropout,
         }
         overrides.update({"bos_token_id": None, "eos_token_id": None})
     else:
@@ -230,6 +247,7 @@ def count_parameters(model) -> int:
 
 
 __all__ = [
+    "CTC_REDUCTIONS",
     "CTCModelOptions",
     "body_parameter_names",
     "count_parameters",

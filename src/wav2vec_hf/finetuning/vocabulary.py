@@ -225,12 +225,22 @@ class Vocabulary:
             " "
         }
 
-    def encode(self, normalized_text: str) -> list[int]:
-        """Token ids of already-normalised text; spaces become ``|``, unknown characters ``<unk>``."""
-        return [
-            self._ids[WORD_DELIMITER] if c == " " else self._ids.get(c, self.unknown_id)
-            for c in normalized_text
+    @property
+    def word_delimiter_id(self) -> int:
+        """Id of the word delimiter ``|``."""
+        return self._ids[WORD_DELIMITER]
+
+    def encode(self, normalized_text: str, *, trailing_delimiter: bool = False) -> list[int]:
+        """Token ids of already-normalised text; spaces become ``|``, unknown characters ``<unk>``.
+
+        ``trailing_delimiter``: end with ``|`` as fairseq's ``.ltr`` targets do (``"A B"`` -> ``A | B |``).
+        """
+        ids = [
+            self.word_delimiter_id if c == " " else self._ids.get(c, self.unknown_id) for c in normalized_text
         ]
+        if trailing_delimiter:
+            ids.append(self.word_delimiter_id)
+        return ids
 
     def unknown_characters(self, normalized_text: str) -> list[str]:
         """Characters of ``normalized_text`` that the vocabulary lacks, in text order."""

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from wav2vec_hf.data.references import DatasetReference
 from wav2vec_hf.hub.artefacts import ArtefactError, read_json_file
 
 RECORD_FILES = {
@@ -53,6 +54,7 @@ Rows = list[tuple[str, str]]
 """Card table rows: (label, value as shown)."""
 
 _CHECKPOINT_DIR = re.compile(r"^checkpoint-(\d+)$")
+_REPR = re.compile(r"^(Iterable)?Dataset(Dict)?\(")  # how older records wrote a datasets object
 
 
 @dataclass
@@ -159,13 +161,17 @@ def hyperparameters(records: RunRecords) -> Rows:
         arguments = finetuning.get("arguments") or {}
         recipe = arguments.get("recipe") or {}
         model = arguments.get("model") or {}
+        schedule = finetuning.get("schedule") or {}
+        head_first = schedule.get("kind") != "fairseq"
         return _rows(
             [
+                *_paper_recipe_rows(finetuning.get("paper_recipe")),
+                ("schedule", schedule.get("description")),
                 ("peak learning rate", arguments.get("peak_learning_rate")),
                 ("updates", arguments.get("max_steps")),
                 ("batch size (utterances per device)", arguments.get("batch_size")),
-                ("head-only updates", recipe.get("head_steps")),
-                ("head learning rate", recipe.get("head_learning_rate")),
+                ("head-only updates", recipe.get("head_steps") if head_first else None),
+                ("head learning rate", recipe.get("head_learning_rate") if head_first else None),
                 ("tri-stage ratios", recipe.get("tri_stage_ratios")),
                 (
                     "time masking (p, length)",
@@ -213,6 +219,25 @@ def hyperparameters(records: RunRecords) -> Rows:
     if conversion:
         return _fairseq_hyperparameters(conversion.get("fairseq_config") or {})
     return []
+
+
+def _paper_recipe_rows(paper_recipe: dict[str, Any] | None) -> list[tuple[str, Any]]:
+    """The paper recipe a fine-tuning run applied (``finetuning.json``'s ``paper_recipe``) and its overrides."""
+    if not paper_recipe:
+        return []
+    source = (paper_recipe.get("fairseq") or {}).get("source")
+    overrides = paper_recipe.get("overrides") or {}
+    changed = ", ".join(
+        f"{key} {values.get('given')!r} (recipe {values.get('recipe')!r})"
+        for key, values in overrides.items()
+    )
+    return [
+        (
+            "paper recipe",
+            f"{paper_recipe.get('recipe')} ({source})" if source else paper_recipe.get("recipe"),
+        ),
+        ("recipe overrides", changed or "none"),
+    ]
 
 
 def _fairseq_hyperparameters(config: dict[str, Any]) -> Rows:
@@ -306,17 +331,49 @@ def hardware(records: RunRecords) -> Rows:
     )
 
 
+def finetuning_dataset(finetuning: dict[str, Any] | None, name: str) -> DatasetReference | None:
+    """The ``"train"`` or ``"eval"`` set of a ``finetuning.json`` record, or None when it has none.
+
+    Read from the record's ``datasets`` (``data.references.DatasetReference``: a Hub id only for data
+    that came from the Hub); a record written before ``datasets`` existed gives the file or folder name
+    of its ``arguments.data`` path, and "in-memory dataset" for the ``repr`` such records hold for a
+    ``datasets`` object, never a Hub id.
+    """
+    if not finetuning:
+        return None
+    recorded = (finetuning.get("datasets") or {}).get(name)
+    if isinstance(recorded, dict) and recorded.get("name"):
+        return DatasetReference.from_dict(recorded)
+    data = (finetuning.get("arguments") or {}).get("data") or {}
+    source, split = data.get(name), data.get(f"{name}_split")
+    if not source:
+        return None
+    text = str(source)
+    if _REPR.match(text):
+        return DatasetReference(name="in-memory dataset", split=split)
+    return DatasetReference(name=Path(text).name or text, split=split)
+
+
+def training_dataset_ids(records: RunRecords) -> list[str]:
+    """Hub ids of the fine-tuning's training data (empty unless it came from the Hub)."""
+    reference = finetuning_dataset(records.get("finetuning"), "train")
+    return [reference.hub_id] if reference is not None and reference.hub_id else []
+
+
 def training_data(records: RunRecords) -> Rows:
     """Where the training (and evaluation) data came from, as the run recorded it."""
     finetuning = records.get("finetuning")
     if finetuning:
         data = (finetuning.get("arguments") or {}).get("data") or {}
-        return _rows(
-            [
-                ("labelled training data", _with_split(data.get("train"), data.get("train_split"))),
-                ("evaluation data", _with_split(data.get("eval"), data.get("eval_split"))),
-            ]
-        )
+        rows = []
+        for label, name in (("labelled training data", "train"), ("evaluation data", "eval")):
+            reference = finetuning_dataset(finetuning, name)
+            if reference is None:
+                continue
+            given = data.get(name)  # a path as the run was given it
+            shown = reference.hub_id or (given if given and not _REPR.match(str(given)) else reference.name)
+            rows.append((label, _with_split(shown, reference.split)))
+        return _rows(rows)
     run_config = records.get("run_config")
     if run_config:
         return _rows(
@@ -389,6 +446,7 @@ __all__ = [
     "Rows",
     "RunRecords",
     "base_model_reference",
+    "finetuning_dataset",
     "format_duration",
     "format_value",
     "hardware",
@@ -398,4 +456,5 @@ __all__ = [
     "run_facts",
     "table_cell",
     "training_data",
+    "training_dataset_ids",
 ]
