@@ -10,7 +10,7 @@ $(VENV)/.wav2vec_hf_installed: pyproject.toml scripts/setup.sh
 	bash scripts/setup.sh
 
 demo: setup
-	$(OFFLINE) $(PY) -m wav2vec_hf.cli demo --output-dir runs/demo $(ARGS)
+	$(OFFLINE) $(PY) -m wav2vec_hf.cli demo --output_dir runs/demo $(ARGS)
 
 lint: setup
 	$(PY) -m ruff check .

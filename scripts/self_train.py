@@ -9,11 +9,11 @@ The same as ``wav2vec-hf self-train``; a rerun with the same ``--output-dir`` re
 
 from __future__ import annotations
 
-import argparse
 import sys
 
+from wav2vec_hf.cli_options import CommandParser, finish_command_parser
 from wav2vec_hf.commands.self_train import add_arguments, run
 
 if __name__ == "__main__":
-    parser = add_arguments(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
+    parser = finish_command_parser(add_arguments(CommandParser(description=__doc__.splitlines()[0])))
     sys.exit(run(parser.parse_args()))

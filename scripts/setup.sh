@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up a Python environment for wav2vec-hf: a virtual environment in .venv (or the one that is
-# already active), torch, the package with its test tools, and pyctcdecode.
+# already active), torch, the package with every extra and its test tools (`.[all,test]`: what the
+# test suite and `make demo` need), and pyctcdecode.
 #
 # torch: an installed torch (CPU or CUDA) is kept as it is. Otherwise the CPU build 2.13.0 is taken
 # when pip can find it without an index (machines that keep wheels on disk), the CPU index of
@@ -8,7 +9,7 @@
 #
 # pyctcdecode: its only release declares numpy<2, which would make pip downgrade numpy and break
 # pyarrow (and so `import datasets`). It runs fine with numpy 2, so it is installed with --no-deps;
-# its runtime needs (pygtrie) are among our own dependencies.
+# its runtime need (pygtrie) is in our `lm` extra.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,9 +37,9 @@ else
 fi
 
 echo "[setup] installing wav2vec-hf and its dependencies"
-"${PIP[@]}" install -e ".[test]"
+"${PIP[@]}" install -e ".[all,test]"
 "${PIP[@]}" install --no-deps "pyctcdecode==0.5.0"
-"$PY" -c "import torch, transformers, datasets, pyarrow, accelerate, evaluate, pyctcdecode, kenlm, librosa, soundfile, huggingface_hub, sentencepiece" \
+"$PY" -c "import torch, transformers, datasets, pyarrow, accelerate, evaluate, jiwer, pyctcdecode, kenlm, soundfile, huggingface_hub, sentencepiece, matplotlib, espeakng_loader, tensorboard" \
   || { echo "[setup] the environment does not import; see the messages above" >&2; exit 1; }
 touch "$VENV/.wav2vec_hf_installed"
 echo "[setup] ready: $PY"

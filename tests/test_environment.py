@@ -15,7 +15,6 @@ STACK = [
     "evaluate",
     "pyctcdecode",
     "kenlm",
-    "librosa",
     "soundfile",
     "huggingface_hub",
 ]

@@ -75,8 +75,7 @@ def test_non_utf8_manifest_names_the_file_the_line_and_the_fix(command, tmp_path
         "pretrain": [*PRETRAIN, "--train", str(manifest), "--output_dir", str(tmp_path / "o")],
     }[command]  # fmt: skip
     assert cli.main(argv) == 2  # pretrain: was a UnicodeDecodeError traceback
-    prefix = "pretrain: error: " if command == "pretrain" else f"wav2vec-hf {command}: error: "
-    line = error_line(capsys, f"{prefix}{manifest}:2: not UTF-8 (byte 0xe9")
+    line = error_line(capsys, f"wav2vec-hf {command}: error: {manifest}:2: not UTF-8 (byte 0xe9")
     assert "save the file as UTF-8" in line
 
 
@@ -98,7 +97,7 @@ def test_pretrain_on_a_manifest_without_rows_says_so(tmp_path, capsys):
     manifest.write_text(f"{tmp_path}\n")  # the root line, and no utterance
     rc = cli.main([*PRETRAIN, *PRETRAIN_QUIET, "--train", str(manifest), "--output_dir", str(tmp_path / "o")])
     assert rc == 2  # was a ValueError traceback pointing at a skip report that does not exist
-    line = error_line(capsys, f"pretrain: error: train: {manifest} lists no utterances")
+    line = error_line(capsys, f"wav2vec-hf pretrain: error: train: {manifest} lists no utterances")
     assert "skip report" not in line
 
 
@@ -143,7 +142,7 @@ def test_convert_fairseq_never_suggests_trust_pickle_for_a_non_checkpoint(
     path = tmp_path / "model.pt"
     path.write_bytes(content)
     assert cli.main(["convert-fairseq", "--checkpoint", str(path), "--output", str(tmp_path / "out")]) == 2
-    line = error_line(capsys, f"error: {path}: ")
+    line = error_line(capsys, f"wav2vec-hf convert-fairseq: error: {path}: ")
     assert expected in line and "--trust-pickle" not in line
     assert not (tmp_path / "out").exists()
 
@@ -165,7 +164,7 @@ def test_for_command_rewrites_the_library_hint():
     [
         ("finetune", "--on_bad skip"),
         ("pretrain", "--on_bad skip"),
-        ("transcribe", "--skip-bad"),
+        ("transcribe", "--skip_bad"),
         ("evaluate", None),
     ],
 )
@@ -194,7 +193,7 @@ def test_pretrain_push_to_hub_refused_offline_is_one_line_exit_2(tmp_path, audio
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     argv = [*PRETRAIN, *PRETRAIN_QUIET, "--train", str(audio["good"]), "--output_dir", str(tmp_path / "o")]
     assert cli.main([*argv, "--push_to_hub", "true", "--hub_model_id", "org/x"]) == 2  # was a traceback
-    error_line(capsys, "pretrain: error: --push_to_hub: HF_HUB_OFFLINE is set")
+    error_line(capsys, "wav2vec-hf pretrain: error: --push_to_hub: HF_HUB_OFFLINE is set")
 
 
 def test_failed_uploads_name_every_export_that_did_not_reach_the_hub(tmp_path, monkeypatch):
@@ -238,7 +237,10 @@ def test_pretrain_exits_1_with_one_line_when_exports_did_not_reach_the_hub(
     monkeypatch.setattr(loop, "run_pretraining", run_pretraining)
     argv = [*PRETRAIN, *PRETRAIN_QUIET, "--train", str(audio["good"]), "--output_dir", str(tmp_path / "o")]
     assert cli.main(argv) == 1
-    error_line(capsys, "pretrain: error: 1 of 1 exports did not reach org/x: runs/a/exports/update-00000002")
+    error_line(
+        capsys,
+        "wav2vec-hf pretrain: error: 1 of 1 exports did not reach org/x: runs/a/exports/update-00000002",
+    )
     assert not (tmp_path / "o" / ".wav2vec-hf.lock").exists()
 
 

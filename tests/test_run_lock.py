@@ -80,7 +80,9 @@ def test_second_pretrain_in_a_busy_folder_is_refused_and_touches_nothing(other_r
     argv = ["--model_type", "wav2vec2", "--preset", "wav2vec2-tiny", "--train", str(train)]
     rc = cli.main(["pretrain", *argv, "--output_dir", str(folder), "--max_steps", "3"])
     assert rc == 2
-    assert _one_error_line(capsys.readouterr().err, process.pid).startswith("pretrain: error: output folder")
+    assert _one_error_line(capsys.readouterr().err, process.pid).startswith(
+        "wav2vec-hf pretrain: error: output folder"
+    )
     assert _untouched(folder)
 
 

@@ -86,12 +86,13 @@ def test_ctc_lm_model_index_has_greedy_and_lm_results_per_eval_set(hub_folders, 
 
 
 def test_ctc_card_reads_finetuning_record(hub_folders):
-    text = render_card(hub_folders["ctc"], CardOptions(repo_id="org/ctc")).text
+    rendered = render_card(hub_folders["ctc"], CardOptions(repo_id="org/ctc"))
+    text = rendered.text
     card = ModelCard(text)
-    (wer,) = [r for r in card.data.eval_results if r.metric_type == "wer"]
-    (cer,) = [r for r in card.data.eval_results if r.metric_type == "cer"]
-    assert (wer.metric_value, cer.metric_value) == (95.0, 41.2)
-    assert wer.dataset_name == "dev.tsv" and wer.metric_name == "WER (greedy)"
+    # dev.tsv is a local manifest, no Hub dataset: its scores are in the table, not in model-index
+    assert card.data.eval_results is None and "model-index" not in card.data.to_dict()
+    assert "| dev.tsv |  | greedy | 95.00 | 41.20 |" in text
+    assert any("dev.tsv are in the card's table but not in its model-index" in n for n in rendered.notes)
     for row in (
         "| peak learning rate | 0.0003 |",
         "| updates | 400 |",
@@ -108,6 +109,83 @@ def test_ctc_card_reads_finetuning_record(hub_folders):
     assert any(
         "runs/demo/pretrained" in note for note in render_card(hub_folders["ctc"]).notes
     )  # ...but named
+
+
+def _rewrite_finetuning(folder, change) -> None:
+    path = folder / "finetuning.json"
+    record = json.loads(path.read_text())
+    change(record)
+    path.write_text(json.dumps(record))
+
+
+def test_model_index_names_the_hub_dataset_the_run_recorded(copy_folder):
+    folder = copy_folder("ctc")
+    hub = {"name": "openslr/librispeech_asr", "hub_id": "openslr/librispeech_asr", "config": "clean"}
+
+    def hub_data(record):
+        record["datasets"] = {"train": {**hub, "split": "train.100"}, "eval": {**hub, "split": "validation"}}
+
+    _rewrite_finetuning(folder, hub_data)
+    card = ModelCard(render_card(folder, CardOptions(repo_id="org/ctc")).text)
+    assert {
+        (r.dataset_type, r.dataset_name, r.dataset_config, r.dataset_split) for r in card.data.eval_results
+    } == {("openslr/librispeech_asr", "openslr/librispeech_asr", "clean", "validation")}
+    assert card.data.datasets == ["openslr/librispeech_asr"]  # the training data, linked
+    assert "| labelled training data | openslr/librispeech_asr (split train.100) |" in card.text
+
+
+def test_in_memory_and_local_data_never_reach_model_index_and_never_as_a_repr(copy_folder):
+    folder = copy_folder("ctc")
+    held = "Dataset({\n    features: ['audio', 'text'],\n    num_rows: 64\n})"
+
+    def older_record(record):  # written before "datasets": the repr of an in-memory eval set
+        record["arguments"]["data"]["eval"] = held
+
+    _rewrite_finetuning(folder, older_record)
+    text = render_card(folder, CardOptions(repo_id="org/ctc")).text
+    card = ModelCard(text)
+    assert card.data.eval_results is None and card.data.datasets is None
+    assert "Dataset(" not in text and "num_rows" not in text
+    assert "| in-memory dataset |  | greedy | 95.00 | 41.20 |" in text
+    assert "| evaluation data | in-memory dataset |" in text
+
+    def new_record(record):
+        record["arguments"]["data"]["eval"] = "in-memory dataset (64 rows)"
+        record["datasets"] = {
+            "train": {"name": "labeled.tsv"},
+            "eval": {"name": "in-memory dataset (64 rows)"},
+        }
+
+    _rewrite_finetuning(folder, new_record)
+    card = ModelCard(render_card(folder, CardOptions(repo_id="org/ctc")).text)
+    assert card.data.eval_results is None and card.data.datasets is None
+    assert "| in-memory dataset (64 rows) |  | greedy | 95.00 | 41.20 |" in card.text
+    assert "| labelled training data | runs/demo/corpus/labeled.tsv |" in card.text  # the path as given
+
+
+def test_results_without_a_hub_dataset_id_stay_out_of_model_index(hub_folders, tmp_path):
+    results = tmp_path / "results.json"
+    local = {"name": "my dev set", "split": "dev"}
+    hub = {"name": "LibriSpeech test-clean", "type": "openslr/librispeech_asr", "split": "test"}
+    results.write_text(
+        json.dumps(
+            {
+                "results": [
+                    {"dataset": local, "decoder": "greedy", "wer": 0.2},
+                    {"dataset": hub, "decoder": "greedy", "wer": 0.1},
+                ]
+            }
+        )
+    )
+    scores = read_results_file(results)
+    assert [score.dataset_type for score in scores] == [None, "openslr/librispeech_asr"]  # no made-up id
+    rendered = render_card(hub_folders["ctc"], CardOptions(repo_id="org/ctc", results=scores))
+    card = ModelCard(rendered.text)
+    assert [(r.dataset_type, r.metric_value) for r in card.data.eval_results] == [
+        ("openslr/librispeech_asr", 10.0)
+    ]
+    assert "| my dev set | dev | greedy | 20.00 |" in rendered.text
+    assert any("my dev set are in the card's table" in note for note in rendered.notes)
 
 
 def test_pretrained_card_reads_pretraining_records(hub_folders):

@@ -13,7 +13,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "--text", required=True, nargs="+", help="UTF-8 text files (.gz too), one sentence a line"
     )
     parser.add_argument(
-        "--out", required=True, help="output folder: <order>gram.arpa, unigrams.txt, build.json"
+        "--output_dir",
+        "--out",
+        required=True,
+        help="output folder: <order>gram.arpa, unigrams.txt, build.json",
     )
     parser.add_argument("--order", type=int, default=4, help="n-gram order (the papers use 4)")
     parser.add_argument(
@@ -68,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         with contextlib.ExitStack() as locks:  # one run per output folder (and per --attach model)
-            locks.enter_context(hold_run_lock(args.out, prog="wav2vec-hf build-lm"))
+            locks.enter_context(hold_run_lock(args.output_dir, prog="wav2vec-hf build-lm"))
             if args.attach:
                 locks.enter_context(hold_run_lock(args.attach, prog="wav2vec-hf build-lm", create=False))
             _build(args)
@@ -90,7 +93,7 @@ def _build(args: argparse.Namespace) -> None:
         if vocab_source
         else LmTextNormalizer.default()
     )
-    built = build_lm(args.text, args.out, order=args.order, pruning=args.prune, normalizer=normalizer)
+    built = build_lm(args.text, args.output_dir, order=args.order, pruning=args.prune, normalizer=normalizer)
     print(built.summary())
     if args.attach:
         weights = FusionWeights()
@@ -98,7 +101,7 @@ def _build(args: argparse.Namespace) -> None:
             weights.alpha = args.alpha
         if args.beta is not None:
             weights.beta = args.beta
-        processor = attach_language_model(args.attach, args.out, weights=weights)
+        processor = attach_language_model(args.attach, args.output_dir, weights=weights)
         lm = processor.language_model
         print(
             f"attached to {args.attach}: language_model/{lm.path.name}, {len(lm.unigrams)} known words, "

@@ -10,9 +10,11 @@ import sys
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The options shared by this command and ``scripts/convert_fairseq.py``."""
     parser.add_argument("--checkpoint", required=True, help="the fairseq .pt file")
-    parser.add_argument("--output", required=True, help="the folder to write (save_pretrained layout)")
     parser.add_argument(
-        "--trust-pickle",
+        "--output_dir", "--output", required=True, help="the folder to write (save_pretrained layout)"
+    )
+    parser.add_argument(
+        "--trust_pickle",
         action="store_true",
         help="allow the full (code-executing) unpickler for files the restricted reader refuses; "
         "only for checkpoints whose origin you trust",
@@ -39,9 +41,9 @@ def run(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
-        result = convert_fairseq_checkpoint(args.checkpoint, args.output, trust_pickle=args.trust_pickle)
+        result = convert_fairseq_checkpoint(args.checkpoint, args.output_dir, trust_pickle=args.trust_pickle)
     except CheckpointError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"wav2vec-hf convert-fairseq: error: {error}", file=sys.stderr)
         return 2
     parameters = sum(p.numel() for p in result.model.parameters())
     print(f"{result.kind}: {type(result.model).__name__} with {parameters} parameters -> {result.output_dir}")

@@ -20,7 +20,10 @@ def register(subparsers) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument(
-        "--out", required=True, help="output folder (created; built next to it, then renamed)"
+        "--output_dir",
+        "--out",
+        required=True,
+        help="output folder (created; built next to it, then renamed)",
     )
     parser.add_argument("--unlabeled-minutes", type=float, default=20.0, help="audio for pretraining")
     parser.add_argument("--labeled-minutes", type=float, default=3.0, help="labelled fine-tuning audio")
@@ -48,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         corpus = build_corpus(
-            args.out,
+            args.output_dir,
             unlabeled_minutes=args.unlabeled_minutes,
             labeled_minutes=args.labeled_minutes,
             dev_minutes=args.dev_minutes,

@@ -19,7 +19,7 @@ def register(subparsers) -> None:
         "the claims with plots. Fails (exit 1) if pretraining did not lower the dev CER.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--output-dir", default="runs/demo", help="where the corpus, models and reports go")
+    parser.add_argument("--output_dir", default="runs/demo", help="where the corpus, models and reports go")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument(
         "--scale",
@@ -30,7 +30,7 @@ def register(subparsers) -> None:
     parser.add_argument("--seeds", type=int, default=2, help="fine-tuning seeds per arm (0 .. N-1)")
     parser.add_argument("--skip-self-training", action="store_true", help="leave out the self-training round")
     parser.add_argument(
-        "--no-claim-check",
+        "--no_claim_check",
         dest="check_claim",
         action="store_false",
         help="report, but do not fail, when pretrained is not better than scratch on dev CER",
@@ -48,10 +48,13 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the demo; a failing step is reported with its log file (exit 1), a bad option exits 2."""
     from wav2vec_hf.demo import DemoStepError, run_demo
+    from wav2vec_hf.extras import require_extras
     from wav2vec_hf.run_lock import RunLockError, hold_run_lock
 
+    require_extras("demo", purpose="wav2vec-hf demo")  # eSpeak, KenLM, matplotlib: before any step runs
+
     if args.seeds < 1:
-        print("error: --seeds must be at least 1", file=sys.stderr)
+        print("wav2vec-hf demo: error: --seeds must be at least 1", file=sys.stderr)
         return 2
     options = {
         key: value for key, value in vars(args).items() if key not in ("func", "command", "output_dir")
@@ -60,9 +63,9 @@ def run(args: argparse.Namespace) -> int:
         with hold_run_lock(args.output_dir, prog="wav2vec-hf demo"):  # one run per output folder
             run_demo(args.output_dir, **options)
     except (ValueError, RunLockError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"wav2vec-hf demo: error: {error}", file=sys.stderr)
         return 2
     except DemoStepError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"wav2vec-hf demo: error: {error}", file=sys.stderr)
         return 1
     return 0

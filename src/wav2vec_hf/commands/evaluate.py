@@ -13,6 +13,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The options of ``evaluate``."""
     parser.add_argument("--model", required=True, help="fine-tuned CTC model folder (model + processor)")
     parser.add_argument(
+        "--eval",
         "--data",
         required=True,
         nargs="+",
@@ -44,12 +45,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def evaluate_sets(
-    model_dir: str, data: list[str], *, use_lm: bool = True, beam_width: int = 32, device: str = "cpu"
+    model_dir: str,
+    data: list[str],
+    *,
+    use_lm: bool = True,
+    beam_width: int = 32,
+    device: str = "cpu",
+    progress: bool = False,
 ) -> dict:
     """Error rates of ``model_dir`` on each set of ``data`` (the model is loaded once for all sets).
 
     References are normalised like the model's vocabulary (``LmTextNormalizer``); the LM, when the
-    folder has one and ``use_lm``, decodes at its stored weights.
+    folder has one and ``use_lm``, decodes at its stored weights. ``progress``: bars for the logits
+    and the beam search of each set on stderr (only when stderr is a terminal).
 
     Reference characters the vocabulary cannot write are counted per set, as fine-tuning counts them
     (``unknown_characters``: the ``UnknownCharacterReport`` as a dict, with its ``summary``), and
@@ -88,12 +96,14 @@ def evaluate_sets(
         "sets": {},
     }
     for source in data:
-        logits = logits_of(model, feature_extractor, source)
+        logits = logits_of(model, feature_extractor, source, progress=progress)
         references = vocabulary_references(logits.references, vocabulary)
         result["sets"][str(source)] = {
             "utterances": len(references),
             "minutes": sum(logits.seconds) / 60,
-            **score_logits(logits.logits, references, greedy, processor, beam_width=beam_width),
+            **score_logits(
+                logits.logits, references, greedy, processor, beam_width=beam_width, progress=progress
+            ),
             "unknown_characters": unknown_reference_characters(model_dir, vocabulary, logits, str(source)),
         }
     return result
@@ -153,7 +163,12 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         result = evaluate_sets(
-            args.model, args.data, use_lm=not args.no_lm, beam_width=args.beam_width, device=args.device
+            args.model,
+            args.eval,
+            use_lm=not args.no_lm,
+            beam_width=args.beam_width,
+            device=args.device,
+            progress=True,
         )
     except (ValueError, FileNotFoundError, OSError, LanguageModelError, AlphabetError) as error:
         print(f"wav2vec-hf evaluate: error: {for_command(error, None)}", file=sys.stderr)

@@ -1,5 +1,5 @@
-"""``wav2vec-hf push-to-hub DIR --repo-id org/name``: publish a model folder with its card (or, with
-``--dry-run``, write exactly the folder that would be published)."""
+"""``wav2vec-hf push-to-hub --model DIR --repo_id org/name`` (or ``push-to-hub DIR ...``): publish a model
+folder with its card (or, with ``--dry_run``, write exactly the folder that would be published)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,19 @@ import logging
 import sys
 from pathlib import Path
 
+from wav2vec_hf.cli_options import BooleanFlag, CommandParser, finish_command_parser
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The options shared by this command and ``scripts/push_to_hub.py``."""
     parser.add_argument(
-        "folder", metavar="DIR", help="a save_pretrained folder (pretrain / finetune / convert output)"
+        "folder",
+        nargs="?",
+        default=None,
+        metavar="DIR",
+        help="a save_pretrained folder (pretrain / finetune / convert output); or --model DIR",
     )
+    parser.add_argument("--model", default=None, metavar="DIR", help="the folder to publish (same as DIR)")
     parser.add_argument(
         "--repo-id", required=True, help="the Hub repo, org/name (used in the card's snippet too)"
     )
@@ -28,7 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument(
         "--dry-run", action="store_true", help="upload nothing; write the folder that would be uploaded"
     )
-    parser.add_argument("--output", default=None, help="the --dry-run folder (default: DIR-hub next to DIR)")
+    parser.add_argument(
+        "--output_dir", "--output", default=None, help="the --dry_run folder (default: DIR-hub next to DIR)"
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace a non-empty --output folder")
     card = parser.add_argument_group("model card")
     card.add_argument(
@@ -55,7 +64,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "--results", default=None, help="evaluation results JSON (evaluation.json schema) for the card"
     )
     card.add_argument(
-        "--self-trained", default=None, action=argparse.BooleanOptionalAction,
+        "--self_trained", default=None, action=BooleanFlag,
         help="cite and tag self-training (default: when self_training.json is in DIR)",
     )  # fmt: skip
     card.add_argument("--card", default=None, help="publish this README.md instead of the generated card")
@@ -90,6 +99,15 @@ def run(args: argparse.Namespace) -> int:
     from wav2vec_hf.model_folders import WeightsError
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    folder = args.model or args.folder
+    if folder is None or (args.model and args.folder and args.model != args.folder):
+        problem = (
+            "no model folder"
+            if folder is None
+            else f"two model folders ({args.folder}, --model {args.model})"
+        )
+        print(f"wav2vec-hf push-to-hub: error: {problem}: give DIR or --model DIR", file=sys.stderr)
+        return 2
     try:
         check_repo_id(args.repo_id)
         results = read_results_file(args.results) if args.results else None
@@ -105,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
             results=results,
             results_source=Path(args.results).name if args.results else None,
         )
-        plan = plan_upload(args.folder, options, card_file=args.card)
+        plan = plan_upload(folder, options, card_file=args.card)
         print(f"{plan.artefact.kind} model {plan.folder} -> {args.repo_id}")
         for planned in plan.files:
             print(f"  {planned.path_in_repo:<40} {planned.role:<15} {format_value(planned.size)} bytes")
@@ -116,7 +134,9 @@ def run(args: argparse.Namespace) -> int:
         for note in plan.card.notes:
             print(f"  note: {note}")
         if args.dry_run:
-            output = Path(args.output) if args.output else plan.folder.parent / f"{plan.folder.name}-hub"
+            output = (
+                Path(args.output_dir) if args.output_dir else plan.folder.parent / f"{plan.folder.name}-hub"
+            )
             written = plan.write(output, overwrite=args.overwrite)
             print(
                 f"dry run: {len(plan.files)} files ({format_value(plan.total_bytes)} bytes) written to {written}"
@@ -140,5 +160,5 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """``python scripts/push_to_hub.py ...``: the same command without the ``wav2vec-hf`` prefix."""
-    parser = add_arguments(argparse.ArgumentParser(prog="push_to_hub.py", description=__doc__))
-    return run(parser.parse_args(argv))
+    parser = add_arguments(CommandParser(prog="push_to_hub.py", description=__doc__))
+    return run(finish_command_parser(parser).parse_args(argv))

@@ -25,20 +25,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
     data = parser.add_argument_group("data")
     data.add_argument(
-        "--pretrained", required=True, help="pretrained model folder (or preset name) to fine-tune"
+        "--model",
+        "--pretrained",
+        dest="pretrained",
+        required=True,
+        help="pretrained model folder (or preset name) to fine-tune",
     )
     data.add_argument("--labeled", required=True, help="labelled data: manifest, transcript table or folder")
     data.add_argument("--unlabeled", required=True, help="unlabelled audio to pseudo-label (any data form)")
-    data.add_argument("--dev", required=True, help="labelled dev data (tuning and the table)")
+    data.add_argument(
+        "--eval", "--dev", dest="dev", required=True, help="labelled dev data (tuning and the table)"
+    )
     data.add_argument("--test", default=None, help="labelled test data (reported in the table)")
     data.add_argument("--lm-text", required=True, nargs="+", help="text files of the n-gram and neural LMs")
-    data.add_argument("--output-dir", required=True, help="run folder; a rerun with the same folder resumes")
+    data.add_argument("--output_dir", required=True, help="run folder; a rerun with the same folder resumes")
     run_group = parser.add_argument_group("recipe")
     run_group.add_argument("--rounds", type=int, default=1, help="self-training rounds")
     run_group.add_argument("--seed", type=int, default=0, help="seed of every training stage")
     run_group.add_argument("--finetuned", default=None, help="existing CTC folder used as the stage-1 model")
     run_group.add_argument(
-        "--finetune-args",
+        "--finetune_args",
         default="",
         help='extra finetune arguments of stages 1 and 5, one quoted string, e.g. "--max_steps 300 --head_steps 100"',
     )
@@ -68,7 +74,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     )
     run_group.add_argument("--keep-fraction", type=float, default=1.0, help="keep this most confident share")
     run_group.add_argument(
-        "--final-model",
+        "--final_model",
         choices=("ctc", "seq2seq"),
         default="ctc",
         help="stage 5: CTC fine-tuning of the pretrained model (a), or the paper's seq2seq Transformer on "
@@ -103,8 +109,13 @@ def run(args: argparse.Namespace) -> int:
     """Run (or resume) self-training; returns the exit code."""
     from wav2vec_hf.cli_messages import for_command
     from wav2vec_hf.data import DataValidationError
+    from wav2vec_hf.extras import require_extras
     from wav2vec_hf.run_lock import RunLockError, hold_run_lock
     from wav2vec_hf.selftraining import SelfTrainingConfig, run_self_training
+
+    # Pseudo-labels are decoded with the n-gram LM; the seq2seq final model needs word pieces.
+    needed = ("lm", "seq2seq") if args.final_model == "seq2seq" else ("lm",)
+    require_extras(*needed, purpose=f"self-training (--final_model {args.final_model})")
 
     try:
         config = SelfTrainingConfig(
@@ -142,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
             stop_after=args.stop_after,
         )
         with hold_run_lock(config.output_dir, prog="wav2vec-hf self-train"):  # one run per folder
-            result = run_self_training(config)
+            result = run_self_training(config, progress=True)
     except (ValueError, FileNotFoundError, DataValidationError, RunLockError) as error:
         print(f"wav2vec-hf self-train: error: {for_command(error, None)}", file=sys.stderr)
         return 2

@@ -14,7 +14,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument(
         "--text", required=True, nargs="+", help="UTF-8 text files (.gz too), one sentence a line"
     )
-    parser.add_argument("--out", required=True, help="output folder (AutoModelForCausalLM + AutoTokenizer)")
+    parser.add_argument(
+        "--output_dir", "--out", required=True, help="output folder (AutoModelForCausalLM + AutoTokenizer)"
+    )
     parser.add_argument("--level", choices=LEVELS, default=defaults.level, help="character or word tokens")
     parser.add_argument("--layers", type=int, default=defaults.n_layer, help="Transformer layers")
     parser.add_argument("--heads", type=int, default=defaults.n_head, help="attention heads")
@@ -74,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
             validation_fraction=args.validation_fraction,
             seed=args.seed,
         )
-        trained = train_lm(args.text, args.out, config)
+        trained = train_lm(args.text, args.output_dir, config)
     except (ValueError, FileNotFoundError) as error:
         print(f"wav2vec-hf train-lm: error: {error}", file=sys.stderr)
         return 2

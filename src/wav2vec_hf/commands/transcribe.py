@@ -1,4 +1,5 @@
-"""``wav2vec-hf transcribe DIR FILES...``: transcripts of audio files from a fine-tuned CTC folder."""
+"""``wav2vec-hf transcribe --model DIR FILES...`` (or ``transcribe DIR FILES...``): transcripts of audio
+files from a fine-tuned CTC folder."""
 
 from __future__ import annotations
 
@@ -15,8 +16,15 @@ def register(subparsers) -> None:
         "on stderr; optionally write a TSV and/or JSON lines with word or character timestamps.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("model", help="fine-tuned model folder (model + processor)")
-    parser.add_argument("files", nargs="*", help="audio files (any rate, mono or multi-channel)")
+    parser.add_argument(
+        "--model", default=None, help="fine-tuned model folder (model + processor); or the first argument"
+    )
+    parser.add_argument(
+        "files",
+        nargs="*",
+        metavar="[MODEL] FILE",
+        help="audio files (any rate, mono or multi-channel), after the model folder when --model is not given",
+    )
     parser.add_argument("--file-list", help="a text file with one audio path per line (added to FILES)")
     parser.add_argument("--batch-size", type=int, default=1, help="files per forward pass")
     parser.add_argument(
@@ -40,6 +48,15 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
+def model_and_files(args: argparse.Namespace) -> tuple[str | None, list[str]]:
+    """``(model folder, audio files)``: ``--model`` and every positional argument, or, without
+    ``--model``, the first positional argument (the older ``transcribe DIR FILES`` form) and the rest."""
+    positional = list(args.files)
+    if args.model is not None:
+        return args.model, positional
+    return (positional[0], positional[1:]) if positional else (None, [])
+
+
 def run(args: argparse.Namespace) -> int:
     """Transcribe the files; returns 0, 1 when some files were skipped, 2 on bad arguments or input.
 
@@ -50,7 +67,14 @@ def run(args: argparse.Namespace) -> int:
     from wav2vec_hf.data.audio import AudioError
     from wav2vec_hf.inference.transcribe import read_file_list, transcribe_files, write_jsonl, write_tsv
 
-    files = list(args.files) + (read_file_list(args.file_list) if args.file_list else [])
+    model, files = model_and_files(args)
+    if model is None:
+        print(
+            "wav2vec-hf transcribe: error: no model: give --model DIR (or DIR before the files)",
+            file=sys.stderr,
+        )
+        return 2
+    files += read_file_list(args.file_list) if args.file_list else []
     if not files:
         print("wav2vec-hf transcribe: error: no input files (give FILES or --file-list)", file=sys.stderr)
         return 2
@@ -60,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     stopped = None
     try:
         for transcript in transcribe_files(
-            args.model,
+            model,
             files,
             batch_size=args.batch_size,
             chunk_length_s=args.chunk_length_s,
@@ -83,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     if args.jsonl:
         write_jsonl(results, args.jsonl)
     if stopped is not None:
-        print(f"wav2vec-hf transcribe: error: {for_command(stopped, '--skip-bad')}", file=sys.stderr)
+        print(f"wav2vec-hf transcribe: error: {for_command(stopped, '--skip_bad')}", file=sys.stderr)
         return 2
     failed = [t for t in results if t.error is not None]
     if failed:

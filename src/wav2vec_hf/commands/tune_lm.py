@@ -67,7 +67,9 @@ def run(args: argparse.Namespace) -> int:
         check_model_source(args.model, "--model")  # a missing folder or damaged weights, named first
         processor = CTCProcessorWithLM.from_pretrained(args.model)
         model = load_model(args.model, args.device)
-        data = logits_of(model, processor.feature_extractor, args.eval, max_utterances=args.max_utterances)
+        data = logits_of(
+            model, processor.feature_extractor, args.eval, max_utterances=args.max_utterances, progress=True
+        )
     except (ValueError, FileNotFoundError, OSError, LanguageModelError, AlphabetError) as error:
         print(f"wav2vec-hf tune-lm: error: {for_command(error, None)}", file=sys.stderr)
         return 2
@@ -78,9 +80,6 @@ def run(args: argparse.Namespace) -> int:
         f"{len(references)} utterances, {sum(data.seconds) / 60:.1f} min; greedy WER {100 * greedy:.2f}%; "
         f"current alpha={current.alpha} beta={current.beta}"
     )
-
-    def progress(alpha: float, beta: float, wer: float) -> None:
-        print(f"  alpha={alpha:<6g} beta={beta:<6g} WER {100 * wer:.2f}%", flush=True)
 
     with processor:
         try:
@@ -93,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
                 betas=args.betas or DEFAULT_BETAS,
                 search=args.search,
                 num_processes=args.workers,
-                progress=progress,
+                progress=True,  # a bar with the best point so far; the surface below lists every point
             )
         except (ValueError, DecodingError) as error:
             print(f"wav2vec-hf tune-lm: error: {error}", file=sys.stderr)

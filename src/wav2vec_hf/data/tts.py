@@ -31,6 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
+from wav2vec_hf.extras import require_extra
+
 TARGET_SAMPLE_RATE = 16_000
 """Sample rate of everything the corpus writes (Hz)."""
 
@@ -87,9 +89,8 @@ class VoiceSettings:
 
 
 def espeak_data_dir() -> Path:
-    """``espeak-ng-data`` of the installed ``espeakng-loader`` wheel."""
-    import espeakng_loader
-
+    """``espeak-ng-data`` of the installed ``espeakng-loader`` wheel (the ``tts`` extra)."""
+    espeakng_loader = require_extra("espeakng_loader", "tts", "speech synthesis (the built-in corpus)")
     return Path(espeakng_loader.get_data_path())
 
 
@@ -175,8 +176,7 @@ class EspeakSynthesizer:
     sample_rate: int = ESPEAK_SAMPLE_RATE
 
     def __init__(self, isolate: bool = True):
-        import espeakng_loader
-
+        espeakng_loader = require_extra("espeakng_loader", "tts", "speech synthesis (the built-in corpus)")
         self.isolate = isolate and hasattr(os, "fork")
         if isolate and not self.isolate:
             warnings.warn(

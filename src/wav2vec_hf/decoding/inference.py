@@ -64,6 +64,7 @@ def logits_of(
     labelled_only: bool = True,
     max_utterances: int | None = None,
     batch_seconds: float = 60.0,
+    progress: bool = False,
 ) -> EvalLogits:
     """Run a loaded CTC model on the utterances of ``data``.
 
@@ -76,6 +77,7 @@ def logits_of(
             (pseudo-labelling).
         max_utterances: use only the first (kept) utterances.
         batch_seconds: audio seconds per forward pass, at most (a longer utterance runs alone).
+        progress: a progress bar over the audio seconds on stderr (only when stderr is a terminal).
 
     Raises:
         ValueError: ``labelled_only`` and no utterance has a transcript.
@@ -83,6 +85,7 @@ def logits_of(
     import torch
 
     from wav2vec_hf.inference.logits import ctc_logits
+    from wav2vec_hf.progress import progress_bar
 
     audio = open_audio_source(data) if isinstance(data, str | os.PathLike) else data
     kept = [i for i, record in enumerate(audio.records) if record.transcript or not labelled_only]
@@ -107,7 +110,11 @@ def logits_of(
 
     logits: dict[int, np.ndarray] = {}
     seconds: dict[int, float] = {}
-    with torch.inference_mode():
+    # Counted in audio seconds (from the headers), not batches: the last batches hold the longest audio.
+    total = sum(audio.records[i].duration for i in kept)
+    bar = progress_bar(total=round(total), desc="logits", unit="s", enabled=progress)
+    done = 0.0
+    with torch.inference_mode(), bar:
         for batch in batches:
             waves = [np.asarray(audio.load(i, target_rate=rate), dtype=np.float32) for i in batch]
             seconds.update({i: wave.shape[0] / rate for i, wave in zip(batch, waves, strict=True)})
@@ -124,6 +131,8 @@ def logits_of(
             output = output.float().cpu()
             for row, i in enumerate(batch):
                 logits[i] = output[row, : int(frames[row])].numpy()
+            done += sum(audio.records[i].duration for i in batch)
+            bar.update(round(done) - bar.n)  # whole seconds of audio
     return EvalLogits(
         logits=[logits[i] for i in kept],
         references=[audio.records[i].transcript for i in kept],

@@ -50,6 +50,8 @@ from pathlib import Path
 
 import numpy as np
 
+from wav2vec_hf.extras import require_extra
+
 UNK = "<unk>"
 BOS = "<s>"
 EOS = "</s>"
@@ -442,8 +444,7 @@ def perplexity(model_path: str | os.PathLike[str], sentences: Iterable[str]) -> 
 
     Every word and each sentence's ``</s>`` is scored; OOV words are scored as ``<unk>`` and counted.
     """
-    import kenlm
-
+    kenlm = require_extra("kenlm", "lm", "LM perplexity")
     lm = kenlm.Model(str(model_path))
     total, tokens, oov = 0.0, 0, 0
     for sentence in sentences:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import multiprocessing
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -94,13 +94,20 @@ def decode_in_pool(
     logits_list: Sequence[np.ndarray],
     options: DecodeOptions,
     n_chunks: int,
+    on_progress: Callable[[int], None] | None = None,
 ) -> list[list[Hypothesis]]:
-    """Decode ``logits_list`` in ``pool`` (any ``multiprocessing`` pool), ``n_chunks`` tasks, order kept."""
-    ranges = _chunks([np.shape(x)[0] for x in logits_list], max(1, n_chunks))
+    """Decode ``logits_list`` in ``pool`` (any ``multiprocessing`` pool), ``n_chunks`` tasks, order kept.
+
+    ``on_progress(frames)`` is called with each task's frames as its result arrives (in task order).
+    """
+    lengths = [np.shape(x)[0] for x in logits_list]
+    ranges = _chunks(lengths, max(1, n_chunks))
     tasks = [(spec, [logits_list[i] for i in r], options) for r in ranges]
     results: list[list[Hypothesis]] = []
-    for part in pool.map(_decode_task, tasks, chunksize=1):
+    for r, part in zip(ranges, pool.imap(_decode_task, tasks, chunksize=1), strict=True):
         results.extend(part)
+        if on_progress is not None:
+            on_progress(int(sum(lengths[i] for i in r)))
     return results
 
 
@@ -124,12 +131,19 @@ class DecoderPool:
         self._pool = multiprocessing.get_context(self.start_method).Pool(processes)
 
     def decode(
-        self, spec: DecoderSpec, logits_list: Sequence[np.ndarray], options: DecodeOptions
+        self,
+        spec: DecoderSpec,
+        logits_list: Sequence[np.ndarray],
+        options: DecodeOptions,
+        on_progress: Callable[[int], None] | None = None,
     ) -> list[list[Hypothesis]]:
-        """Decode across the workers; one lockstep batch per worker (results in input order)."""
+        """Decode across the workers; one lockstep batch per worker (results in input order).
+
+        ``on_progress(frames)``: as ``decode_in_pool``.
+        """
         if self._pool is None:
             raise RuntimeError("this DecoderPool is closed")
-        return decode_in_pool(self._pool, spec, logits_list, options, self.processes)
+        return decode_in_pool(self._pool, spec, logits_list, options, self.processes, on_progress)
 
     @property
     def closed(self) -> bool:

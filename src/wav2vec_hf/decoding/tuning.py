@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from wav2vec_hf.error_rates import word_errors
+from wav2vec_hf.progress import progress_bar
 
 DEFAULT_ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
 DEFAULT_BETAS = (-1.0, 0.0, 1.0, 2.0, 3.0)
@@ -74,7 +75,7 @@ def tune_weights(
     betas: Sequence[float] = DEFAULT_BETAS,
     search: str = "grid",
     refine_rounds: int = 2,
-    progress: Callable[[float, float, float], None] | None = None,
+    progress: bool | Callable[[float, float, float], None] | None = None,
 ) -> TuningResult:
     """Search alpha and beta for the lowest WER of ``decode(alpha, beta)`` against ``references``.
 
@@ -84,35 +85,47 @@ def tune_weights(
         alphas, betas: the grid (the starting grid with ``search="refine"``).
         search: ``"grid"`` or ``"refine"``.
         refine_rounds: zoom steps of ``"refine"``.
-        progress: called with (alpha, beta, WER) after each evaluation.
+        progress: ``True``: a progress bar over the evaluated points on stderr, with the best so far
+            (only when stderr is a terminal); a function: called with (alpha, beta, WER) after each
+            evaluation.
     """
     if search not in ("grid", "refine"):
         raise ValueError(f"search={search!r}: use 'grid' or 'refine'")
     if not alphas or not betas:
         raise ValueError("give at least one alpha and one beta")
     result = TuningResult()
+    callback = progress if callable(progress) else None
+    bar = progress_bar(total=None, desc="LM weights", unit="point", enabled=progress is True)
 
-    def evaluate(alpha: float, beta: float) -> None:
-        key = (round(float(alpha), 6), round(float(beta), 6))
-        if key in result.wer or key[0] < 0:
-            return
-        errors, words = word_errors(references, list(decode(key[0], key[1])))
-        result.wer[key] = errors / max(words, 1)
-        result.words = words
-        if progress is not None:
-            progress(key[0], key[1], result.wer[key])
+    def evaluate(points: list[tuple[float, float]]) -> None:
+        keys = [(round(float(a), 6), round(float(b), 6)) for a, b in points]
+        keys = [key for key in dict.fromkeys(keys) if key not in result.wer and key[0] >= 0]
+        bar.total = (bar.total or 0) + len(keys)  # the refine rounds add points as they go
+        bar.refresh()
+        for alpha, beta in keys:
+            errors, words = word_errors(references, list(decode(alpha, beta)))
+            result.wer[(alpha, beta)] = errors / max(words, 1)
+            result.words = words
+            if callback is not None:
+                callback(alpha, beta, result.wer[(alpha, beta)])
+            best_alpha, best_beta, best_wer = result.best
+            bar.set_postfix_str(f"best alpha={best_alpha:g} beta={best_beta:g} WER {100 * best_wer:.2f}%")
+            bar.update()
 
-    for alpha in alphas:
-        for beta in betas:
-            evaluate(alpha, beta)
-    if search == "refine":
-        alpha_step = float(np.min(np.diff(sorted(set(alphas))))) if len(set(alphas)) > 1 else 0.5
-        beta_step = float(np.min(np.diff(sorted(set(betas))))) if len(set(betas)) > 1 else 1.0
-        for _ in range(refine_rounds):
-            alpha_step /= 2
-            beta_step /= 2
-            best_alpha, best_beta, _ = result.best
-            for da in (-alpha_step, 0.0, alpha_step):
-                for db in (-beta_step, 0.0, beta_step):
-                    evaluate(best_alpha + da, best_beta + db)
+    with bar:
+        evaluate([(alpha, beta) for alpha in alphas for beta in betas])
+        if search == "refine":
+            alpha_step = float(np.min(np.diff(sorted(set(alphas))))) if len(set(alphas)) > 1 else 0.5
+            beta_step = float(np.min(np.diff(sorted(set(betas))))) if len(set(betas)) > 1 else 1.0
+            for _ in range(refine_rounds):
+                alpha_step /= 2
+                beta_step /= 2
+                best_alpha, best_beta, _ = result.best
+                evaluate(
+                    [
+                        (best_alpha + da, best_beta + db)
+                        for da in (-alpha_step, 0.0, alpha_step)
+                        for db in (-beta_step, 0.0, beta_step)
+                    ]
+                )
     return result

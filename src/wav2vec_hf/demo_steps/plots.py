@@ -1,8 +1,10 @@
 """The demo's PNG figures (matplotlib, Agg backend: no display needed).
 
 * ``pretraining_curves.png``: contrastive loss and accuracy per update of every pretraining run,
-  read from the loop's ``metrics.jsonl`` (validation points on top);
-* ``error_rates.png``: dev / test CER and WER of every table row, with the per-seed values as dots.
+  read from the loop's ``metrics.jsonl`` (validation points on top, as markers: joined by a dashed
+  line only when a run has more than ``JOIN_VALID_POINTS`` of them);
+* ``error_rates.png``: dev / test CER and WER of every table row, with the per-seed values as dots;
+  a legend names the bar colours. Saved with ``bbox_inches="tight"`` so no label is cut.
 """
 
 from __future__ import annotations
@@ -11,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from wav2vec_hf.demo_steps.environment import read_jsonl
+from wav2vec_hf.extras import require_extra
+from wav2vec_hf.pretraining.plots import JOIN_VALID_POINTS
 
 
 def _pyplot():
-    import matplotlib
-
+    matplotlib = require_extra("matplotlib", "plots", "the demo's figures")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -41,14 +44,20 @@ def plot_pretraining_curves(
                 train = [r for r in records if r.get("split") == "train" and key in r]
                 valid = [r for r in records if r.get("split") == "valid" and key in r]
                 (line,) = axis.plot(
-                    [r["update"] for r in train], [r[key] for r in train], label=f"{label} (train)"
+                    [r["update"] for r in train],
+                    [r[key] for r in train],
+                    linewidth=1,
+                    alpha=0.7,  # the dev points on top stay visible on a noisy curve
+                    label=f"{label} (train)",
                 )
                 if valid:
                     axis.plot(
                         [r["update"] for r in valid],
                         [r[key] for r in valid],
-                        "o--",
+                        "o--" if len(valid) > JOIN_VALID_POINTS else "o",
                         color=line.get_color(),
+                        markeredgecolor="black",
+                        zorder=3,
                         label=f"{label} (dev)",
                     )
                 if key == "accuracy" and chance and label in chance and chance[label]:
@@ -70,6 +79,9 @@ def plot_pretraining_curves(
 def plot_error_rates(table: dict[str, Any], path: Path) -> Path:
     """Grouped bars of dev / test CER and WER for each row of the claims table into ``path``."""
     plt = _pyplot()
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
     columns = ("dev_cer", "dev_wer", "test_cer", "test_wer")
     rows = table["rows"]
     figure, axes = plt.subplots(1, len(columns), figsize=(4 * len(columns), 4.5), sharey=True)
@@ -85,20 +97,53 @@ def plot_error_rates(table: dict[str, Any], path: Path) -> Path:
         axis.set_title(column.replace("_", " ").upper().replace("DEV", "dev").replace("TEST", "test"))
         axis.axhline(1.0, color="grey", linewidth=0.8, linestyle=":")
         axis.grid(axis="y", alpha=0.3)
-    axes[0].set_ylabel("error rate (bars: mean over seeds; dots: seeds)")
+    axes[0].set_ylabel("error rate (1.0: as many errors as reference units)")
+    handles = [Patch(color=colour, label=label) for label, colour in _legend(rows)]
+    handles.append(Line2D([], [], color="k", marker=".", linestyle="", label="one seed (when several)"))
     figure.tight_layout()
+    figure.legend(  # above the panels; bbox_inches="tight" below makes room for it
+        handles=handles,
+        loc="lower center",
+        bbox_to_anchor=(0.5, 1.0),
+        ncol=4,
+        fontsize=8,
+        title="bars: mean over seeds",
+        title_fontsize=9,
+        frameon=False,
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=100)
+    figure.savefig(path, dpi=100, bbox_inches="tight")  # the rotated tick labels and the y-label fit
     plt.close(figure)
     return path
 
 
-def _colour(row: dict) -> str:
+_COLOURS = {  # (arm, decoder is greedy) -> colour
+    ("from scratch", True): "#bbbbbb",
+    ("from scratch", False): "#888888",
+    ("self-training", True): "#8fd18f",
+    ("self-training", False): "#2f9e44",
+    ("pretrained", True): "#91b9e6",
+    ("pretrained", False): "#1c6dc9",
+}
+
+
+def _arm(row: dict) -> str:
     if row["model"] == "from scratch":
-        return "#bbbbbb" if row["decoder"] == "greedy" else "#888888"
-    if "self-training round" in row["model"]:
-        return "#8fd18f" if row["decoder"] == "greedy" else "#2f9e44"
-    return "#91b9e6" if row["decoder"] == "greedy" else "#1c6dc9"
+        return "from scratch"
+    return "self-training" if "self-training round" in row["model"] else "pretrained"
+
+
+def _colour(row: dict) -> str:
+    return _COLOURS[(_arm(row), row["decoder"] == "greedy")]
+
+
+def _legend(rows: list[dict]) -> list[tuple[str, str]]:
+    """``(label, colour)`` of each colour the bars use, in the order of the rows."""
+    seen: dict[str, str] = {}
+    for row in rows:
+        label = f"{_arm(row)}, {'greedy' if row['decoder'] == 'greedy' else row['decoder']}"
+        seen.setdefault(label, _colour(row))
+    return list(seen.items())
 
 
 __all__ = ["plot_error_rates", "plot_pretraining_curves"]

@@ -52,7 +52,7 @@ def self_training_step(run: DemoRun) -> dict[str, Any]:
         finetuned=str(run_directory(run, "pretrained", seed)),
         finetune_args=budget_arguments(run),
     )
-    result = run_self_training(config)
+    result = run_self_training(config, progress=True)
     rows = [dict(row) for row in result.rounds]
     missing = sorted({key for row in rows for key in row_keys if key not in row})
     if not rows or missing:

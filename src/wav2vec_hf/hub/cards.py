@@ -33,10 +33,14 @@ from wav2vec_hf.hub.records import (
     run_facts,
     table_cell,
     training_data,
+    training_dataset_ids,
 )
 from wav2vec_hf.hub.scores import GREEDY, EvalScore, scores_from_records, to_eval_results
 
 TEMPLATES_ENV = "WAV2VEC_HF_MODEL_CARDS"
+TEMPLATES_DATA_DIR = Path("share", "wav2vec-hf", "model_cards")
+"""Where a wheel installs the templates, relative to the installation prefix."""
+DISTRIBUTION = "wav2vec-hf"
 DEFAULT_LICENSE = "apache-2.0"
 # fairseq's README: "fairseq(-py) is MIT-licensed. The license applies to the pre-trained models as well."
 FAIRSEQ_LICENSE = "mit"
@@ -68,7 +72,8 @@ class CardOptions:
         license: a Hub license id; default: ``mit`` for converted fairseq checkpoints (fairseq's
             licence), else ``apache-2.0`` (this project's).
         language: ISO 639 codes of the training speech.
-        datasets: Hub dataset ids of the training data (only ids: local paths are described in the body).
+        datasets: Hub dataset ids of the training data (only ids: local paths are described in the body);
+            default: the Hub id ``finetuning.json`` recorded for training data loaded from the Hub.
         base_model: Hub id of the model this one was fine-tuned from (default: the recorded one if
             it is a Hub id rather than a local folder).
         model_name: the model-index name (default: the repo name).
@@ -114,16 +119,40 @@ class RenderedCard:
 
 
 def default_templates_dir() -> Path:
-    """Where the templates are: ``$WAV2VEC_HF_MODEL_CARDS``, else the checkout's ``model_cards/``
-    (source tree or editable install), else the copy a wheel installs under
-    ``<prefix>/share/wav2vec-hf/model_cards`` (``[tool.setuptools.data-files]``)."""
+    """Where the templates are, the first that exists of:
+
+    1. ``$WAV2VEC_HF_MODEL_CARDS``;
+    2. the copy an installed wheel put under ``<prefix>/share/wav2vec-hf/model_cards``
+       (``[tool.setuptools.data-files]``), found through the files its ``RECORD`` lists, so any
+       ``--prefix``, ``--user`` or virtual environment works;
+    3. the checkout's ``model_cards/`` (source tree or editable install);
+    4. ``sys.prefix/share/wav2vec-hf/model_cards``.
+
+    The repository's top-level ``model_cards/`` is the only copy in git; a wheel carries it as data
+    files rather than package data because setuptools' package data must live inside the package.
+    """
     configured = os.environ.get(TEMPLATES_ENV)
     if configured:
         return Path(configured)
-    checkout = Path(__file__).resolve().parents[3] / "model_cards"
-    if checkout.is_dir():
-        return checkout
-    return Path(sys.prefix) / "share" / "wav2vec-hf" / "model_cards"
+    candidates = [
+        _installed_templates_dir(),
+        Path(__file__).resolve().parents[3] / "model_cards",
+        Path(sys.prefix) / TEMPLATES_DATA_DIR,
+    ]
+    return next((path for path in candidates if path is not None and path.is_dir()), candidates[-1])
+
+
+def _installed_templates_dir() -> Path | None:
+    """The data-files folder of the wheel this module was installed from, or None (not installed
+    from a wheel, e.g. a checkout or an editable install, whose metadata lists no such file)."""
+    from importlib.metadata import distributions
+
+    site_dir = Path(__file__).resolve().parents[2]  # <site-packages>/wav2vec_hf/hub/cards.py
+    for dist in distributions(name=DISTRIBUTION, path=[str(site_dir)]):
+        for file in dist.files or ():
+            if file.parent.as_posix().endswith(TEMPLATES_DATA_DIR.as_posix()) and file.suffix == ".md":
+                return Path(dist.locate_file(file)).resolve().parent
+    return None
 
 
 def render_card(
@@ -168,6 +197,13 @@ def render_card(
     model_name = options.model_name or repo_id.split("/")[-1]
     base_model = _base_model(options, records, notes)
     license_id = options.license or (FAIRSEQ_LICENSE if records.get("conversion") else DEFAULT_LICENSE)
+    eval_results = to_eval_results(scores)
+    local = sorted({score.dataset_name for score in scores if score.dataset_type is None})
+    if local:
+        notes.append(
+            f"results on {', '.join(local)} are in the card's table but not in its model-index metadata, "
+            "which takes Hub datasets only (give a results file with a Hub dataset id as dataset.type)"
+        )
 
     card_data = ModelCardData(
         language=list(options.language) or None,
@@ -175,17 +211,18 @@ def render_card(
         library_name=LIBRARY_NAME,
         pipeline_tag=PIPELINE_TAGS[artefact.kind],
         tags=_tags(artefact, records, self_trained, options.tags),
-        datasets=list(options.datasets) or None,
+        datasets=list(options.datasets) or training_dataset_ids(records) or None,
         base_model=base_model,
         metrics=_metric_types(scores) or None,
-        model_name=model_name if scores else None,
-        eval_results=to_eval_results(scores) or None,
+        model_name=model_name if eval_results else None,
+        eval_results=eval_results or None,
     )
     template = Path(templates_dir or default_templates_dir()) / artefact.template_file
     if not template.is_file():
         raise CardError(
             f"{template}: model card template not found; set {TEMPLATES_ENV} to the model_cards/ folder "
-            "of a wav2vec-hf checkout."
+            f"of a wav2vec-hf checkout, or reinstall wav2vec-hf from its wheel (which puts the templates "
+            f"under <prefix>/{TEMPLATES_DATA_DIR.as_posix()}; pip install --target drops them)."
         )
     variables = _template_variables(artefact, records, options, scores, scores_source, papers, repo_id)
     card = ModelCard.from_template(card_data, template_path=str(template), **variables)

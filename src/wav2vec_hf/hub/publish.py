@@ -69,7 +69,7 @@ def push_plan(
     plan: UploadPlan,
     repo_id: str,
     *,
-    private: bool = False,
+    private: bool | None = False,
     revision: str | None = None,
     commit_message: str | None = None,
     token: str | None = None,
@@ -80,7 +80,8 @@ def push_plan(
     Args:
         plan: the files (``plan_upload``).
         repo_id: ``org/name``.
-        private: create the repo private (an existing repo keeps its visibility).
+        private: create the repo private (an existing repo keeps its visibility); ``None``: the
+            Hub's default visibility of the namespace.
         revision: the branch to commit to (created from main if missing); default main.
         commit_message: default "Upload <kind> model with wav2vec-hf".
         token: default: huggingface_hub's ``get_token()`` (``HF_TOKEN`` or the saved login).

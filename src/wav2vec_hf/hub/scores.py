@@ -3,9 +3,9 @@
 The schema of ``evaluation.json`` (and of ``push-to-hub --results FILE``); rates are fractions::
 
     {"results": [
-      {"dataset": {"name": "built-in corpus, dev (held-out voices)",   # shown on the Hub
-                   "type": "wav2vec-hf/builtin-corpus",                 # Hub dataset id or own id
-                   "split": "dev", "config": null},                     # optional
+      {"dataset": {"name": "LibriSpeech dev-clean",                    # shown in the card
+                   "type": "openslr/librispeech_asr",                   # Hub dataset id (optional)
+                   "split": "validation", "config": "clean"},           # optional
        "decoder": "greedy",                                             # "greedy" or "lm"
        "wer": 0.58, "cer": 0.23},
       {"dataset": {...}, "decoder": "lm",
@@ -16,20 +16,25 @@ The schema of ``evaluation.json`` (and of ``push-to-hub --results FILE``); rates
 Where no such file is given or present, the greedy ``eval_wer`` / ``eval_cer`` of ``finetuning.json``
 (on its ``--eval`` data), else of the Trainer's ``eval_results.json`` / ``all_results.json``, are used.
 One source is used whole, never mixed: explicit results, ``evaluation.json``, ``finetuning.json``, Trainer.
+
+The Hub's ``model-index`` requires a Hub dataset id (``dataset.type``), so only results with one go
+into it: a ``type`` given in the results, or the Hub id ``finetuning.json`` recorded for data loaded
+from the Hub (``data.references``). Results on local data (a manifest, a folder, an in-memory
+``datasets`` object) stay in the card's table and are left out of ``model-index``; no id is made up.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from huggingface_hub import EvalResult
 
-from wav2vec_hf.hub.records import RunRecords
+from wav2vec_hf.data.references import DatasetReference
+from wav2vec_hf.hub.records import RunRecords, finetuning_dataset
 
 GREEDY = "greedy"
 LM = "lm"
@@ -48,7 +53,8 @@ class EvalScore:
 
     Attributes:
         dataset_name: human-readable name of the set.
-        dataset_type: a Hub dataset id, or an identifier of our own for local data.
+        dataset_type: its Hub dataset id, or None for data that is not on the Hub (such a result is
+            shown in the card's table, not in ``model-index``).
         dataset_split: the split, if any.
         dataset_config: the dataset configuration, if any.
         decoder: "greedy" (argmax CTC) or "lm" (beam search with the n-gram LM).
@@ -58,7 +64,7 @@ class EvalScore:
     """
 
     dataset_name: str
-    dataset_type: str
+    dataset_type: str | None
     decoder: str
     wer: float | None = None
     cer: float | None = None
@@ -104,7 +110,7 @@ def parse_results(content: Any, source: str) -> list[EvalScore]:
         scores.append(
             EvalScore(
                 dataset_name=name,
-                dataset_type=str(dataset.get("type") or slug(name)),
+                dataset_type=_optional_str(dataset.get("type")),
                 dataset_split=_optional_str(dataset.get("split")),
                 dataset_config=_optional_str(dataset.get("config")),
                 decoder=decoder,
@@ -132,21 +138,23 @@ def scores_from_records(records: RunRecords) -> tuple[list[EvalScore], str | Non
         return parse_results(evaluation, records.paths["evaluation"]), records.paths["evaluation"]
     finetuning = records.get("finetuning")
     if finetuning:
-        data = (finetuning.get("arguments") or {}).get("data") or {}
-        scores = _trainer_metrics(finetuning.get("metrics") or {}, data.get("eval"), data.get("eval_split"))
+        scores = _trainer_metrics(finetuning.get("metrics") or {}, finetuning_dataset(finetuning, "eval"))
         if scores:
             return scores, records.paths["finetuning"]
     for name in ("eval_results", "all_results"):
         content = records.get(name)
-        if content and (scores := _trainer_metrics(content, None, None)):
+        if content and (scores := _trainer_metrics(content, None)):
             return scores, records.paths[name]
     return [], None
 
 
 def to_eval_results(scores: list[EvalScore]) -> list[EvalResult]:
-    """``huggingface_hub.EvalResult`` objects (WER / CER in percent, named by decoder)."""
+    """``huggingface_hub.EvalResult`` objects (WER / CER in percent, named by decoder) of the scores
+    on Hub datasets (``dataset_type`` set); the others have no place in ``model-index``."""
     results = []
     for score in scores:
+        if score.dataset_type is None:
+            continue
         for metric, value in (("wer", score.wer), ("cer", score.cer)):
             if value is None:
                 continue
@@ -166,23 +174,20 @@ def to_eval_results(scores: list[EvalScore]) -> list[EvalResult]:
     return results
 
 
-def slug(text: str) -> str:
-    """A dataset identifier from a name or a path: ``"runs/demo/corpus/dev"`` -> ``"runs-demo-corpus-dev"``."""
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "eval"
-
-
-def _trainer_metrics(metrics: dict[str, Any], source: Any, split: Any) -> list[EvalScore]:
+def _trainer_metrics(metrics: dict[str, Any], dataset: DatasetReference | None) -> list[EvalScore]:
     wer, cer = metrics.get("eval_wer"), metrics.get("eval_cer")
     if not isinstance(wer, (int, float)) and not isinstance(cer, (int, float)):
         return []
-    name = Path(str(source)).name if source else "evaluation set"
-    if split:
+    name = dataset.name if dataset is not None else "evaluation set"
+    split = dataset.split if dataset is not None else None
+    if split and dataset.hub_id is None:
         name = f"{name} ({split})"
     return [
         EvalScore(
             dataset_name=name,
-            dataset_type=slug(str(source or name)),
+            dataset_type=dataset.hub_id if dataset is not None else None,
             dataset_split=_optional_str(split),
+            dataset_config=dataset.config if dataset is not None else None,
             decoder=GREEDY,
             wer=float(wer) if isinstance(wer, (int, float)) else None,
             cer=float(cer) if isinstance(cer, (int, float)) else None,
@@ -216,6 +221,5 @@ __all__ = [
     "parse_results",
     "read_results_file",
     "scores_from_records",
-    "slug",
     "to_eval_results",
 ]

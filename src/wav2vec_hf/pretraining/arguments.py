@@ -424,9 +424,13 @@ class TrainingArguments:
     )
     report_to: str = field(
         default="tensorboard",
-        metadata={"help": "accelerate trackers: tensorboard, wandb, trackio, all, none"},
+        metadata={
+            "help": "accelerate trackers: tensorboard (the [tensorboard] extra), wandb, trackio, all, none"
+        },
     )
-    plots: bool = field(default=True, metadata={"help": "PNG curves at the end"})
+    plots: bool = field(
+        default=True, metadata={"help": "PNG curves at the end (the [plots] extra: matplotlib)"}
+    )
     progress_bar: bool = field(default=True, metadata={"help": "tqdm bar with the key numbers"})
     max_nonfinite_updates: int = field(
         default=20, metadata={"help": "stop after this many consecutive NaN/inf updates (each is skipped)"}
@@ -537,6 +541,13 @@ def resolve_arguments(
         raise ValueError(f"--model_type is required: one of {', '.join(MODEL_TYPES)}.")
     if model.model_type not in MODEL_TYPES:
         raise ValueError(f"--model_type {model.model_type!r}: choose one of {', '.join(MODEL_TYPES)}.")
+    if model.preset:
+        from wav2vec_hf.presets import list_presets
+
+        if model.preset not in list_presets():  # found here, not as a KeyError once training starts
+            raise ValueError(
+                f"--preset {model.preset!r}: no such preset; choose one of {', '.join(list_presets())}."
+            )
     sources = [name for name in ("preset", "model_config", "init_from") if getattr(model, name)]
     if not sources:
         raise ValueError("say which model to train: --preset NAME, --model_config FILE or --init_from DIR.")
@@ -773,14 +784,16 @@ def load_config_file(path: str) -> dict[str, Any]:
     return flat
 
 
-def build_parser():
-    """The ``HfArgumentParser`` over the three dataclasses, plus ``--config FILE``."""
+def build_parser(prog: str | None = None):
+    """The ``HfArgumentParser`` over the three dataclasses, plus ``--config FILE``; ``prog`` names the
+    command in ``--help`` and error messages (default: the script's name)."""
     from transformers import HfArgumentParser
 
     from wav2vec_hf.presets import list_presets
 
     parser = HfArgumentParser(
         (ModelArguments, DataArguments, TrainingArguments),
+        prog=prog,
         description="Pretrain wav2vec, vq-wav2vec, wav2vec 2.0 or BERT on vq-wav2vec units (run it with "
         "`accelerate launch`). Presets: " + ", ".join(list_presets()),
     )
@@ -790,15 +803,19 @@ def build_parser():
     return parser
 
 
-def parse_arguments(argv: list[str] | None = None) -> PretrainingConfig:
+def parse_arguments(argv: list[str] | None = None, prog: str | None = None, style=None) -> PretrainingConfig:
     """Parse ``argv`` (default ``sys.argv[1:]``), apply ``--config`` and the recipe.
 
-    Options accept dashes or underscores (``--max-steps`` = ``--max_steps``).
+    Options accept dashes or underscores (``--max-steps`` = ``--max_steps``). ``prog`` names the
+    command in ``--help`` and messages; ``style`` (parser -> parser) is applied to the parser built
+    (the command line's spellings and one-line errors: ``cli_options.adopt``).
     """
     import sys
 
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
+    parser = build_parser(prog)
+    if style is not None:
+        parser = style(parser)
     config_path = None
     for index, item in enumerate(argv):
         if item == "--config" and index + 1 < len(argv):

@@ -23,8 +23,6 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 BOS, EOS, PAD, UNK = "<s>", "</s>", "<pad>", "<unk>"
 SPECIAL_TOKENS = (PAD, BOS, EOS, UNK)
 TRAINING_FILE = "train_lm.json"
@@ -181,6 +179,7 @@ def train_lm(
     The folder holds ``config.json``, the weights, the tokenizer files and ``train_lm.json`` (settings,
     sizes, held-out perplexity, seconds); ``AutoModelForCausalLM`` / ``AutoTokenizer`` load it.
     """
+    import numpy as np  # here, not at the top: `wav2vec-hf train-lm --help` reads this module's defaults
     import torch
     from transformers import GPT2Config, GPT2LMHeadModel, Trainer, TrainingArguments, set_seed
 

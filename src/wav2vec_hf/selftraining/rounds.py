@@ -268,12 +268,19 @@ def _read_nbest(path: Path) -> list:
 
 
 def _decode(
-    config: SelfTrainingConfig, model_dir: str, lm_dir: str, folder: Path, *, scored: dict | None = None
+    config: SelfTrainingConfig,
+    model_dir: str,
+    lm_dir: str,
+    folder: Path,
+    *,
+    scored: dict | None = None,
+    progress: bool = False,
 ) -> dict:
     """Stage 2: evaluate the starting model; n-best lists of the unlabelled and dev audio.
 
     ``scored``: the starting model's evaluation when the previous round's evaluate stage already made
     it (rounds after the first): reused, with its tuned LM weights, instead of scoring the model again.
+    ``progress``: bars for the logits, the LM weight search and each beam search.
     """
     from wav2vec_hf.selftraining.evaluation import (
         LoadedModel,
@@ -284,9 +291,16 @@ def _decode(
     )
 
     loaded = LoadedModel.load(model_dir, lm_dir)
-    dev_data = set_logits(loaded.model, loaded.processor, config.dev)  # scored, then decoded to n-best
+    # the dev logits: scored, then decoded to n-best lists
+    dev_data = set_logits(loaded.model, loaded.processor, config.dev, progress=progress)
     evaluation = scored or score_model(
-        loaded, dev_data, config.test, config.beam_width, config.lm_alphas, config.lm_betas
+        loaded,
+        dev_data,
+        config.test,
+        config.beam_width,
+        config.lm_alphas,
+        config.lm_betas,
+        progress=progress,
     )
     decoder = loaded.lm
     options = {
@@ -299,10 +313,12 @@ def _decode(
     with decoder:
         for split in ("unlabeled", "dev"):
             data = (
-                dev_data if split == "dev" else set_logits(loaded.model, loaded.processor, config.unlabeled)
+                dev_data
+                if split == "dev"
+                else set_logits(loaded.model, loaded.processor, config.unlabeled, progress=progress)
             )
             workers = config.decode_workers if config.decode_workers > 1 else None
-            output = decoder.batch_decode(data.logits, num_processes=workers, **options)
+            output = decoder.batch_decode(data.logits, num_processes=workers, progress=progress, **options)
             lists = _nbest_lists(data, output, config.n_best)
             _write_nbest(lists, folder / f"{split}_nbest.jsonl")
             counts[split] = len(lists)
@@ -447,11 +463,20 @@ def _evaluate_seq2seq(config: SelfTrainingConfig, model_dir: str, folder: Path) 
     }
 
 
-def _evaluate(config: SelfTrainingConfig, model_dir: str, lm_dir: str, folder: Path) -> dict:
+def _evaluate(
+    config: SelfTrainingConfig, model_dir: str, lm_dir: str, folder: Path, *, progress: bool = False
+) -> dict:
     from wav2vec_hf.selftraining.evaluation import evaluate_model
 
     evaluation = evaluate_model(
-        model_dir, lm_dir, config.dev, config.test, config.beam_width, config.lm_alphas, config.lm_betas
+        model_dir,
+        lm_dir,
+        config.dev,
+        config.test,
+        config.beam_width,
+        config.lm_alphas,
+        config.lm_betas,
+        progress=progress,
     )
     return {"model": str(model_dir), "evaluation": evaluation}
 
@@ -541,6 +566,7 @@ def _run_round(
     lm_dir: str,
     neural_lm: str | None,
     vocabulary: str,
+    progress: bool = False,
 ) -> str:
     """Stages 2-5 and the evaluation of round ``index``; returns the new model folder."""
     name = f"round-{index}"
@@ -548,7 +574,9 @@ def _run_round(
     train_table = str(runner.folder(f"{name}/filter") / "train.tsv")
     previous = runner.summary(f"round-{index - 1}/evaluate") if index > 1 else None
     scored = previous["evaluation"] if previous and previous["model"] == start_model else None
-    decode = runner.run(f"{name}/decode", partial(_decode, config, start_model, lm_dir, scored=scored))
+    decode = runner.run(
+        f"{name}/decode", partial(_decode, config, start_model, lm_dir, scored=scored, progress=progress)
+    )
     rescore = runner.run(f"{name}/rescore", partial(_rescore, config, decode_dir, decode, neural_lm))
     runner.run(f"{name}/filter", partial(_filter, config, rescore_dir, rescore))
     if config.final_model == "seq2seq":
@@ -560,14 +588,16 @@ def _run_round(
     model_dir = runner.run(
         f"{name}/train", partial(_finetune, config, train_table, vocabulary=vocabulary), resumable=True
     )["model"]
-    runner.run(f"{name}/evaluate", partial(_evaluate, config, model_dir, lm_dir))
+    runner.run(f"{name}/evaluate", partial(_evaluate, config, model_dir, lm_dir, progress=progress))
     return model_dir
 
 
-def run_self_training(config: SelfTrainingConfig) -> SelfTrainingResult:
+def run_self_training(config: SelfTrainingConfig, *, progress: bool = False) -> SelfTrainingResult:
     """Run (or resume) the recipe of ``config``; see the module docstring for the stages and folders.
 
     Prints the table after every round; ``result.rounds`` holds it (one row per evaluated model).
+    ``progress``: progress bars on stderr for the decode and evaluate stages' logits, LM weight
+    search and beam searches (only when stderr is a terminal); not part of the run's settings.
     """
     started = time.perf_counter()
     root = Path(config.output_dir)
@@ -594,7 +624,7 @@ def run_self_training(config: SelfTrainingConfig) -> SelfTrainingResult:
         if config.rescore and neural_lm is None:
             neural_lm = runner.run("lm/neural", partial(_train_neural_lm, config))["lm"]
         for index in range(1, config.rounds + 1):
-            model_dir = _run_round(config, runner, index, model_dir, lm_dir, neural_lm, vocabulary)
+            model_dir = _run_round(config, runner, index, model_dir, lm_dir, neural_lm, vocabulary, progress)
             rows = _collect_rows(runner, config.rounds)
             _save_table(root, rows)
             print(f"\nself-training, after round {index}:\n{format_table(rows)}\n", flush=True)

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from wav2vec_hf.extras import require_extra
+
 logger = logging.getLogger(__name__)
 
 SAMPLING_RATE = 16000
@@ -70,7 +72,7 @@ def train_wordpieces(texts: list[str], folder: str | os.PathLike[str], vocab_siz
     Raises:
         ValueError: no text.
     """
-    import sentencepiece as spm
+    spm = require_extra("sentencepiece", "seq2seq", "the seq2seq final model's word pieces")
     from transformers import Speech2TextTokenizer
 
     lines = [" ".join(text.split()) for text in texts if text and text.strip()]
