@@ -6,7 +6,7 @@ Path of the data: ``open_audio_source`` (manifests, tables, folders, ``datasets`
 ``LengthBatchSampler`` (batches bounded by total samples) -> ``AudioCollator`` (padding, mask).
 
 Modules: ``audio`` (the one loader), ``records`` (manifest parsing), ``validation`` (checks and
-``SkipReport``), ``huggingface`` (``datasets`` adapter), ``sources`` (``open_audio_source``),
+``SkipReport``), ``bad_files`` (every bad file to a table, a short summary on screen), ``huggingface`` (``datasets`` adapter), ``sources`` (``open_audio_source``),
 ``datasets`` (torch datasets), ``batching`` (sampler, crops), ``collators``.
 """
 

@@ -102,12 +102,14 @@ FIXES = {
 class DataValidationError(ValueError):
     """Some utterances failed validation; ``.report`` holds the counts and examples."""
 
-    def __init__(self, report: SkipReport) -> None:
+    def __init__(self, report: SkipReport, report_file: str | os.PathLike | None = None) -> None:
+        listed = f"\nEvery bad file, with its reason: {report_file}" if report_file is not None else ""
         super().__init__(
             f"{report.failed_count} of {report.seen} utterances in {report.source or 'the data'} failed "
-            f"validation:\n{report.details()}\nFix them, or pass on_bad='skip' to skip and count them."
+            f"validation:\n{report.details()}{listed}\nFix them, or pass on_bad='skip' to skip and count them."
         )
         self.report = report
+        self.report_file = report_file
 
 
 @dataclass
@@ -121,6 +123,8 @@ class SkipReport:
         examples: reason code -> up to ``max_examples`` ``(file, message)`` pairs.
         decode_checked: whether validation decoded every file (``True``), read headers only
             (``False``: NaN / inf and corrupt data surface at load time), or ``None`` (not validation).
+        failures: every bad utterance as ``(reason, file, message)``, in the order met (for the
+            run's ``bad_files.tsv``: the screen shows counts and ``examples`` only).
     """
 
     source: str = ""
@@ -129,11 +133,13 @@ class SkipReport:
     examples: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     max_examples: int = 5
     decode_checked: bool | None = None
+    failures: list[tuple[str, str, str]] = field(default_factory=list, repr=False, compare=False)
     _loaded_failures: set = field(default_factory=set, init=False, repr=False, compare=False)
 
     def add(self, reason: str, path: str, message: str) -> None:
         """Count one bad utterance."""
         self.counts[reason] += 1
+        self.failures.append((reason, path, message))
         shown = self.examples.setdefault(reason, [])
         if len(shown) < self.max_examples:
             shown.append((path, message))
@@ -159,6 +165,7 @@ class SkipReport:
     def merge(self, other: SkipReport) -> None:
         """Add another report's counts (e.g. from another rank or worker)."""
         self.seen += other.seen
+        self.failures.extend(other.failures)
         for reason, count in other.counts.items():
             self.counts[reason] += count
             shown = self.examples.setdefault(reason, [])

@@ -214,12 +214,11 @@ def open_audio(
         keep = np.flatnonzero(lengths >= filter_below)
         if len(keep) < len(source):
             filtered = SkipReport(source=f"{name} (min_samples={filter_below})", seen=len(source))
-            for index in np.flatnonzero(lengths < filter_below)[:5]:
+            for index in np.flatnonzero(lengths < filter_below):  # every one: OUTPUT_DIR/bad_files.tsv
                 record = source[int(index)]
                 filtered.add(
                     TOO_SHORT, record.path, f"{record.path}: {lengths[index]} samples < {filter_below}"
                 )
-            filtered.counts[TOO_SHORT] = int(len(source) - len(keep))
             reports.append(filtered)
             source = source.subset(keep.tolist())
     if len(source) == 0:

@@ -43,6 +43,8 @@ from pathlib import Path
 import torch
 
 from wav2vec_hf.data import SkipReport
+from wav2vec_hf.data.bad_files import BAD_FILES_NAME, bad_files_summary, write_bad_files
+from wav2vec_hf.extras import install_command, missing_modules
 from wav2vec_hf.pretraining.arguments import PretrainingConfig
 from wav2vec_hf.pretraining.checkpointing import (
     check_random_states,
@@ -80,6 +82,8 @@ class PretrainingResult:
         last_train: the last update's training metrics.
         health: ``HealthMonitor.summary()``.
         data_skips: skip reports (source validation and load-time skips), JSON-ready.
+        bad_files: the table of every skipped file with its reason (``OUTPUT_DIR/bad_files.tsv``), or
+            None when no file was skipped.
         seconds: wall time of this process's loop.
         audio_seconds: audio (or unit tokens for units-bert) consumed, all processes, this run only.
     """
@@ -93,6 +97,7 @@ class PretrainingResult:
     last_train: dict
     health: dict
     data_skips: list[dict] = field(default_factory=list)
+    bad_files: Path | None = None
     seconds: float = 0.0
     audio_seconds: float = 0.0
 
@@ -104,6 +109,14 @@ def make_accelerator(config: PretrainingConfig):
 
     training = config.training
     report_to = [item.strip() for item in training.report_to.split(",") if item.strip()]
+    if "tensorboard" in report_to and missing_modules("tensorboard"):
+        # Accelerate would drop it silently; metrics.jsonl still has every number.
+        logger.warning(
+            "tensorboard is not installed: no tensorboard logs (metrics.jsonl has every number); "
+            "install it with %s, or pass --report_to none",
+            install_command("tensorboard"),
+        )
+        report_to = [item for item in report_to if item != "tensorboard"] or ["none"]
     log_with = None if report_to in ([], ["none"]) else ("all" if report_to == ["all"] else report_to)
     options = {}
     if training.mixed_precision is not None:
@@ -145,6 +158,13 @@ def run_pretraining(config: PretrainingConfig, accelerator=None) -> PretrainingR
         (output_dir / "run_config.json").write_text(json.dumps(config.to_dict(), indent=2, default=str))
     accelerator.wait_for_everyone()
     publisher = _hub_publisher(training) if main else None
+    draw_plots = training.plots and not missing_modules("plots")
+    if main and training.plots and not draw_plots:  # said now, not after hours of training
+        logger.warning(
+            "matplotlib is not installed: no plots/curves.png at the end; install it with %s, "
+            "or pass --plots false",
+            install_command("plots"),
+        )
 
     # The same seed everywhere for the initial weights; per-process seeds for masks and dropout below.
     set_seed(training.seed)
@@ -164,10 +184,13 @@ def run_pretraining(config: PretrainingConfig, accelerator=None) -> PretrainingR
     if training.export_only:
         return _export_only(accelerator, task, module, resume_from or latest_checkpoint(root), output_dir)
 
-    train_data, valid_data = task.build_data()
-    for report in train_data.reports + (valid_data.reports if valid_data else []):
-        if report.failed_count:
-            accelerator.print(f"data: {report.summary()}")
+    train_data, valid_data = _build_data(accelerator, task, output_dir)
+    # Every bad file goes to a table; the screen gets counts by reason and a few examples.
+    data_reports = train_data.reports + (valid_data.reports if valid_data else [])
+    bad_files = output_dir / BAD_FILES_NAME if any(r.failed_count for r in data_reports) else None
+    if main and bad_files is not None:
+        write_bad_files(bad_files, data_reports)
+        accelerator.print(bad_files_summary(data_reports, bad_files))
     schedule = LearningRateSchedule(
         peak_lr=recipe.learning_rate,
         total_steps=recipe.max_steps,
@@ -349,6 +372,11 @@ def run_pretraining(config: PretrainingConfig, accelerator=None) -> PretrainingR
         if metrics_log is not None:
             metrics_log.close()
     skips = _gather_skips(accelerator, [*train_data.reports, load_skips])
+    load_failures = _gather_load_failures(accelerator, load_skips)
+    if load_failures.failed_count:
+        bad_files = output_dir / BAD_FILES_NAME
+        if main:
+            write_bad_files(bad_files, [*data_reports, load_failures])
     result = PretrainingResult(
         output_dir=output_dir,
         updates=state["update"],
@@ -359,6 +387,7 @@ def run_pretraining(config: PretrainingConfig, accelerator=None) -> PretrainingR
         last_train=last_train,
         health=monitor.summary(),
         data_skips=skips,
+        bad_files=bad_files,
         seconds=seconds,
         audio_seconds=state["audio_seconds"],
     )
@@ -366,7 +395,7 @@ def run_pretraining(config: PretrainingConfig, accelerator=None) -> PretrainingR
         _write_json(output_dir / HEALTH_FILE, result.health)
         summary = {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(result).items()}
         _write_json(output_dir / SUMMARY_FILE, summary)
-        if training.plots:
+        if draw_plots:
             plot_curves(
                 read_metrics(output_dir / METRICS_FILE),
                 output_dir / "plots" / "curves.png",
@@ -375,8 +404,11 @@ def run_pretraining(config: PretrainingConfig, accelerator=None) -> PretrainingR
                 collapse_perplexity=2 * spec.num_groups if spec.num_groups else None,
             )
         for report in skips:
-            if report["skipped"]:
-                accelerator.print(f"data skipped: {report}")
+            if report["skipped"]:  # counts only: examples were shown at the start, the table has all
+                counts = ", ".join(f"{reason} {count}" for reason, count in report["counts"].items())
+                accelerator.print(f"data skipped: {report['source']}: {report['skipped']} ({counts})")
+        if bad_files is not None:
+            accelerator.print(f"data: every bad file, with its reason: {bad_files}")
         if publisher is not None:
             publisher.submit(export_dir, state["update"])  # with the run's records and plots
     if publisher is not None:
@@ -636,6 +668,31 @@ def _export_only(accelerator, task, module, checkpoint: Path | None, output_dir:
         last_train={},
         health=saved.get("health", {}),
     )
+
+
+def _build_data(accelerator, task, output_dir: Path):
+    """``task.build_data()``; bad data refused (``on_bad="raise"``) is listed, every file with its
+    reason, in ``OUTPUT_DIR/bad_files.tsv``, and the error names that table."""
+    from wav2vec_hf.data import DataValidationError
+
+    try:
+        return task.build_data()
+    except DataValidationError as error:
+        if not accelerator.is_main_process:
+            raise
+        report_file = write_bad_files(output_dir / BAD_FILES_NAME, [error.report])
+        raise DataValidationError(error.report, report_file) from None
+
+
+def _gather_load_failures(accelerator, load_skips: SkipReport) -> SkipReport:
+    """Every process's files that failed while loading, in one report (for ``bad_files.tsv``)."""
+    from accelerate.utils import gather_object
+
+    merged = SkipReport(source=load_skips.source)
+    for failures in gather_object([load_skips.failures]):
+        for failure in failures:
+            merged.add(*failure)
+    return merged
 
 
 def _gather_skips(accelerator, reports: list[SkipReport]) -> list[dict]:
