@@ -7,7 +7,8 @@ Path of the data: text files -> ``lm_text`` (normalised like the tokenizer) -> `
 (``parallel``: one reusable process pool) -> ``tuning`` (alpha/beta on a dev set).
 
 Modules: ``lm_text``, ``ngram``, ``lm_build``, ``language_model`` (KenLM + weights + folder),
-``alphabet`` (labels, ``alphabet.json``), ``lexicon`` (token trie), ``decoder``, ``parallel``,
+``alphabet`` (labels, ``alphabet.json``), ``greedy`` (the one best-path decoder), ``lexicon``
+(token trie), ``decoder``, ``parallel``,
 ``processor``, ``tuning``, ``inference`` (logits of a dev set), ``metrics`` (WER), ``synthetic``
 (CTC-like emissions for tests and benchmarks).
 """
@@ -19,8 +20,8 @@ from wav2vec_hf.decoding.decoder import (
     DecodingError,
     Hypothesis,
     WordOffset,
-    greedy_decode,
 )
+from wav2vec_hf.decoding.greedy import greedy_decode
 from wav2vec_hf.decoding.language_model import FusionWeights, LanguageModelError, NgramLanguageModel
 from wav2vec_hf.decoding.lm_build import LmBuild, build_lm
 from wav2vec_hf.decoding.lm_text import LmTextNormalizer

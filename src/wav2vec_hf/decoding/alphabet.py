@@ -13,6 +13,8 @@ import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from wav2vec_hf.decoding.language_model import LanguageModelError
+
 ALPHABET_FILE = "alphabet.json"
 BLANK_LABEL = ""
 DELIMITER_LABEL = " "
@@ -23,8 +25,12 @@ _UNK_TOKEN = re.compile(r"^[<\[]unk[>\]]$", flags=re.IGNORECASE)
 SPECIAL_TOKEN = re.compile(r"^[<\[].+[>\]]$")
 
 
-class AlphabetError(ValueError):
-    """Labels that do not fit a vocabulary or a decoder (the message says how to fix it)."""
+class AlphabetError(LanguageModelError):
+    """Labels that do not fit a vocabulary or a decoder (the message says how to fix it).
+
+    A ``LanguageModelError``: a bad ``alphabet.json`` is bad LM input like a bad ``language_model/``,
+    so commands catch one class for both.
+    """
 
 
 def labels_from_vocabulary(vocabulary: Mapping[str, int], word_delimiter: str = "|") -> list[str]:
@@ -109,6 +115,12 @@ def check_alphabet_matches(labels: Sequence[str], vocabulary: Mapping[str, int],
     ]
     if len(labels) != len(expected):
         differences.insert(0, f"{len(labels)} labels vs {len(expected)} tokenizer tokens")
+    missing = [label for label in expected if label not in labels]
+    extra = [label for label in labels if label not in expected]
+    if extra:
+        differences.insert(0, f"not in the tokenizer: {extra}")
+    if missing:
+        differences.insert(0, f"missing from alphabet.json: {missing}")
     raise AlphabetError(
         f"{where}: alphabet.json does not match the tokenizer vocabulary ({'; '.join(differences[:5])}); "
         "re-attach the LM to this model so alphabet.json is rewritten from its vocab.json"

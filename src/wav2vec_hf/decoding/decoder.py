@@ -29,7 +29,7 @@ grow and only known words complete; the default keeps out-of-vocabulary words po
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 
 import numpy as np
@@ -40,6 +40,7 @@ from wav2vec_hf.decoding.alphabet import (
     SPECIAL_TOKEN,
     check_labels,
 )
+from wav2vec_hf.decoding.greedy import greedy_decode  # noqa: F401  (its old home; re-exported)
 from wav2vec_hf.decoding.language_model import LN10, FusionWeights, NgramLanguageModel
 from wav2vec_hf.decoding.lexicon import NO_NODE, ROOT, TokenTrie
 
@@ -309,6 +310,25 @@ def _batch_events(
         offset=offset,
         final_blank=blank_sum[utt_end] - blank_sum[last_end],
     )
+
+
+def _frames_per_step(events: _BatchEvents, lengths: np.ndarray) -> np.ndarray:
+    """``(max events + 1,)`` input frames the lockstep search gets past at each step.
+
+    Step ``k`` takes every utterance's ``k``-th event: the frames from its previous event's end to its
+    own end (blank runs before it included); an utterance's trailing blanks count at the step that
+    finishes it (``count``). The steps add up to ``lengths.sum()``.
+    """
+    n_steps = int(events.count.max(initial=0)) + 1
+    utterance = np.repeat(np.arange(events.count.shape[0]), events.count)
+    step = np.arange(events.end.shape[0]) - events.offset[utterance]
+    previous_end = np.where(step > 0, np.concatenate([[0], events.end[:-1]]), 0)
+    frames = np.bincount(step, weights=events.end - previous_end, minlength=n_steps)
+    last_end = np.zeros(lengths.shape[0], dtype=np.int64)
+    has_events = events.count > 0
+    last_end[has_events] = events.end[events.offset[has_events] + events.count[has_events] - 1]
+    frames += np.bincount(events.count, weights=lengths - last_end, minlength=n_steps)
+    return frames.round().astype(np.int64)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -660,7 +680,10 @@ class _BatchSearch:
 
     # ---------------------------------------------------------------- stepping
 
-    def run(self, events: _BatchEvents) -> list[list[Hypothesis]]:
+    def run(
+        self, events: _BatchEvents, on_step: Callable[[int], None] | None = None
+    ) -> list[list[Hypothesis]]:
+        """The hypotheses of every utterance; ``on_step(step)`` is called after each lockstep step."""
         n_utt = events.count.shape[0]
         width = self.options.beam_width
         nodes = _Nodes(len(self.decoder.labels), capacity=max(4096, 8 * n_utt * min(width, 64)))
@@ -680,6 +703,8 @@ class _BatchSearch:
                 keep = ~done
                 beam_nodes, pb, pnb, utt = beam_nodes[keep], pb[keep], pnb[keep], utt[keep]
             if beam_nodes.size == 0:
+                if on_step is not None:
+                    on_step(step)
                 break
             event = events.offset[utt] + step
             blank_run = events.has_blank_before[event]
@@ -690,6 +715,8 @@ class _BatchSearch:
             if scratch.shape[0] < nodes.size:
                 scratch = np.zeros(nodes.child.shape[0], dtype=np.int64)
             beam_nodes, pb, pnb = self._step(nodes, events, step, event, beam_nodes, pb, pnb, n_utt, scratch)
+            if on_step is not None:
+                on_step(step)
         return self._finish(nodes, np.concatenate(finished_nodes), np.concatenate(finished_scores), n_utt)
 
     def _step(self, nodes: _Nodes, events: _BatchEvents, step, event, beam_nodes, pb, pnb, n_utt, scratch):
@@ -992,13 +1019,18 @@ class CTCBeamSearchDecoder:
         return array
 
     def decode_batch(
-        self, logits_list: Sequence[np.ndarray], options: DecodeOptions | None = None
+        self,
+        logits_list: Sequence[np.ndarray],
+        options: DecodeOptions | None = None,
+        on_progress: Callable[[int], None] | None = None,
     ) -> list[list[Hypothesis]]:
         """The ``options.n_best`` best hypotheses of each utterance, best first, in one lockstep search.
 
         Args:
             logits_list: one (frames, vocabulary) array of logits or log-probabilities per utterance
                 (unpadded; lengths may differ).
+            on_progress: called with a number of frames as the search gets past them (for a progress
+                bar); the calls add up to the total frames of ``logits_list``.
         """
         options = options or DecodeOptions()
         arrays = [self.check_logits(logits) for logits in logits_list]
@@ -1013,7 +1045,15 @@ class CTCBeamSearchDecoder:
             dtype = np.float64 if any(a.dtype == np.float64 for a in chunk) else np.float32
             by_token = np.concatenate([a.T for a in chunk], axis=1, dtype=dtype)  # one copy, token-major
             events = _batch_events(by_token, lengths, self.blank, self.never_emitted, options)
-            results.extend(_BatchSearch(self, options).run(events))
+            on_step = None
+            if on_progress is not None:
+                frames = _frames_per_step(events, lengths)
+
+                def on_step(step: int, frames=frames) -> None:
+                    if frames[step]:
+                        on_progress(int(frames[step]))
+
+            results.extend(_BatchSearch(self, options).run(events, on_step))
         return results
 
     def decode(self, logits: np.ndarray, options: DecodeOptions | None = None) -> list[Hypothesis]:
@@ -1036,16 +1076,3 @@ class CTCBeamSearchDecoder:
             )
             for h in self.decode(logits, options)
         ]
-
-
-def greedy_decode(logits: np.ndarray, labels: Sequence[str]) -> str:
-    """Best-path CTC transcription of one utterance: argmax per frame, repeats merged, blanks dropped.
-
-    Args:
-        logits: (frames, vocabulary) logits or log-probabilities.
-        labels: decoder labels (``""`` blank, ``" "`` word delimiter).
-    """
-    best = np.asarray(logits).argmax(axis=-1)
-    keep = np.concatenate([[True], best[1:] != best[:-1]]) if best.size else best.astype(bool)
-    text = "".join(labels[t] for t in best[keep].tolist() if not SPECIAL_TOKEN.match(labels[t]))
-    return " ".join(text.split())

@@ -28,6 +28,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from wav2vec_hf.extras import require_extra
+
 LANGUAGE_MODEL_FOLDER = "language_model"
 ATTRS_FILE = "attrs.json"
 UNIGRAMS_FILE = "unigrams.txt"
@@ -67,9 +69,15 @@ class FusionWeights:
     @classmethod
     def from_json(cls, data: dict, source: str) -> FusionWeights:
         if not isinstance(data, dict) or set(data) != set(ATTR_NAMES):
+            found = sorted(data) if isinstance(data, dict) else type(data).__name__
+            missing = [name for name in ATTR_NAMES if isinstance(data, dict) and name not in data]
+            extra = sorted(set(data) - set(ATTR_NAMES)) if isinstance(data, dict) else []
             raise LanguageModelError(
-                f"{source}: expected exactly the keys {list(ATTR_NAMES)}, found "
-                f"{sorted(data) if isinstance(data, dict) else type(data).__name__}"
+                f"{source}: expected exactly the keys {list(ATTR_NAMES)}, found {found}"
+                + (f" (missing {missing})" if missing else "")
+                + (f" (unknown {extra})" if extra else "")
+                + "; rewrite it with `wav2vec-hf tune-lm` (or write the four keys by hand; pyctcdecode's "
+                f"defaults are {FusionWeights().to_json()})"
             )
         for name in ("alpha", "beta", "unk_score_offset"):
             value = data[name]
@@ -110,21 +118,61 @@ def find_lm_file(folder: Path) -> Path:
     return folder / candidates[0]
 
 
-def load_kenlm(path: str | os.PathLike[str]):
-    """``kenlm.Model(path)`` with an error that names the file when KenLM cannot read it."""
-    import kenlm
+def read_lm_folder(folder: str | os.PathLike[str]) -> tuple[Path, FusionWeights, list[str]]:
+    """(LM file, fusion weights, unigrams) of a ``language_model/`` folder, every file but the n-gram
+    model itself checked (cheap: KenLM does not read the model here).
 
+    Raises:
+        LanguageModelError: a missing or extra file, a bad ``attrs.json``, an empty ``unigrams.txt``.
+    """
+    folder = Path(folder)
+    lm_file = find_lm_file(folder)
+    attrs_path = folder / ATTRS_FILE
+    try:
+        attrs = json.loads(attrs_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise LanguageModelError(
+            f"{attrs_path}: not valid JSON ({error}); rewrite it with `wav2vec-hf tune-lm`"
+        ) from error
+    weights = FusionWeights.from_json(attrs, str(attrs_path))
+    unigrams = read_unigrams(folder / UNIGRAMS_FILE)
+    if not unigrams:
+        raise LanguageModelError(
+            f"{folder / UNIGRAMS_FILE} is empty: the decoder needs the LM's words (rebuild with "
+            "`wav2vec-hf build-lm`, which writes them)"
+        )
+    return lm_file, weights, unigrams
+
+
+def kenlm_read_error(path: Path, error: BaseException) -> LanguageModelError:
+    """The ``LanguageModelError`` for KenLM failing to read ``path`` with ``error``."""
+    first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return LanguageModelError(
+        f"{path}: KenLM cannot read this LM file ({first_line[:300]}); rebuild it with "
+        "`wav2vec-hf build-lm` or replace it with a valid ARPA / KenLM binary file"
+    )
+
+
+KENLM_READ_ERRORS = (OSError, RuntimeError, UnicodeDecodeError)
+"""What KenLM raises on a bad file: OSError for a malformed ARPA, RuntimeError for a bad binary
+header, UnicodeDecodeError when random bytes reach its message decoding."""
+
+
+def load_kenlm(path: str | os.PathLike[str]):
+    """``kenlm.Model(path)`` with an error that names the file when KenLM cannot read it.
+
+    Raises:
+        MissingExtraError: KenLM (the ``lm`` extra) is not installed.
+        LanguageModelError: the file is missing or KenLM cannot read it.
+    """
+    kenlm = require_extra("kenlm", "lm", "decoding with an n-gram LM")
     path = Path(path)
     if not path.is_file():
         raise LanguageModelError(f"{path}: LM file not found")
     try:
         return kenlm.Model(str(path))
-    except (OSError, RuntimeError) as error:
-        first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise LanguageModelError(
-            f"{path}: KenLM cannot read this LM file ({first_line[:300]}); rebuild it with "
-            "`wav2vec-hf build-lm` or replace it with a valid ARPA / KenLM binary file"
-        ) from error
+    except KENLM_READ_ERRORS as error:
+        raise kenlm_read_error(path, error) from error
 
 
 def read_unigrams(path: Path) -> list[str]:
@@ -132,7 +180,9 @@ def read_unigrams(path: Path) -> list[str]:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
-        raise LanguageModelError(f"{path}: not UTF-8 text ({error})") from error
+        raise LanguageModelError(
+            f"{path}: not UTF-8 text ({error}); rebuild it with `wav2vec-hf build-lm`, which writes it"
+        ) from error
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
@@ -174,26 +224,25 @@ class NgramLanguageModel:
         model = load_kenlm(lm_path)
         if unigrams is None:
             unigrams = arpa_unigrams(lm_path)
-        return cls(model, unigrams, weights, path=lm_path)
+        lm = cls(model, unigrams, weights, path=lm_path)
+        if not lm.unigrams:
+            raise LanguageModelError(
+                f"{lm_path}: no word of its unigram list ({UNIGRAMS_FILE} beside it, else its ARPA "
+                "1-grams) is in this LM, so the decoder could spell nothing; rebuild both with "
+                "`wav2vec-hf build-lm`"
+            )
+        return lm
 
     @classmethod
     def load_from_dir(cls, folder: str | os.PathLike[str]) -> NgramLanguageModel:
-        """Load a ``language_model/`` folder (layout in the module docstring)."""
+        """Load a ``language_model/`` folder (layout in the module docstring).
+
+        Raises:
+            LanguageModelError: any bad file of the folder, named, with the fix.
+        """
         folder = Path(folder)
-        lm_file = find_lm_file(folder)
-        attrs_path = folder / ATTRS_FILE
-        try:
-            attrs = json.loads(attrs_path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise LanguageModelError(f"{attrs_path}: not valid JSON ({error})") from error
-        weights = FusionWeights.from_json(attrs, str(attrs_path))
-        unigrams = read_unigrams(folder / UNIGRAMS_FILE)
+        lm_file, weights, unigrams = read_lm_folder(folder)
         model = load_kenlm(lm_file)
-        if not unigrams:
-            raise LanguageModelError(
-                f"{folder / UNIGRAMS_FILE} is empty: the decoder needs the LM's words (rebuild with "
-                "`wav2vec-hf build-lm`, which writes them)"
-            )
         lm = cls(model, unigrams, weights, path=lm_file)
         if not lm.unigrams:
             raise LanguageModelError(
@@ -315,6 +364,15 @@ def arpa_unigrams(path: str | os.PathLike[str]) -> list[str]:
             f"{path}: a binary KenLM file carries no readable word list; pass the unigrams "
             "(unigrams.txt) explicitly"
         )
+    try:
+        return _read_arpa_unigrams(path)
+    except UnicodeDecodeError as error:
+        raise LanguageModelError(
+            f"{path}: not UTF-8 text ({error}); rebuild it with `wav2vec-hf build-lm`"
+        ) from error
+
+
+def _read_arpa_unigrams(path: Path) -> list[str]:
     words = []
     with open(path, encoding="utf-8") as lines:
         inside = False

@@ -20,6 +20,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from wav2vec_hf.decoding.language_model import LanguageModelError
 from wav2vec_hf.decoding.lm_text import LmTextNormalizer
 from wav2vec_hf.decoding.ngram import NgramModel, estimate_kneser_ney, write_arpa
 
@@ -147,8 +148,9 @@ def find_built_lm(folder: str | os.PathLike[str]) -> tuple[Path, Path | None]:
         raise FileNotFoundError(f"{path}: no LM file or folder here")
     candidates = sorted(p for p in path.iterdir() if p.suffix in (".arpa", ".bin", ".binary") and p.is_file())
     if len(candidates) != 1:
-        raise ValueError(
-            f"{path}: expected exactly one *.arpa / *.bin / *.binary file, found {[p.name for p in candidates]}"
+        raise LanguageModelError(
+            f"{path}: expected exactly one *.arpa / *.bin / *.binary file, found {[p.name for p in candidates]}; "
+            "point at one LM file, or rebuild the folder with `wav2vec-hf build-lm`"
         )
     unigrams = path / "unigrams.txt"
     return candidates[0], unigrams if unigrams.is_file() else None

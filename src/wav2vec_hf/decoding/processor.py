@@ -42,10 +42,12 @@ from wav2vec_hf.decoding.language_model import (
     LANGUAGE_MODEL_FOLDER,
     FusionWeights,
     NgramLanguageModel,
+    read_lm_folder,
     read_unigrams,
     write_attrs,
 )
 from wav2vec_hf.decoding.parallel import DecoderPool, DecoderSpec, decode_in_pool
+from wav2vec_hf.progress import progress_bar
 
 STOCK_PROCESSOR_CLASS = "Wav2Vec2ProcessorWithLM"
 PADDING_VALUE = -100.0
@@ -237,6 +239,7 @@ class CTCProcessorWithLM:
         num_processes: int | None = None,
         start_method: str | None = None,
         output_word_offsets: bool = False,
+        progress: bool = False,
         **options,
     ) -> LMDecoderOutput:
         """Decode a batch of logits with the LM.
@@ -249,6 +252,8 @@ class CTCProcessorWithLM:
                 first use, reused by later calls). 1 / ``None``: in this process.
             start_method: start method of the processor's pool (``"fork"``, ``"spawn"``).
             output_word_offsets: return word frame offsets.
+            progress: a progress bar over the frames on stderr (only when stderr is a terminal; with
+                worker processes it moves as each worker's share finishes).
             **options: ``DecodeOptions`` fields: ``beam_width``, ``alpha``, ``beta``,
                 ``unk_score_offset``, ``score_boundary``, ``hotwords``, ``hotword_weight``, ``lexicon``,
                 ``n_best``, ``token_min_logp``, ``beam_prune_logp``, ``max_tokens_per_frame``.
@@ -265,15 +270,22 @@ class CTCProcessorWithLM:
                     f"utterance {i}: empty logits (shape {item.shape}); every utterance needs at least one frame"
                 )
         items = [self._fit_columns(item) for item in items]
-        if pool is not None:
-            n_workers = getattr(pool, "_processes", None) or 1
-            results = decode_in_pool(pool, DecoderSpec.of(self.decoder), items, decode_options, n_workers)
-        elif num_processes is not None and num_processes > 1 and len(items) > 1:
-            results = self._pool_for(num_processes, start_method).decode(
-                DecoderSpec.of(self.decoder), items, decode_options
-            )
-        else:
-            results = self.decoder.decode_batch(items, decode_options)
+        total = sum(item.shape[0] for item in items)
+        with progress_bar(
+            total=total, desc="beam search", unit="frame", unit_scale=True, enabled=progress
+        ) as bar:
+            report = bar.update if progress else None
+            if pool is not None:
+                n_workers = getattr(pool, "_processes", None) or 1
+                results = decode_in_pool(
+                    pool, DecoderSpec.of(self.decoder), items, decode_options, n_workers, report
+                )
+            elif num_processes is not None and num_processes > 1 and len(items) > 1:
+                results = self._pool_for(num_processes, start_method).decode(
+                    DecoderSpec.of(self.decoder), items, decode_options, report
+                )
+            else:
+                results = self.decoder.decode_batch(items, decode_options, report)
         return self._output(results, decode_options.n_best, output_word_offsets)
 
     def decode(self, logits, output_word_offsets: bool = False, **options) -> LMDecoderOutput:
@@ -328,6 +340,33 @@ class CTCProcessorWithLM:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def check_lm_files(folder: str | os.PathLike[str]) -> Path | None:
+    """Check a model folder's LM files without reading the n-gram model; its LM file, or None when the
+    folder has no ``language_model/`` (a leftover ``alphabet.json`` alone is ignored).
+
+    For loaders that hand the folder to stock code (transformers' pipeline, pyctcdecode): bad input
+    is named here, with the fix, before their errors can say less. KenLM's own read is theirs; wrap
+    it in ``kenlm_read_error`` of the returned file.
+
+    Raises:
+        LanguageModelError: (``AlphabetError`` included) any bad LM file, named, with the fix.
+    """
+    folder = Path(folder)
+    if not (folder / LANGUAGE_MODEL_FOLDER).exists():
+        return None
+    labels = read_alphabet(folder)
+    lm_file, _, _ = read_lm_folder(folder / LANGUAGE_MODEL_FOLDER)
+    vocab_path = folder / "vocab.json"
+    if vocab_path.is_file():
+        try:
+            vocabulary = json.loads(vocab_path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            vocabulary = None  # the tokenizer's loader names a broken vocab.json
+        if isinstance(vocabulary, dict) and all(isinstance(v, int) for v in vocabulary.values()):
+            check_alphabet_matches(labels, vocabulary, str(folder / "alphabet.json"))
+    return lm_file
 
 
 def attach_language_model(

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from wav2vec_hf.decoding.decoder import greedy_decode
+from wav2vec_hf.decoding.greedy import greedy_decode
 from wav2vec_hf.decoding.tuning import DEFAULT_ALPHAS, DEFAULT_BETAS, TuningResult, tune_weights
 from wav2vec_hf.error_rates import character_error_rate, word_error_rate
 
@@ -54,6 +54,7 @@ def score_logits(
     alpha: float | None = None,
     beta: float | None = None,
     beam_width: int = 32,
+    progress: bool = False,
 ) -> dict[str, float | None]:
     """WER and CER of greedy decoding and, with ``lm``, of beam search with shallow LM fusion.
 
@@ -65,6 +66,7 @@ def score_logits(
         lm: a ``CTCProcessorWithLM``, or ``None`` for greedy only.
         alpha, beta: LM weight and word bonus; ``None`` uses the weights stored with the LM.
         beam_width: beams of the LM decoding.
+        progress: a progress bar over the beam search on stderr (only when stderr is a terminal).
 
     Returns:
         ``{"wer_greedy", "cer_greedy", "wer_lm", "cer_lm"}`` as fractions; the ``_lm`` values are
@@ -78,7 +80,9 @@ def score_logits(
         "cer_lm": None,
     }
     if lm is not None:
-        decoded = lm.batch_decode(list(logits), alpha=alpha, beta=beta, beam_width=beam_width).text
+        decoded = lm.batch_decode(
+            list(logits), alpha=alpha, beta=beta, beam_width=beam_width, progress=progress
+        ).text
         with_lm = error_rates(references, decoded)
         scores.update(wer_lm=with_lm["wer"], cer_lm=with_lm["cer"])
     return scores
@@ -94,7 +98,7 @@ def tune_lm_on_logits(
     betas: Sequence[float] = DEFAULT_BETAS,
     search: str = "grid",
     num_processes: int | None = None,
-    progress: Callable[[float, float, float], None] | None = None,
+    progress: bool | Callable[[float, float, float], None] | None = None,
 ) -> TuningResult:
     """Search the LM weight alpha and word bonus beta for the lowest WER of ``lm``'s beam search.
 
@@ -103,7 +107,8 @@ def tune_lm_on_logits(
         logits: one ``(frames, vocabulary)`` array per dev utterance (computed once, decoded per point).
         references: the normalised dev transcripts.
         beam_width: beams of the LM decoding.
-        alphas, betas, search, progress: as ``decoding.tuning.tune_weights``.
+        alphas, betas, search, progress: as ``decoding.tuning.tune_weights`` (``progress=True``: a
+            bar over the (alpha, beta) points, each a beam search of the whole set).
         num_processes: decoding processes (``None`` / 1: this one).
     """
 

@@ -8,7 +8,7 @@ The error counting itself (jiwer's alignment, summed over the set) lives in ``wa
 (re-exported here).
 
 ``CTCMetrics`` is the ``compute_metrics`` callable for the ``Trainer``: it decodes greedy CTC
-predictions and label ids with the tokenizer and reports ``wer``, ``cer`` and two health numbers
+predictions with the one greedy decoder (``decoding.greedy``) and label ids with the tokenizer and reports ``wer``, ``cer`` and two health numbers
 (``empty_rate``: share of utterances with an empty transcript; ``blank_rate``: share of frames
 predicted as blank) that ``diagnostics`` reads.
 """
@@ -89,7 +89,10 @@ class CTCMetrics:
     """
 
     def __init__(self, tokenizer) -> None:
+        from wav2vec_hf.decoding.greedy import tokenizer_labels
+
         self.tokenizer = tokenizer
+        self.labels = tokenizer_labels(tokenizer)
         self.blank_id = int(tokenizer.pad_token_id)
         self.unknown_id = tokenizer.unk_token_id
         self.wer = load_metric("wer")
@@ -98,10 +101,11 @@ class CTCMetrics:
         self.last_references: list[str] = []
 
     def decode_predictions(self, ids: np.ndarray) -> list[str]:
-        """Greedy CTC decoding of ``(N, T)`` ids: merge repeats, drop blanks and padding."""
-        ids = np.where(np.asarray(ids) < 0, self.blank_id, np.asarray(ids))
-        texts = self.tokenizer.batch_decode(ids.tolist())
-        return [" ".join(t.replace(self.tokenizer.unk_token, HYPOTHESIS_UNKNOWN).split()) for t in texts]
+        """Greedy CTC transcripts of ``(N, T)`` ids by the one greedy decoder (``decoding.greedy``);
+        ``<unk>`` writes ``HYPOTHESIS_UNKNOWN``, so it never matches a reference character."""
+        from wav2vec_hf.decoding.greedy import greedy_decode_ids
+
+        return [greedy_decode_ids(row, self.labels, unknown=HYPOTHESIS_UNKNOWN) for row in np.asarray(ids)]
 
     def decode_labels(self, ids: np.ndarray) -> list[str]:
         """Reference text of ``(N, U)`` label ids (no repeat merging; -100 is padding)."""

@@ -9,7 +9,9 @@ package's ``SpeechRecognitionPipeline``) over many files, optionally chunked, an
 * JSON lines: ``{"path", "text", "chunks": [{"text", "start", "end"}, ...]}`` per file.
 
 ``transcribe_arrays`` is the plain greedy decoder for arrays already in memory (padded batches of a
-model and its processor), used by tests and evaluation code.
+model and its processor), used by tests and evaluation code; its text is ``decoding.greedy``'s (the
+fine-tuning metrics' and self-training's), which writes ``<unk>`` as ``⁇`` where the pipeline of
+``transcribe_files`` (transformers' tokenizer) writes ``<unk>``.
 
 Bad and unusual inputs (issue 17):
 
@@ -84,16 +86,28 @@ def load_pipeline(model_dir: str | os.PathLike, device: str | int | None = None,
 
     Any model (also a stock checkpoint, which a plain ``pipeline()`` call leaves to transformers' class)
     gets ``SpeechRecognitionPipeline`` here, unless ``pipeline_class=`` says otherwise.
+
+    Raises:
+        LanguageModelError: the folder's ``alphabet.json`` / ``language_model/`` is bad (named, with
+            the fix), checked before the pipeline loads it.
     """
     from transformers import pipeline
 
     import wav2vec_hf  # noqa: F401  (registers the Auto classes)
+    from wav2vec_hf.decoding.language_model import KENLM_READ_ERRORS, kenlm_read_error
+    from wav2vec_hf.decoding.processor import check_lm_files
     from wav2vec_hf.inference.pipeline import SpeechRecognitionPipeline
     from wav2vec_hf.model_folders import check_model_source
 
     check_model_source(model_dir)  # a missing folder or damaged weights, named before anything loads
+    lm_file = check_lm_files(model_dir) if Path(model_dir).is_dir() else None  # bad LM files, named
     kwargs.setdefault("pipeline_class", SpeechRecognitionPipeline)
-    return pipeline("automatic-speech-recognition", model=str(model_dir), device=device, **kwargs)
+    try:
+        return pipeline("automatic-speech-recognition", model=str(model_dir), device=device, **kwargs)
+    except KENLM_READ_ERRORS as error:
+        if lm_file is None or lm_file.name not in str(error):
+            raise
+        raise kenlm_read_error(lm_file, error) from error
 
 
 def _chunks(output: dict) -> list[tuple[str, float, float]]:
@@ -305,8 +319,10 @@ def transcribe_arrays(
     arrays shorter than the receptive field are padded with silence.
     """
     from wav2vec_hf.data.audio import prepare_waveform
+    from wav2vec_hf.decoding.greedy import greedy_decode_ids, tokenizer_labels
     from wav2vec_hf.inference.logits import ctc_logits, greedy_ids
 
+    labels = tokenizer_labels(processor.tokenizer)
     model.eval()
     extractor = processor.feature_extractor
     rate = sampling_rate or extractor.sampling_rate
@@ -321,7 +337,7 @@ def transcribe_arrays(
         )
         logits, frames = ctc_logits(model, inputs["input_values"], inputs["attention_mask"])
         ids = greedy_ids(logits, frames, processor.tokenizer.pad_token_id)
-        texts.extend(" ".join(t.split()) for t in processor.tokenizer.batch_decode(ids.tolist()))
+        texts.extend(greedy_decode_ids(row, labels) for row in ids.tolist())
     return texts
 
 

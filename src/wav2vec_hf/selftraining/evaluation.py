@@ -14,6 +14,7 @@ from functools import partial
 
 import numpy as np
 
+from wav2vec_hf.decoding.greedy import greedy_decode, tokenizer_labels
 from wav2vec_hf.decoding.inference import EvalLogits, load_model, logits_of
 from wav2vec_hf.decoding.scoring import (
     SCORE_KEYS,
@@ -41,25 +42,31 @@ def load_ctc_model(model_dir: str | os.PathLike[str]):
     return model, processor, normalizer
 
 
-def set_logits(model, processor, data, batch_seconds: float = 60.0) -> SetLogits:
+def set_logits(model, processor, data, batch_seconds: float = 60.0, *, progress: bool = False) -> SetLogits:
     """Logits of every utterance of ``data`` (anything ``open_audio_source`` reads, labelled or not).
 
     Batches of up to ``batch_seconds`` of audio; ``inference.logits.ctc_logits`` makes each
     utterance's logits equal its logits alone, so batching does not change any result.
+    ``progress``: a bar on stderr (only when stderr is a terminal).
 
     Returns:
         ``records`` and one ``(frames, vocabulary)`` float32 array of ``logits`` per utterance.
     """
     return logits_of(
-        model, processor.feature_extractor, data, labelled_only=False, batch_seconds=batch_seconds
+        model,
+        processor.feature_extractor,
+        data,
+        labelled_only=False,
+        batch_seconds=batch_seconds,
+        progress=progress,
     )
 
 
 def greedy_texts(logits: list[np.ndarray], processor) -> list[str]:
-    """Greedy CTC transcripts by the tokenizer (repeats merged, blanks dropped), words single-spaced:
-    the text ``inference.transcribe`` writes for the same logits."""
-    ids = [x.argmax(-1).tolist() for x in logits]
-    return [" ".join(t.split()) for t in processor.tokenizer.batch_decode(ids)]
+    """Greedy CTC transcripts by the one greedy decoder (``decoding.greedy``: repeats merged, blanks
+    dropped, ``<unk>`` written ``⁇`` like the LM decoder does, words single-spaced)."""
+    labels = tokenizer_labels(processor.tokenizer)
+    return [greedy_decode(x, labels) for x in logits]
 
 
 def references_of(data: SetLogits, normalizer) -> list[str]:
@@ -80,10 +87,22 @@ def lm_processor(processor, lm_dir: str | os.PathLike[str]):
 
 
 def tune_lm_weights(
-    lm_proc, logits, references, beam_width: int, alphas=DEFAULT_ALPHAS, betas=DEFAULT_BETAS
+    lm_proc,
+    logits,
+    references,
+    beam_width: int,
+    alphas=DEFAULT_ALPHAS,
+    betas=DEFAULT_BETAS,
+    *,
+    progress: bool = False,
 ) -> dict:
-    """Grid-search alpha / beta on dev logits (``decoding.scoring``); ``{"alpha", "beta", "wer"}``."""
-    result = tune_lm_on_logits(lm_proc, logits, references, beam_width=beam_width, alphas=alphas, betas=betas)
+    """Grid-search alpha / beta on dev logits (``decoding.scoring``); ``{"alpha", "beta", "wer"}``.
+
+    ``progress``: a bar over the grid points on stderr (only when stderr is a terminal).
+    """
+    result = tune_lm_on_logits(
+        lm_proc, logits, references, beam_width=beam_width, alphas=alphas, betas=betas, progress=progress
+    )
     alpha, beta, wer = result.best
     return {"alpha": alpha, "beta": beta, "wer": wer}
 
@@ -111,19 +130,26 @@ def score_model(
     beam_width: int,
     alphas=DEFAULT_ALPHAS,
     betas=DEFAULT_BETAS,
+    *,
+    progress: bool = False,
 ) -> dict:
     """Dev (and test) WER / CER of a loaded model from its dev logits (alpha, beta tuned on them).
+
+    ``progress``: bars for the weight search, the test logits and each beam search on stderr (only
+    when stderr is a terminal).
 
     Returns ``{"alpha", "beta", "dev_wer_greedy", "dev_cer_greedy", "dev_wer_lm", "dev_cer_lm",
     "test_..." (None without test data)}``.
     """
     dev_refs = references_of(dev_data, loaded.normalizer)
-    weights = tune_lm_weights(loaded.lm, dev_data.logits, dev_refs, beam_width, alphas, betas)
+    weights = tune_lm_weights(
+        loaded.lm, dev_data.logits, dev_refs, beam_width, alphas, betas, progress=progress
+    )
     result: dict = {"alpha": weights["alpha"], "beta": weights["beta"]}
     result.update({f"{name}_{key}": None for name in ("dev", "test") for key in SCORE_KEYS})
     splits = [("dev", dev_data, dev_refs)]
     if test:
-        test_data = set_logits(loaded.model, loaded.processor, test)
+        test_data = set_logits(loaded.model, loaded.processor, test, progress=progress)
         splits.append(("test", test_data, references_of(test_data, loaded.normalizer)))
     for name, data, refs in splits:
         scores = score_logits(
@@ -134,6 +160,7 @@ def score_model(
             alpha=weights["alpha"],
             beta=weights["beta"],
             beam_width=beam_width,
+            progress=progress,
         )
         result.update({f"{name}_{key}": value for key, value in scores.items()})
     return result
@@ -147,12 +174,14 @@ def evaluate_model(
     beam_width: int,
     alphas=DEFAULT_ALPHAS,
     betas=DEFAULT_BETAS,
+    *,
+    progress: bool = False,
 ) -> dict:
     """Dev (and test) WER / CER of a CTC model folder, greedy and with the LM (alpha, beta tuned on dev):
-    ``score_model`` of the loaded model; the same keys."""
+    ``score_model`` of the loaded model; the same keys. ``progress``: as ``score_model``."""
     loaded = LoadedModel.load(model_dir, lm_dir)
-    dev_data = set_logits(loaded.model, loaded.processor, dev)
-    return score_model(loaded, dev_data, test, beam_width, alphas, betas)
+    dev_data = set_logits(loaded.model, loaded.processor, dev, progress=progress)
+    return score_model(loaded, dev_data, test, beam_width, alphas, betas, progress=progress)
 
 
 __all__ = [
