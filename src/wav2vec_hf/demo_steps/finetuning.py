@@ -24,6 +24,7 @@ def budget_arguments(run: DemoRun) -> list[str]:
         "--head_steps", str(scale.head_steps),
         "--head_learning_rate", str(scale.head_learning_rate),
         "--learning_rate", str(scale.learning_rate),
+        "--tri_stage_ratios", scale.tri_stage_ratios,
         "--per_device_train_batch_size", str(scale.batch_size),
         # Evaluated once at the end (and decoded by the next step): no checkpoint picked on dev.
         "--eval_strategy", "no",
