@@ -20,7 +20,8 @@ One style for every command (``cli_options``, ``cli_config``):
 * **Fast help**: building this parser imports no torch / transformers / datasets (``import wav2vec_hf``
   defers its Auto-class registration until transformers is imported: ``import_hooks``); commands
   import what they need when they run. ``finetune`` and ``pretrain`` hand their options to
-  transformers' ``HfArgumentParser``, built only when they run or show ``--help``.
+  transformers' ``HfArgumentParser``, built only when they run or show ``--help`` (their help text is
+  also stored in the package and printed without building it: ``cli_help``).
 
 Also ``python -m wav2vec_hf <command>`` (``wav2vec_hf/__main__.py``), which is how an installed wheel
 runs a command under a launcher: ``accelerate launch -m wav2vec_hf pretrain ...``.
@@ -33,7 +34,7 @@ import importlib
 import pkgutil
 import sys
 
-from wav2vec_hf import commands
+from wav2vec_hf import cli_help, commands
 from wav2vec_hf.cli_options import SPELLINGS_NOTE, CommandParser, finish_command_parser
 from wav2vec_hf.extras import MissingExtraError
 
@@ -64,9 +65,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, use_stored_help: bool = True) -> int:
     """Entry point of the ``wav2vec-hf`` console script; a missing optional package exits 2 with the
-    ``pip install 'wav2vec-hf[extra]'`` command that installs it."""
+    ``pip install 'wav2vec-hf[extra]'`` command that installs it. ``finetune --help`` and
+    ``pretrain --help`` print their stored text when it matches the installed versions (``cli_help``)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if use_stored_help and argv[:1] and argv[0] in cli_help.COMMANDS and cli_help.is_help_request(argv[1:]):
+        text = cli_help.stored_help(argv[0])
+        if text is not None:  # exits as argparse's own --help does
+            sys.stdout.write(text)
+            raise SystemExit(0)
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
