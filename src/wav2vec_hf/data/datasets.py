@@ -39,6 +39,7 @@ from wav2vec_hf.data.audio import (
     normalize_waveform,
     payload_info,
 )
+from wav2vec_hf.data.augmentation import WaveformAugmentation
 from wav2vec_hf.data.batching import crop_offset
 from wav2vec_hf.data.sources import AudioSet, AudioStream
 from wav2vec_hf.data.validation import SkipReport, ValidationRules, check_on_bad, entry_error, record_from
@@ -66,7 +67,9 @@ def _skipped(error: AudioError, example_id: str, index: int) -> dict:
 class _AudioOptions:
     """Options shared by both datasets (rate, normalisation, crop, bad-input policy)."""
 
-    def __init__(self, target_rate, normalize, crop_samples, random_crop, seed, on_bad, strict_mono) -> None:
+    def __init__(
+        self, target_rate, normalize, crop_samples, random_crop, seed, on_bad, strict_mono, augment=None
+    ) -> None:
         if crop_samples is not None and crop_samples <= 0:
             raise ValueError(f"crop_samples must be positive or None, got {crop_samples}")
         self.target_rate = int(target_rate)
@@ -76,6 +79,7 @@ class _AudioOptions:
         self.seed = int(seed)
         self.on_bad = check_on_bad(on_bad)
         self.strict_mono = strict_mono
+        self.augment = augment
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -83,6 +87,8 @@ class _AudioOptions:
         self.epoch = int(epoch)
 
     def _example(self, waveform: np.ndarray, example_id: str, transcript, index: int) -> dict:
+        if self.augment is not None:
+            waveform = self.augment(waveform, self.target_rate)
         # Crop before normalising, so each crop is zero-mean / unit-variance like a whole utterance.
         waveform = _crop(waveform, self.crop_samples, self.random_crop, self.seed, self.epoch, index)
         if self.normalize:
@@ -108,6 +114,7 @@ class AudioDataset(_AudioOptions, Dataset):
         seed: crop seed.
         on_bad: ``"raise"`` or ``"skip"`` for audio that fails to load (see module docstring).
         strict_mono: refuse multi-channel audio instead of mixing it down.
+        augment: training augmentation applied before the crop (``data.augmentation``); ``None``: none.
     """
 
     def __init__(
@@ -121,8 +128,11 @@ class AudioDataset(_AudioOptions, Dataset):
         seed: int = 0,
         on_bad: str = "raise",
         strict_mono: bool = False,
+        augment: WaveformAugmentation | None = None,
     ) -> None:
-        super().__init__(target_rate, normalize, crop_samples, random_crop, seed, on_bad, strict_mono)
+        super().__init__(
+            target_rate, normalize, crop_samples, random_crop, seed, on_bad, strict_mono, augment
+        )
         if not isinstance(source, AudioSet):
             raise TypeError(
                 f"AudioDataset needs an AudioSet (from open_audio_source), got {type(source).__name__}; "

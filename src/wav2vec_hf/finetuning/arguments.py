@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 from transformers import HfArgumentParser, TrainingArguments
 
+from wav2vec_hf.data.augmentation import WaveformAugmentation
 from wav2vec_hf.finetuning.models import CTC_REDUCTIONS, CTCModelOptions
 from wav2vec_hf.finetuning.paper_recipes import FAIRSEQ_SCHEDULE, HEAD_FIRST_SCHEDULE, recipe_names
 from wav2vec_hf.finetuning.schedule import FrozenStartSchedule, TriStage, TwoPhaseSchedule
@@ -213,6 +214,29 @@ class DataArguments:
             "do (one more label per utterance, so one more CTC frame needed; transcripts are unchanged)"
         },
     )
+
+    speed_perturbation: str | None = field(
+        default=None,
+        metadata={
+            "help": "training audio only: play each utterance at a random speed in MIN,MAX (e.g. 0.9,1.1; "
+            "changes tempo and pitch, imitating other speakers)"
+        },
+    )
+    noise_snr_db: str | None = field(
+        default=None,
+        metadata={"help": "training audio only: add white noise at a random SNR in MIN,MAX dB (e.g. 20,40)"},
+    )
+
+    def __post_init__(self):
+        self.augmentation()  # a malformed range is a command-line error (exit 2), found before any work
+
+    def augmentation(self) -> WaveformAugmentation | None:
+        """The training augmentation these arguments describe (``None``: none).
+
+        Raises:
+            ValueError: a malformed range.
+        """
+        return WaveformAugmentation.from_options(self.speed_perturbation, self.noise_snr_db)
 
     def normalizer(self) -> TextNormalizer:
         """The transcript normaliser these arguments describe."""

@@ -46,6 +46,7 @@ from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from wav2vec_hf.data import AudioSet, SkipReport, ValidationRules, open_audio_source
 from wav2vec_hf.data.audio import DEFAULT_SAMPLE_RATE
+from wav2vec_hf.data.augmentation import WaveformAugmentation
 from wav2vec_hf.data.references import dataset_reference, describe_source
 from wav2vec_hf.finetuning.arguments import (
     DataArguments,
@@ -352,6 +353,7 @@ class _Data:
     train_source: AudioSet
     eval_source: AudioSet | None
     on_bad: str = "raise"
+    augment: WaveformAugmentation | None = None  # training audio only
     train: CTCSet | None = None
     evaluation: CTCSet | None = None
     reports: dict = field(default_factory=dict)
@@ -359,6 +361,7 @@ class _Data:
 
 def _open_data(data_args: DataArguments) -> _Data:
     """Open and validate the training and evaluation sources."""
+    augment = data_args.augmentation()  # a malformed range fails before any file is read
     max_samples = (
         int(data_args.max_train_seconds * DEFAULT_SAMPLE_RATE) if data_args.max_train_seconds else None
     )
@@ -376,7 +379,7 @@ def _open_data(data_args: DataArguments) -> _Data:
             data_args.eval, transcripts=data_args.eval_transcripts, split=data_args.eval_split, data_args=data_args,
             rules=replace(rules, max_samples=None), name=f"eval {eval_name}",
         )  # fmt: skip
-    return _Data(train, evaluation, on_bad=data_args.on_bad)
+    return _Data(train, evaluation, on_bad=data_args.on_bad, augment=augment)
 
 
 def _check_transcripts(
@@ -439,7 +442,9 @@ def _build_trainer(
     head_names, body_names = head_parameter_names(model), body_parameter_names(model, options)
     schedule = recipe_args.learning_rate_schedule(max(args.max_steps, 0), args.learning_rate)
     logger.info("schedule %s", schedule.describe())
-    train_dataset = CTCDataset(data.train, target_rate=rate, normalize=normalize, on_bad=data.on_bad)
+    train_dataset = CTCDataset(
+        data.train, target_rate=rate, normalize=normalize, on_bad=data.on_bad, augment=data.augment
+    )
     eval_dataset = None
     freeze = HeadFirstCallback(
         model,

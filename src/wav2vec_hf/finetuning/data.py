@@ -30,6 +30,7 @@ from torch.utils.data import Dataset
 
 from wav2vec_hf.data import AudioCollator, AudioDataset, AudioSet, SkipReport
 from wav2vec_hf.data.audio import DEFAULT_SAMPLE_RATE, resampled_length
+from wav2vec_hf.data.augmentation import WaveformAugmentation
 from wav2vec_hf.finetuning.vocabulary import UnknownCharacterReport, Vocabulary
 
 TOO_SHORT_FOR_LABELS = "too_short_for_labels"
@@ -144,6 +145,9 @@ class CTCDataset(Dataset):
         target_rate: the model's sample rate (Hz).
         normalize: per-utterance zero mean / unit variance (the feature extractor's ``do_normalize``).
         on_bad: audio that fails to decode: ``"raise"`` or ``"skip"`` (see ``AudioDataset``).
+        augment: training augmentation (speed perturbation, noise), applied before normalisation.
+            A sped-up utterance has fewer frames: one that then cannot emit its labels gets infinite
+            CTC loss, which ``ctc_zero_infinity`` (the default) zeroes.
     """
 
     def __init__(
@@ -153,9 +157,12 @@ class CTCDataset(Dataset):
         target_rate: int = DEFAULT_SAMPLE_RATE,
         normalize: bool = False,
         on_bad: str = "raise",
+        augment: WaveformAugmentation | None = None,
     ) -> None:
         self.ctc_set = ctc_set
-        self.audio = AudioDataset(ctc_set.audio, target_rate=target_rate, normalize=normalize, on_bad=on_bad)
+        self.audio = AudioDataset(
+            ctc_set.audio, target_rate=target_rate, normalize=normalize, on_bad=on_bad, augment=augment
+        )
 
     def __len__(self) -> int:
         return len(self.ctc_set)

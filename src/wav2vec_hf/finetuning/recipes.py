@@ -16,7 +16,8 @@ weights are chosen without looking at the test set::
     wav2vec-hf tune-lm --model runs/fsdd --eval runs/fsdd-data/dev.tsv
     wav2vec-hf evaluate --model runs/fsdd --data runs/fsdd-data/dev.tsv runs/fsdd-data/test.tsv
 
-(``FSDD_FINETUNE_ARGUMENTS`` holds the fine-tuning options.) The loader resamples the 8 kHz audio to
+(``FSDD_FINETUNE_ARGUMENTS`` holds the fine-tuning options.) Those test speakers are the training
+speakers; ``fsdd-speakers`` (``speaker_recipe``) scores voices the model never heard. The loader resamples the 8 kHz audio to
 the model's 16 kHz. The LM text is the training transcripts (the ten digit words).
 """
 
@@ -184,11 +185,21 @@ def fsdd_low_resource_split(
     )
 
 
+USAGE = (
+    "usage: python -m wav2vec_hf.finetuning.recipes fsdd REAL_DIR OUT_DIR\n"
+    "       python -m wav2vec_hf.finetuning.recipes fsdd-speakers REAL_DIR OUT_DIR [--test TSV] [...] (--help)"
+)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``python -m wav2vec_hf.finetuning.recipes fsdd REAL_DIR OUT_DIR``."""
+    """``fsdd REAL_DIR OUT_DIR`` (write the tables) or ``fsdd-speakers ...`` (``speaker_recipe``: unseen voices)."""
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["fsdd-speakers"]:
+        from wav2vec_hf.finetuning.speaker_recipe import main as speakers
+
+        return speakers(argv[1:])
     if len(argv) != 3 or argv[0] != "fsdd":
-        print("usage: python -m wav2vec_hf.finetuning.recipes fsdd REAL_DIR OUT_DIR", file=sys.stderr)
+        print(USAGE, file=sys.stderr)
         return 2
     train, dev, test = fsdd_split(argv[1], argv[2])
     low = fsdd_low_resource_split(argv[1], argv[2])

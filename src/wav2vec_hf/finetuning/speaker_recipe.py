@@ -1,0 +1,304 @@
+"""FSDD digits from speakers the model never heard: leave-one-speaker-out, or a test table of new speakers.
+
+FSDD's own test split (recordings 0-4) holds out recordings, not voices: a model scored there has
+heard every test speaker. This recipe measures what a user needs, recognition of new voices:
+
+* **leave-one-speaker-out** (default): for each of the public speakers, fine-tune on the other
+  speakers' recordings 5-49, choose the checkpoint and the LM weights on their recordings 0-4
+  (``dev``), and score **every** recording of the held-out speaker (``test``), which nothing
+  above looked at. Per fold, greedy and with the 2-gram digit LM, then the mean over folds;
+* ``--test TSV``: fine-tune on all the public speakers (dev: their recordings 0-4) and score that
+  table (columns ``path``, ``transcript``): recordings of speakers outside the public set.
+
+Every run is ``wav2vec-hf finetune`` -> ``build-lm`` (order 2 over the training transcripts)
+-> ``tune-lm`` on dev -> ``evaluate``, with ``FSDD_SPEAKER_FINETUNE_ARGUMENTS``. What made new voices
+recognisable is measured in docs/real-speech.md::
+
+    python -m wav2vec_hf.finetuning.recipes fsdd-speakers ../shared/data/real runs/fsdd-speakers
+    python -m wav2vec_hf.finetuning.recipes fsdd-speakers ../shared/data/real runs/fsdd-new --test new.tsv
+
+The table goes to stdout and ``OUT_DIR/results.json``; the last stdout line is JSON
+``{"wer_greedy": ..., "wer_lm": ...}`` in percent (the mean over folds, or the ``--test`` table's).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from wav2vec_hf.finetuning.recipes import DIGIT_WORDS, FSDD_NAME, LM_TEXT_FILE
+
+PROG = "python -m wav2vec_hf.finetuning.recipes fsdd-speakers"
+DEV_INDICES = range(5)  # FSDD's test recordings of the training speakers choose checkpoints and LM weights
+LM_ORDER = 2
+
+# The seen-speaker recipe's model and masking (a 1.8M-parameter wav2vec 2.0 fine-tuned from scratch);
+# docs/real-speech.md measures the levers tried on top of it (options after -- add them).
+FSDD_SPEAKER_FINETUNE_ARGUMENTS = (
+    "--model", "wav2vec2-small-cpu", "--from_scratch",
+    "--mask_time_prob", "0.3", "--mask_time_length", "3",
+    "--mask_feature_prob", "0.1", "--mask_feature_length", "16",
+    "--head_steps", "200", "--per_device_train_batch_size", "32",
+)  # fmt: skip
+FSDD_SPEAKER_UPDATES = 1500
+
+
+@dataclass(frozen=True)
+class SpeakerTables:
+    """One run's tables (``path / transcript / speaker`` TSVs) and LM text."""
+
+    name: str
+    train: Path
+    dev: Path
+    test: Path
+    lm_text: Path
+
+
+@dataclass(frozen=True)
+class SpeakerScore:
+    """One run's word error rates, in percent."""
+
+    name: str
+    seed: int
+    dev_greedy: float
+    dev_lm: float
+    test_greedy: float
+    test_lm: float
+    test_utterances: int
+    seconds: float
+
+
+def _fsdd_records(real_dir: str | os.PathLike) -> list[tuple[str, str, str, int]]:
+    """``[(absolute path, transcript, speaker, recording index)]`` of ``real_dir/fsdd``."""
+    folder = Path(real_dir) / "fsdd"
+    rows = []
+    for path in sorted(folder.glob("*.wav")):
+        match = FSDD_NAME.match(path.name)
+        if match:
+            rows.append(
+                (str(path.resolve()), DIGIT_WORDS[int(match.group(1))], match.group(2), int(match.group(3)))
+            )
+    speakers = {row[2] for row in rows}
+    if len(speakers) < 2:
+        raise FileNotFoundError(
+            f"{folder}: found {len(speakers)} FSDD speaker(s) in files named '<digit>_<speaker>_<index>.wav'; "
+            "leave-one-speaker-out needs at least 2. Point at the folder that holds fsdd/."
+        )
+    return rows
+
+
+def _write(path: Path, rows) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
+        writer.writerow(["path", "transcript", "speaker"])
+        writer.writerows((row[0], row[1], f"fsdd_{row[2]}") for row in rows)
+    return path
+
+
+def _tables(out: Path, name: str, train, dev, test) -> SpeakerTables:
+    lm_text = out / name / LM_TEXT_FILE
+    lm_text.parent.mkdir(parents=True, exist_ok=True)
+    lm_text.write_text("".join(f"{row[1]}\n" for row in train), encoding="utf-8")
+    return SpeakerTables(
+        name, _write(out / name / "train.tsv", train), _write(out / name / "dev.tsv", dev),
+        _write(out / name / "test.tsv", test) if test else None, lm_text,
+    )  # fmt: skip
+
+
+def leave_one_speaker_out(
+    real_dir: str | os.PathLike, out_dir: str | os.PathLike, speakers: list[str] | None = None
+) -> list[SpeakerTables]:
+    """Write one fold's tables per held-out speaker under ``out_dir/<speaker>/`` (see the module docstring).
+
+    Args:
+        real_dir: the folder holding ``fsdd/``.
+        out_dir: where the folds go.
+        speakers: the speakers to hold out (default: every one, sorted).
+
+    Raises:
+        FileNotFoundError: fewer than two FSDD speakers found.
+        ValueError: a requested speaker is not in the set.
+    """
+    rows = _fsdd_records(real_dir)
+    present = sorted({row[2] for row in rows})
+    unknown = sorted(set(speakers or ()) - set(present))
+    if unknown:
+        raise ValueError(
+            f"--folds {', '.join(unknown)}: not an FSDD speaker here (have {', '.join(present)})"
+        )
+    folds = []
+    for held_out in speakers or present:
+        seen = [row for row in rows if row[2] != held_out]
+        folds.append(_tables(
+            Path(out_dir), held_out,
+            train=[row for row in seen if row[3] not in DEV_INDICES],
+            dev=[row for row in seen if row[3] in DEV_INDICES],
+            test=[row for row in rows if row[2] == held_out],
+        ))  # fmt: skip
+    return folds
+
+
+def all_speakers(real_dir: str | os.PathLike, out_dir: str | os.PathLike) -> SpeakerTables:
+    """Tables for training on every public speaker (dev: recordings 0-4); ``test`` is left to the caller."""
+    rows = _fsdd_records(real_dir)
+    return _tables(
+        Path(out_dir), "all",
+        train=[row for row in rows if row[3] not in DEV_INDICES],
+        dev=[row for row in rows if row[3] in DEV_INDICES],
+        test=None,
+    )  # fmt: skip
+
+
+def check_test_table(path: str | os.PathLike) -> Path:
+    """The ``--test`` table, checked for the columns it needs.
+
+    Raises:
+        ValueError: missing file, or no ``path`` / ``transcript`` column, or no rows.
+    """
+    table = Path(path)
+    if not table.is_file():
+        raise ValueError(f"--test {table}: no such file; give a TSV with columns path, transcript")
+    with table.open(encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle, delimiter="\t")
+        columns = set(reader.fieldnames or ())
+        rows = sum(1 for _ in reader)
+    if not {"path", "transcript"} <= columns:
+        raise ValueError(
+            f"--test {table}: needs the columns path and transcript (tab-separated), has {sorted(columns)}"
+        )
+    if rows == 0:
+        raise ValueError(f"--test {table}: no rows")
+    return table
+
+
+def run_one(
+    tables: SpeakerTables, test: Path, out: Path, *, seed: int, updates: int, extra: list[str]
+) -> SpeakerScore:
+    """Fine-tune, attach and tune the LM, score dev and ``test`` (see the module docstring).
+
+    Raises:
+        RuntimeError: a step failed (its exit status and the run folder are named).
+    """
+    from wav2vec_hf.cli import main as cli
+
+    started = time.perf_counter()
+    model, lm, scores = out / "model", out / "lm", out / "scores.json"
+    evaluation_steps = str(max(updates // 3, 1))
+    steps = [
+        ["finetune", *FSDD_SPEAKER_FINETUNE_ARGUMENTS, "--max_steps", str(updates),
+         "--eval_steps", evaluation_steps, "--save_steps", evaluation_steps, "--seed", str(seed),
+         "--disable_tqdm", "true", *extra,
+         "--train", str(tables.train), "--eval", str(tables.dev), "--output_dir", str(model)],
+        ["build-lm", "--text", str(tables.lm_text), "--order", str(LM_ORDER), "--out", str(lm), "--attach", str(model)],
+        ["tune-lm", "--model", str(model), "--eval", str(tables.dev)],
+        ["evaluate", "--model", str(model), "--data", str(tables.dev), str(test), "--json", str(scores)],
+    ]  # fmt: skip
+    for argv in steps:
+        code = cli(argv)
+        if code != 0:
+            raise RuntimeError(f"{argv[0]} exited with status {code} for run {out}; see its messages above")
+    result = json.loads(scores.read_text(encoding="utf-8"))["sets"]
+    dev, held_out = result[str(tables.dev)], result[str(test)]
+    return SpeakerScore(
+        name=tables.name, seed=seed,
+        dev_greedy=100 * dev["wer_greedy"], dev_lm=100 * dev["wer_lm"],
+        test_greedy=100 * held_out["wer_greedy"], test_lm=100 * held_out["wer_lm"],
+        test_utterances=int(held_out["utterances"]), seconds=time.perf_counter() - started,
+    )  # fmt: skip
+
+
+def format_table(scores: list[SpeakerScore]) -> str:
+    """A Markdown table: one row per run, then the mean (WER in percent)."""
+    lines = [
+        "| held-out speaker | seed | dev WER greedy | dev WER LM | test WER greedy | test WER LM | test utterances | minutes |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for s in scores:
+        lines.append(
+            f"| {s.name} | {s.seed} | {s.dev_greedy:.1f} | {s.dev_lm:.1f} | {s.test_greedy:.1f} | {s.test_lm:.1f} "
+            f"| {s.test_utterances} | {s.seconds / 60:.1f} |"
+        )
+    mean = summary(scores)
+    lines.append(f"| **mean** | | | | **{mean['wer_greedy']:.1f}** | **{mean['wer_lm']:.1f}** | | |")
+    return "\n".join(lines)
+
+
+def summary(scores: list[SpeakerScore]) -> dict[str, float]:
+    """Mean test WER (percent) over runs: ``{"wer_greedy", "wer_lm"}``."""
+    count = len(scores)
+    return {
+        "wer_greedy": round(sum(s.test_greedy for s in scores) / count, 2),
+        "wer_lm": round(sum(s.test_lm for s in scores) / count, 2),
+    }
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
+    parser.add_argument("real_dir", help="folder holding fsdd/ (../shared/data/real)")
+    parser.add_argument("out_dir", help="where tables, models and results.json go")
+    parser.add_argument(
+        "--test",
+        default=None,
+        help="TSV (path, transcript) of other speakers: train on all public ones and score it",
+    )
+    parser.add_argument("--folds", nargs="+", default=None, help="held-out speakers (default: every one)")
+    parser.add_argument(
+        "--seeds", nargs="+", type=int, default=[0], help="fine-tuning seeds (one run per fold and seed)"
+    )
+    parser.add_argument("--max_steps", type=int, default=FSDD_SPEAKER_UPDATES, help="updates per run")
+    parser.epilog = "Options after -- go to `wav2vec-hf finetune` (they override the recipe's)."
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    """``fsdd-speakers REAL_DIR OUT_DIR [--test TSV] [--folds ...] [--seeds ...] [--max_steps N] [-- FINETUNE...]``."""
+    split = argv.index("--") if "--" in argv else len(argv)
+    args, extra = build_parser().parse_args(argv[:split]), argv[split + 1 :]
+    out = Path(args.out_dir)
+    try:
+        if args.max_steps <= 0:
+            raise ValueError(f"--max_steps must be positive, got {args.max_steps}")
+        if args.test is not None:
+            test = check_test_table(args.test).resolve()
+            runs = [(all_speakers(args.real_dir, out), test)]
+        else:
+            runs = [(tables, tables.test) for tables in leave_one_speaker_out(args.real_dir, out, args.folds)]
+    except (ValueError, FileNotFoundError) as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return 2
+    scores = []
+    for tables, test in runs:
+        for seed in args.seeds:
+            scores.append(run_one(tables, test, out / tables.name / f"seed{seed}", seed=seed,
+                                  updates=args.max_steps, extra=extra))  # fmt: skip
+            print(f"{tables.name} seed {seed}: {json.dumps(asdict(scores[-1]))}", flush=True)
+    mean = summary(scores)
+    (out / "results.json").write_text(
+        json.dumps({"runs": [asdict(s) for s in scores], "mean": mean, "test": args.test}, indent=2) + "\n",
+        encoding="utf-8",
+    )
+    print(format_table(scores))
+    print(json.dumps(mean))
+    return 0
+
+
+__all__ = [
+    "FSDD_SPEAKER_FINETUNE_ARGUMENTS",
+    "FSDD_SPEAKER_UPDATES",
+    "SpeakerScore",
+    "SpeakerTables",
+    "all_speakers",
+    "check_test_table",
+    "format_table",
+    "leave_one_speaker_out",
+    "main",
+    "run_one",
+    "summary",
+]
