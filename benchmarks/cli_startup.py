@@ -3,9 +3,10 @@
 Each help runs ``--repeats`` times as a fresh ``python -m wav2vec_hf ...`` process (the console
 script does the same import work); the fastest wall time counts, as does the CPU time of that child
 (user + system, from ``resource.getrusage(RUSAGE_CHILDREN)``), which says more than wall time on a
-busy machine. The goal is 1.5 s or less; ``finetune`` and ``pretrain`` build transformers'
-``HfArgumentParser`` over ``TrainingArguments`` for their help, so they pay for importing
-transformers and torch. Also reported: the imports of the parser-building path (``build_parser``),
+busy machine. The goal is 1.5 s or less; ``finetune`` and ``pretrain`` print the help text stored
+in the package when it was made with the installed transformers (``cli_help``), and otherwise build
+transformers' ``HfArgumentParser`` over ``TrainingArguments``, paying for importing transformers and
+torch. Also reported: the imports of the parser-building path (``build_parser``),
 which should hold no torch / transformers / datasets. The last line is one JSON object.
 
     python benchmarks/cli_startup.py                 # every command, best of 3

@@ -112,3 +112,19 @@ def test_the_last_line_is_the_json_summary(one_fold):
     lines, results = one_fold
     assert json.loads(lines[-1]) == results["mean"]
     assert set(results["mean"]) == {"wer_greedy", "wer_lm"}
+
+
+def test_synthetic_voices_join_every_training_table_only(real_data_dir, tmp_path):
+    from wav2vec_hf.data.spoken_digits import synthesize_digits
+    from wav2vec_hf.finetuning.speaker_recipe import add_training_rows
+
+    synthetic = synthesize_digits(tmp_path / "synthetic", 2)
+    first = synthetic.read_bytes()
+    assert (
+        synthesize_digits(tmp_path / "again", 2).read_text().count("\n") == first.decode().count("\n") == 21
+    )
+    fold = leave_one_speaker_out(real_data_dir, tmp_path / "folds", ["george"])[0]
+    assert add_training_rows(fold, synthetic) == 20
+    transcripts = _column(fold.train, "transcript")
+    assert len(transcripts) == 1370 and set(transcripts) == set(_column(synthetic, "transcript"))
+    assert len(_column(fold.dev, "path")) == 150 and fold.lm_text.read_text().count("\n") == 1350

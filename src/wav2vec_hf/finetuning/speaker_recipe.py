@@ -156,6 +156,16 @@ def all_speakers(real_dir: str | os.PathLike, out_dir: str | os.PathLike) -> Spe
     )  # fmt: skip
 
 
+def add_training_rows(tables: SpeakerTables, extra_table: Path) -> int:
+    """Append the rows of ``extra_table`` (``path / transcript / speaker``) to ``tables.train``; returns
+    how many (the LM text stays the real training transcripts)."""
+    with extra_table.open(encoding="utf-8", newline="") as handle:
+        rows = [(r["path"], r["transcript"], r["speaker"]) for r in csv.DictReader(handle, delimiter="\t")]
+    with tables.train.open("a", encoding="utf-8", newline="") as handle:
+        csv.writer(handle, delimiter="\t", lineterminator="\n").writerows(rows)
+    return len(rows)
+
+
 def check_test_table(path: str | os.PathLike) -> Path:
     """The ``--test`` table, checked for the columns it needs.
 
@@ -253,6 +263,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--seeds", nargs="+", type=int, default=[0], help="fine-tuning seeds (one run per fold and seed)"
     )
     parser.add_argument("--max_steps", type=int, default=FSDD_SPEAKER_UPDATES, help="updates per run")
+    parser.add_argument(
+        "--synthetic_voices",
+        type=int,
+        default=0,
+        help="add the ten digits in this many eSpeak voices to every training table (data.spoken_digits)",
+    )
     parser.epilog = "Options after -- go to `wav2vec-hf finetune` (they override the recipe's)."
     return parser
 
@@ -270,9 +286,17 @@ def main(argv: list[str]) -> int:
             runs = [(all_speakers(args.real_dir, out), test)]
         else:
             runs = [(tables, tables.test) for tables in leave_one_speaker_out(args.real_dir, out, args.folds)]
+        if args.synthetic_voices < 0:
+            raise ValueError(f"--synthetic_voices must be >= 0, got {args.synthetic_voices}")
     except (ValueError, FileNotFoundError) as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
+    if args.synthetic_voices:
+        from wav2vec_hf.data.spoken_digits import synthesize_digits
+
+        synthetic = synthesize_digits(out / "synthetic_digits", args.synthetic_voices)
+        for tables, _ in runs:
+            add_training_rows(tables, synthetic)
     scores = []
     for tables, test in runs:
         for seed in args.seeds:
@@ -294,6 +318,7 @@ __all__ = [
     "FSDD_SPEAKER_UPDATES",
     "SpeakerScore",
     "SpeakerTables",
+    "add_training_rows",
     "all_speakers",
     "check_test_table",
     "format_table",
