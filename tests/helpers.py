@@ -75,3 +75,14 @@ def torchrun_command(processes: int) -> list[str]:
         sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(processes),
         "--master_addr", "127.0.0.1", "--master_port", str(free_port()),
     ]  # fmt: skip
+
+
+def levenshtein(a, b) -> int:
+    """Plain O(nm) edit distance with unit costs over two sequences: the definition the error-rate code
+    promises, for tests to compare against."""
+    row = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        previous, row[0] = row[:], i
+        for j, y in enumerate(b, 1):
+            row[j] = min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (x != y))
+    return row[-1]

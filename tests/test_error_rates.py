@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.helpers import levenshtein
 from wav2vec_hf.error_rates import (
     ErrorCounts,
     align,
@@ -14,17 +15,6 @@ from wav2vec_hf.error_rates import (
     word_error_rate,
     word_errors,
 )
-
-
-def _levenshtein(a, b) -> int:
-    """Plain O(nm) edit distance (unit costs), the definition the package promises."""
-    row = list(range(len(b) + 1))
-    for i, x in enumerate(a, 1):
-        previous, row[0] = row[:], i
-        for j, y in enumerate(b, 1):
-            row[j] = min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (x != y))
-    return row[-1]
-
 
 # Few distinct words and letters, so that matches, ties and repeats are common; whitespace of every
 # kind (tabs, newlines, runs of spaces) separates words.
@@ -42,7 +32,7 @@ PAIRS = st.lists(st.tuples(TEXT, TEXT), max_size=6)
 
 def _expected(pairs, split) -> tuple[int, int]:
     """(sum of edit distances, sum of reference tokens) over ``pairs``."""
-    edits = sum(_levenshtein(split(r), split(h)) for r, h in pairs)
+    edits = sum(levenshtein(split(r), split(h)) for r, h in pairs)
     return edits, sum(len(split(r)) for r, _ in pairs)
 
 
@@ -79,7 +69,7 @@ def test_set_rates_are_summed_edit_distances_over_summed_reference_tokens(pairs)
 )
 def test_align_takes_any_hashable_tokens_and_its_operations_rebuild_the_lengths(reference, hypothesis):
     counts = align(reference, hypothesis)
-    assert counts.errors == _levenshtein(reference, hypothesis)  # 1 and "1" are different tokens
+    assert counts.errors == levenshtein(reference, hypothesis)  # 1 and "1" are different tokens
     assert counts.reference_length == len(reference)
     assert len(reference) - counts.deletions + counts.insertions == len(hypothesis)
     assert min(counts.substitutions, counts.deletions, counts.insertions) >= 0

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from transformers import EvalPrediction
 
+from tests.helpers import levenshtein
 from wav2vec_hf.finetuning.metrics import (
     CTCMetrics,
     ErrorCounts,
@@ -21,23 +22,13 @@ from wav2vec_hf.finetuning.metrics import (
 from wav2vec_hf.finetuning.vocabulary import Vocabulary
 
 
-def _reference_distance(a, b) -> int:
-    """Plain O(nm) Levenshtein distance, for comparison."""
-    row = list(range(len(b) + 1))
-    for i, x in enumerate(a, 1):
-        previous, row[0] = row[:], i
-        for j, y in enumerate(b, 1):
-            row[j] = min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (x != y))
-    return row[-1]
-
-
 def test_alignment_counts_match_a_plain_levenshtein_distance():
     rng = random.Random(0)
     for _ in range(300):
         a = [rng.choice("abcd") for _ in range(rng.randint(0, 12))]
         b = [rng.choice("abcd") for _ in range(rng.randint(0, 12))]
         counts = align(a, b)
-        assert counts.errors == _reference_distance(a, b)
+        assert counts.errors == levenshtein(a, b)
         assert counts.reference_length == len(a)
         # the operations rebuild the lengths: |b| = |a| - deletions + insertions
         assert len(a) - counts.deletions + counts.insertions == len(b)
