@@ -41,7 +41,7 @@ LM_ORDER = 2
 
 # The seen-speaker recipe's model and masking (a 1.8M-parameter wav2vec 2.0 fine-tuned from scratch) plus
 # the levers measured best (mean leave-one-speaker-out WER with the LM 29.2% over two seeds, against
-# 32.3% without them; docs/real-speech.md): more voices (FSDD_SYNTHETIC_VOICES eSpeak voices saying the digits), speed
+# 34.5% without them; docs/real-speech.md): more voices (FSDD_SYNTHETIC_VOICES eSpeak voices saying the digits), speed
 # perturbation and noise. Options after -- override them (`-- --speed_perturbation ""` turns one off).
 FSDD_SPEAKER_FINETUNE_ARGUMENTS = (
     "--model", "wav2vec2-small-cpu", "--from_scratch",
