@@ -155,3 +155,13 @@ def test_a_test_table_of_other_speakers_is_scored_after_training_on_all_four(rea
         == {"wer_greedy": round(run["test_greedy"], 2), "wer_lm": round(run["test_lm"], 2)}
     )
     assert 0 <= last["wer_lm"] <= 100 and last["wer_greedy"] >= 0
+
+
+def test_a_bad_finetune_option_after_the_separator_exits_2_without_a_traceback(
+    real_data_dir, tmp_path, capsys
+):
+    argv = ["fsdd-speakers", str(real_data_dir), str(tmp_path / "out"), "--folds", "george",
+            "--synthetic_voices", "0", "--", "--speed_perturbation", "2,1"]  # fmt: skip
+    assert recipes_main(argv) == 2
+    err = capsys.readouterr().err
+    assert "--speed_perturbation" in err and "finetune exited with status 2" in err and "Traceback" not in err

@@ -66,6 +66,18 @@ FSDD_LOW_RESOURCE_FINETUNE_ARGUMENTS = (
 FSDD_SELF_TRAINING_KEEP_FRACTION = 0.6
 
 
+def fsdd_recordings(real_dir: str | os.PathLike) -> list[tuple[str, str, str, int]]:
+    """``[(absolute path, transcript, "fsdd_<speaker>", recording index), ...]`` of ``real_dir/fsdd``,
+    sorted by file name (files not named ``<digit>_<speaker>_<index>.wav`` are ignored)."""
+    rows = []
+    for path in sorted((Path(real_dir) / "fsdd").glob("*.wav")):
+        match = FSDD_NAME.match(path.name)
+        if match:
+            digit, speaker, index = int(match.group(1)), match.group(2), int(match.group(3))
+            rows.append((str(path.resolve()), DIGIT_WORDS[digit], f"fsdd_{speaker}", index))
+    return rows
+
+
 def _fsdd_rows(
     real_dir: str | os.PathLike, test_indices: range, dev_indices: range
 ) -> dict[str, list[tuple[str, str, str, int]]]:
@@ -74,13 +86,10 @@ def _fsdd_rows(
     if set(test_indices) & set(dev_indices):
         raise ValueError(f"FSDD split: test indices {test_indices} and dev indices {dev_indices} overlap")
     rows: dict[str, list[tuple[str, str, str, int]]] = {split: [] for split in FSDD_SPLITS}
-    for path in sorted(folder.glob("*.wav")):
-        match = FSDD_NAME.match(path.name)
-        if not match:
-            continue
-        digit, speaker, index = int(match.group(1)), match.group(2), int(match.group(3))
+    for row in fsdd_recordings(real_dir):
+        index = row[3]
         split = "test" if index in test_indices else "dev" if index in dev_indices else "train"
-        rows[split].append((str(path.resolve()), DIGIT_WORDS[digit], f"fsdd_{speaker}", index))
+        rows[split].append(row)
     if not all(rows.values()):
         raise FileNotFoundError(
             f"{folder}: no FSDD recordings named '<digit>_<speaker>_<index>.wav' (or none for one split); "
@@ -89,7 +98,7 @@ def _fsdd_rows(
     return rows
 
 
-def _write_table(path: Path, rows) -> Path:
+def write_table(path: Path, rows) -> Path:
     """A ``path / transcript / speaker`` TSV (what ``open_audio_source`` reads)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8", newline="") as handle:
@@ -126,7 +135,7 @@ def fsdd_split(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / LM_TEXT_FILE).write_text("".join(f"{row[1]}\n" for row in rows["train"]), encoding="utf-8")
-    train, dev, test = (_write_table(out / f"{split}.tsv", rows[split]) for split in FSDD_SPLITS)
+    train, dev, test = (write_table(out / f"{split}.tsv", rows[split]) for split in FSDD_SPLITS)
     return train, dev, test
 
 
@@ -180,9 +189,9 @@ def fsdd_low_resource_split(
                 )
     out = Path(out_dir)
     return LowResourceTables(
-        labeled=_write_table(out / "labeled.tsv", labeled),
-        unlabeled=_write_table(out / "unlabeled.tsv", unlabeled),
-        pretrain=_write_table(out / "pretrain.tsv", pretrain),
+        labeled=write_table(out / "labeled.tsv", labeled),
+        unlabeled=write_table(out / "unlabeled.tsv", unlabeled),
+        pretrain=write_table(out / "pretrain.tsv", pretrain),
     )
 
 
@@ -224,6 +233,8 @@ __all__ = [
     "LM_TEXT_FILE",
     "LowResourceTables",
     "fsdd_low_resource_split",
+    "fsdd_recordings",
     "fsdd_split",
     "main",
+    "write_table",
 ]

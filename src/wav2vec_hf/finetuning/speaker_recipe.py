@@ -33,7 +33,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from wav2vec_hf.finetuning.recipes import DIGIT_WORDS, FSDD_NAME, LM_TEXT_FILE
+from wav2vec_hf.finetuning.recipes import LM_TEXT_FILE, fsdd_recordings, write_table
 
 PROG = "python -m wav2vec_hf.finetuning.recipes fsdd-speakers"
 DEV_INDICES = range(5)  # FSDD's test recordings of the training speakers choose checkpoints and LM weights
@@ -54,6 +54,14 @@ FSDD_SYNTHETIC_VOICES = 150
 FSDD_SPEAKER_UPDATES = 1500
 
 
+class StepFailed(RuntimeError):
+    """A ``wav2vec-hf`` step of a run exited non-zero; ``code`` is its exit status."""
+
+    def __init__(self, step: str, code: int, run: Path):
+        super().__init__(f"{step} exited with status {code} for run {run}; see its message above")
+        self.code = code
+
+
 @dataclass(frozen=True)
 class SpeakerTables:
     """One run's tables (``path / transcript / speaker`` TSVs) and LM text."""
@@ -61,7 +69,7 @@ class SpeakerTables:
     name: str
     train: Path
     dev: Path
-    test: Path
+    test: Path | None  # None for ``all_speakers`` (the --test table is the caller's)
     lm_text: Path
 
 
@@ -80,31 +88,16 @@ class SpeakerScore:
 
 
 def _fsdd_records(real_dir: str | os.PathLike) -> list[tuple[str, str, str, int]]:
-    """``[(absolute path, transcript, speaker, recording index)]`` of ``real_dir/fsdd``."""
-    folder = Path(real_dir) / "fsdd"
-    rows = []
-    for path in sorted(folder.glob("*.wav")):
-        match = FSDD_NAME.match(path.name)
-        if match:
-            rows.append(
-                (str(path.resolve()), DIGIT_WORDS[int(match.group(1))], match.group(2), int(match.group(3)))
-            )
+    """``recipes.fsdd_recordings``, refused when fewer than two speakers are found."""
+    rows = fsdd_recordings(real_dir)
     speakers = {row[2] for row in rows}
     if len(speakers) < 2:
         raise FileNotFoundError(
-            f"{folder}: found {len(speakers)} FSDD speaker(s) in files named '<digit>_<speaker>_<index>.wav'; "
-            "leave-one-speaker-out needs at least 2. Point at the folder that holds fsdd/."
+            f"{Path(real_dir) / 'fsdd'}: found {len(speakers)} FSDD speaker(s) in files named "
+            "'<digit>_<speaker>_<index>.wav'; leave-one-speaker-out needs at least 2. "
+            "Point at the folder that holds fsdd/."
         )
     return rows
-
-
-def _write(path: Path, rows) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
-        writer.writerow(["path", "transcript", "speaker"])
-        writer.writerows((row[0], row[1], f"fsdd_{row[2]}") for row in rows)
-    return path
 
 
 def _tables(out: Path, name: str, train, dev, test) -> SpeakerTables:
@@ -112,8 +105,8 @@ def _tables(out: Path, name: str, train, dev, test) -> SpeakerTables:
     lm_text.parent.mkdir(parents=True, exist_ok=True)
     lm_text.write_text("".join(f"{row[1]}\n" for row in train), encoding="utf-8")
     return SpeakerTables(
-        name, _write(out / name / "train.tsv", train), _write(out / name / "dev.tsv", dev),
-        _write(out / name / "test.tsv", test) if test else None, lm_text,
+        name, write_table(out / name / "train.tsv", train), write_table(out / name / "dev.tsv", dev),
+        write_table(out / name / "test.tsv", test) if test else None, lm_text,
     )  # fmt: skip
 
 
@@ -132,7 +125,7 @@ def leave_one_speaker_out(
         ValueError: a requested speaker is not in the set.
     """
     rows = _fsdd_records(real_dir)
-    present = sorted({row[2] for row in rows})
+    present = sorted({row[2].removeprefix("fsdd_") for row in rows})
     unknown = sorted(set(speakers or ()) - set(present))
     if unknown:
         raise ValueError(
@@ -140,12 +133,12 @@ def leave_one_speaker_out(
         )
     folds = []
     for held_out in speakers or present:
-        seen = [row for row in rows if row[2] != held_out]
+        seen = [row for row in rows if row[2] != f"fsdd_{held_out}"]
         folds.append(_tables(
             Path(out_dir), held_out,
             train=[row for row in seen if row[3] not in DEV_INDICES],
             dev=[row for row in seen if row[3] in DEV_INDICES],
-            test=[row for row in rows if row[2] == held_out],
+            test=[row for row in rows if row[2] == f"fsdd_{held_out}"],
         ))  # fmt: skip
     return folds
 
@@ -199,7 +192,7 @@ def run_one(
     """Fine-tune, attach and tune the LM, score dev and ``test`` (see the module docstring).
 
     Raises:
-        RuntimeError: a step failed (its exit status and the run folder are named).
+        StepFailed: a step exited non-zero (its status and the run folder are named).
     """
     from wav2vec_hf.cli import main as cli
 
@@ -218,7 +211,7 @@ def run_one(
     for argv in steps:
         code = cli(argv)
         if code != 0:
-            raise RuntimeError(f"{argv[0]} exited with status {code} for run {out}; see its messages above")
+            raise StepFailed(argv[0], code, out)
     result = json.loads(scores.read_text(encoding="utf-8"))["sets"]
     dev, held_out = result[str(tables.dev)], result[str(test)]
     return SpeakerScore(
@@ -306,8 +299,13 @@ def main(argv: list[str]) -> int:
     scores = []
     for tables, test in runs:
         for seed in args.seeds:
-            scores.append(run_one(tables, test, out / tables.name / f"seed{seed}", seed=seed,
-                                  updates=args.max_steps, extra=extra))  # fmt: skip
+            try:
+                score = run_one(tables, test, out / tables.name / f"seed{seed}", seed=seed,
+                                updates=args.max_steps, extra=extra)  # fmt: skip
+            except StepFailed as error:  # its own message (one line) is already on stderr
+                print(f"{PROG}: error: {error}", file=sys.stderr)
+                return error.code
+            scores.append(score)
             print(f"{tables.name} seed {seed}: {json.dumps(asdict(scores[-1]))}", flush=True)
     mean = summary(scores)
     (out / "results.json").write_text(
@@ -325,6 +323,7 @@ __all__ = [
     "FSDD_SYNTHETIC_VOICES",
     "SpeakerScore",
     "SpeakerTables",
+    "StepFailed",
     "add_training_rows",
     "all_speakers",
     "check_test_table",
