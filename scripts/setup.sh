@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up a Python environment for wav2vec-hf: a virtual environment in .venv (or the one that is
 # already active), torch, the package with every extra and its test tools (`.[all,test]`: what the
-# test suite and `make demo` need), and pyctcdecode.
+# test suite and `make demo` need), and pyctcdecode (the reference decoder the tests compare with;
+# the package itself never imports it).
 #
 # torch: an installed torch (CPU or CUDA) is kept as it is. Otherwise the CPU build 2.13.0 is taken
 # when pip can find it without an index (machines that keep wheels on disk), the CPU index of
@@ -9,7 +10,7 @@
 #
 # pyctcdecode: its only release declares numpy<2, which would make pip downgrade numpy and break
 # pyarrow (and so `import datasets`). It runs fine with numpy 2, so it is installed with --no-deps;
-# its runtime need (pygtrie) is in our `lm` extra.
+# its runtime need (pygtrie) is in our `test` extra.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

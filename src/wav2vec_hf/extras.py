@@ -4,7 +4,7 @@
 conversion and the Hub need. The rest comes with an extra (``[project.optional-dependencies]`` of
 pyproject.toml)::
 
-    lm           kenlm, pygtrie      beam search with an n-gram LM (pygtrie: for pyctcdecode)
+    lm           kenlm               beam search with an n-gram LM
     plots        matplotlib          pretraining's PNG curves, the demo's figures
     tts          espeakng-loader     the built-in synthetic corpus (eSpeak NG)
     tensorboard  tensorboard         pretraining's default tracker
@@ -32,7 +32,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "tensorboard": ("tensorboard",),
     "seq2seq": ("sentencepiece",),
 }
-"""Extra name -> the modules it provides (those the package imports; pygtrie is pyctcdecode's)."""
+"""Extra name -> the modules it provides (those the package imports)."""
 EXTRAS["demo"] = EXTRAS["lm"] + EXTRAS["plots"] + EXTRAS["tts"]
 
 DISTRIBUTIONS = {"espeakng_loader": "espeakng-loader"}

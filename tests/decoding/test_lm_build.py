@@ -12,7 +12,7 @@ from tests.decoding.support import VOCAB, make_model_folder
 from wav2vec_hf.cli import main
 from wav2vec_hf.decoding.lm_build import build_lm
 from wav2vec_hf.decoding.lm_text import LmTextNormalizer, read_vocabulary
-from wav2vec_hf.decoding.processor import CTCProcessorWithLM
+from wav2vec_hf.decoding.processor import CTCProcessorWithLanguageModel
 
 LOWERCASE_VOCAB = {
     "<pad>": 0,
@@ -74,7 +74,7 @@ def test_build_lm_command_normalises_like_the_model_and_attaches(tmp_path, capsy
     assert code == 0
     printed = capsys.readouterr().out
     assert "attached to" in printed and "alpha=0.9 beta=0.4" in printed
-    processor = CTCProcessorWithLM.from_pretrained(model)
+    processor = CTCProcessorWithLanguageModel.from_pretrained(model)
     assert processor.language_model.unigrams == ["A", "BOX", "DOG", "FELL", "OLD", "RAN", "RED", "SAW", "THE"]
     assert processor.language_model.weights.alpha == 0.9
 

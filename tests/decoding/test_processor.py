@@ -21,7 +21,11 @@ from tests.decoding.support import (
 from wav2vec_hf.decoding.alphabet import AlphabetError
 from wav2vec_hf.decoding.decoder import DecodingError
 from wav2vec_hf.decoding.language_model import FusionWeights, LanguageModelError
-from wav2vec_hf.decoding.processor import CTCProcessorWithLM, attach_language_model, write_fusion_weights
+from wav2vec_hf.decoding.processor import (
+    CTCProcessorWithLanguageModel,
+    attach_language_model,
+    write_fusion_weights,
+)
 
 
 @pytest.fixture(scope="module")
@@ -65,34 +69,51 @@ def test_saved_folder_has_the_hub_layout_and_round_trips(model_dir):
     attrs = json.loads((model_dir / "language_model" / "attrs.json").read_text())
     assert attrs == {"alpha": 0.6, "beta": 1.2, "unk_score_offset": -10.0, "score_boundary": True}
     config = json.loads((model_dir / "processor_config.json").read_text())
-    assert config["processor_class"] == "Wav2Vec2ProcessorWithLM"
-    assert config["feature_extractor"]["processor_class"] == "Wav2Vec2ProcessorWithLM"
+    assert config["processor_class"] == "CTCProcessorWithLanguageModel"
+    assert config["feature_extractor"]["processor_class"] == "CTCProcessorWithLanguageModel"
+    tokenizer_config = json.loads((model_dir / "tokenizer_config.json").read_text())
+    assert tokenizer_config["processor_class"] == "CTCProcessorWithLanguageModel"
     assert json.loads((model_dir / "alphabet.json").read_text()) == {"labels": LABELS, "is_bpe": False}
 
-    processor = CTCProcessorWithLM.from_pretrained(model_dir)
+    processor = CTCProcessorWithLanguageModel.from_pretrained(model_dir)
     assert processor.language_model.weights == FusionWeights(0.6, 1.2, -10.0, True)
     transcripts, logits = clean_logits(4)
     out = processor.batch_decode(logits)
     assert out.text == transcripts
     resaved = model_dir.parent / "resaved"
     processor.save_pretrained(resaved)
-    again = CTCProcessorWithLM.from_pretrained(resaved)
+    again = CTCProcessorWithLanguageModel.from_pretrained(resaved)
     assert again.batch_decode(logits).total_score == pytest.approx(out.total_score)
 
 
-def test_autoprocessor_and_stock_pyctcdecode_read_our_folder(model_dir):
+def test_autoprocessor_gives_ours_and_stock_pyctcdecode_still_reads_the_folder(model_dir):
+    from pyctcdecode import BeamSearchDecoderCTC
     from transformers import AutoProcessor
 
-    stock = AutoProcessor.from_pretrained(str(model_dir))
-    assert type(stock).__name__ == "Wav2Vec2ProcessorWithLM"
-    assert stock.decoder.model_container[stock.decoder._model_key].alpha == 0.6
+    loaded = AutoProcessor.from_pretrained(str(model_dir))
+    assert type(loaded) is CTCProcessorWithLanguageModel
+    assert loaded.language_model.weights.alpha == 0.6
     transcripts, logits = clean_logits(3, seed=1)
     padded = np.full((3, max(x.shape[0] for x in logits), len(LABELS)), -100.0, dtype=np.float32)
     for i, x in enumerate(logits):
         padded[i, : x.shape[0]] = x
-    assert list(stock.batch_decode(padded).text) == transcripts
-    ours = CTCProcessorWithLM.from_pretrained(model_dir)
-    assert ours.batch_decode(padded).text == transcripts  # -100 rows are padding here too
+    assert loaded.batch_decode(padded).text == transcripts  # -100 rows are padding
+    # The layout stays pyctcdecode's: the reference decoder reads our folder and agrees.
+    reference = BeamSearchDecoderCTC.load_from_dir(str(model_dir))
+    assert reference.model_container[reference._model_key].alpha == 0.6
+    assert [reference.decode(x) for x in logits] == transcripts
+
+
+def test_stock_named_folders_keep_the_stock_class_while_transformers_ships_it(tmp_path, model_dir):
+    from transformers import AutoProcessor
+
+    folder = tmp_path / "stock_named"
+    shutil.copytree(model_dir, folder)
+    for name in ("processor_config.json", "tokenizer_config.json"):
+        text = (folder / name).read_text().replace("CTCProcessorWithLanguageModel", "Wav2Vec2ProcessorWithLM")
+        (folder / name).write_text(text)
+    assert type(AutoProcessor.from_pretrained(str(folder))).__name__ == "Wav2Vec2ProcessorWithLM"
+    assert type(AutoProcessor.from_pretrained(str(folder))).__module__.startswith("transformers.")
 
 
 def test_stock_saved_folder_loads_in_ours(tmp_path, lm_dir):
@@ -110,7 +131,7 @@ def test_stock_saved_folder_loads_in_ours(tmp_path, lm_dir):
         feature_extractor=Wav2Vec2FeatureExtractor(), tokenizer=tokenizer, decoder=decoder
     )
     stock.save_pretrained(str(tmp_path / "stock"))
-    ours = CTCProcessorWithLM.from_pretrained(tmp_path / "stock")
+    ours = CTCProcessorWithLanguageModel.from_pretrained(tmp_path / "stock")
     assert ours.language_model.weights == FusionWeights(0.3, 2.0, -10.0, True)
     assert ours.decoder.labels == LABELS
     transcripts, logits = clean_logits(3, seed=2)
@@ -156,32 +177,47 @@ def test_transformers_v4_style_folder_loads_in_ours(tmp_path, lm_dir):
     (folder / "language_model" / "attrs.json").write_text(
         json.dumps({"alpha": 0.5, "beta": 1.0, "unk_score_offset": -10.0, "score_boundary": True})
     )
-    processor = CTCProcessorWithLM.from_pretrained(folder)
+    processor = CTCProcessorWithLanguageModel.from_pretrained(folder)
     assert processor.feature_extractor.return_attention_mask is False
     transcripts, logits = clean_logits(2, seed=3)
     assert processor.batch_decode(logits).text == transcripts
 
 
-def test_pipeline_decodes_with_the_lm_and_chunks(model_dir):
+def test_pipeline_decodes_with_our_decoder_and_the_folders_weights(model_dir):
     from transformers import pipeline
+
+    from wav2vec_hf.decoding.decoder import CTCBeamSearchDecoder
 
     asr = pipeline("automatic-speech-recognition", model=str(model_dir))
     assert asr.type == "ctc_with_lm"
+    assert type(asr.decoder) is CTCBeamSearchDecoder
+    assert asr.decoder.language_model.weights == FusionWeights(0.6, 1.2, -10.0, True)
     audio = np.random.default_rng(0).normal(0, 0.1, 32000).astype(np.float32)
     text = asr(audio)["text"]
-    processor = CTCProcessorWithLM.from_pretrained(model_dir)
+    processor = CTCProcessorWithLanguageModel.from_pretrained(model_dir)
     with torch.no_grad():
         features = processor(audio=audio, sampling_rate=16000, return_tensors="pt")
         logits = asr.model(**features).logits[0].numpy()
-    stock_decoder = asr.decoder
-    assert text == stock_decoder.decode(logits)
+    assert text == processor.decode(logits).text  # the pipeline's text is the processor's
     known = set(processor.language_model.unigrams)
     assert text and set(text.split()) <= known  # the LM's words, not the random model's letters
+    assert asr(audio, decoder_kwargs={"alpha": 0.0, "beta": 0.0})["text"] == processor.decode(
+        logits, alpha=0.0, beta=0.0
+    ).text
     chunked = asr(audio, chunk_length_s=0.5, stride_length_s=0.1)["text"]
     assert chunked and set(chunked.split()) <= known
-    # Our decoder plugs into the same pipeline slot.
-    ours = pipeline("automatic-speech-recognition", model=str(model_dir), decoder=processor.decoder)
-    assert ours(audio)["text"] == processor.decode(logits, beam_width=32).text
+    words = asr(audio, return_timestamps="word")["chunks"]
+    assert [w["text"] for w in words] == text.split()
+    # decoder= takes our processor (or its decoder) instead of the folder's files.
+    ours = pipeline("automatic-speech-recognition", model=str(model_dir), decoder=processor)
+    assert ours.decoder is processor.decoder and ours(audio)["text"] == text
+
+
+def test_pipeline_decoder_path_without_lm_files_is_refused(model_dir, tmp_path):
+    from transformers import pipeline
+
+    with pytest.raises(ValueError, match="no language_model/ folder"):
+        pipeline("automatic-speech-recognition", model=str(model_dir), decoder=str(tmp_path))
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -190,7 +226,7 @@ def test_pipeline_decodes_with_the_lm_and_chunks(model_dir):
 
 
 def test_batch_decode_returns_n_best_lists_and_word_offsets(model_dir):
-    processor = CTCProcessorWithLM.from_pretrained(model_dir)
+    processor = CTCProcessorWithLanguageModel.from_pretrained(model_dir)
     _, logits = clean_logits(2, seed=4)
     out = processor.batch_decode(logits, n_best=3, output_word_offsets=True)
     assert len(out.text) == 2 and all(isinstance(t, list) and 1 <= len(t) <= 3 for t in out.text)
@@ -205,7 +241,7 @@ def test_batch_decode_returns_n_best_lists_and_word_offsets(model_dir):
 
 
 def test_own_pool_is_created_once_and_reused(model_dir):
-    processor = CTCProcessorWithLM.from_pretrained(model_dir)
+    processor = CTCProcessorWithLanguageModel.from_pretrained(model_dir)
     transcripts, logits = clean_logits(8, seed=5)
     expected = processor.batch_decode(logits).text
     with processor:
@@ -221,7 +257,7 @@ def test_own_pool_is_created_once_and_reused(model_dir):
 
 
 def test_spawn_pool_and_callers_pool_decode_the_same(model_dir):
-    processor = CTCProcessorWithLM.from_pretrained(model_dir)
+    processor = CTCProcessorWithLanguageModel.from_pretrained(model_dir)
     _, logits = clean_logits(6, seed=6)
     expected = processor.batch_decode(logits, n_best=2)
     with processor:
@@ -243,13 +279,13 @@ def test_missing_or_corrupt_lm_file_is_named(fresh_copy):
     arpa = fresh_copy / "language_model" / "3gram.arpa"
     arpa.write_text("this is not an ARPA file\n", encoding="utf-8")
     with pytest.raises(LanguageModelError, match=r"3gram\.arpa: KenLM cannot read this LM file"):
-        CTCProcessorWithLM.from_pretrained(fresh_copy)
+        CTCProcessorWithLanguageModel.from_pretrained(fresh_copy)
     arpa.unlink()
     with pytest.raises(LanguageModelError, match=r"no n-gram file .*build-lm"):
-        CTCProcessorWithLM.from_pretrained(fresh_copy)
+        CTCProcessorWithLanguageModel.from_pretrained(fresh_copy)
     shutil.rmtree(fresh_copy / "language_model")
     with pytest.raises(LanguageModelError, match="no language model folder"):
-        CTCProcessorWithLM.from_pretrained(fresh_copy)
+        CTCProcessorWithLanguageModel.from_pretrained(fresh_copy)
 
 
 def test_alphabet_that_does_not_match_the_vocabulary_is_refused(fresh_copy):
@@ -258,26 +294,26 @@ def test_alphabet_that_does_not_match_the_vocabulary_is_refused(fresh_copy):
     labels[3], labels[4] = labels[4], labels[3]  # A and B swapped
     path.write_text(json.dumps({"labels": labels, "is_bpe": False}))
     with pytest.raises(AlphabetError, match=r"id 3: alphabet 'B' vs tokenizer 'A'.*re-attach"):
-        CTCProcessorWithLM.from_pretrained(fresh_copy)
+        CTCProcessorWithLanguageModel.from_pretrained(fresh_copy)
     labels[2] = "|"  # the tokenizer's delimiter instead of the alphabet's " "
     path.write_text(json.dumps({"labels": labels, "is_bpe": False}))
     with pytest.raises(AlphabetError, match="word delimiter"):
-        CTCProcessorWithLM.from_pretrained(fresh_copy)
+        CTCProcessorWithLanguageModel.from_pretrained(fresh_copy)
 
 
 def test_bad_attrs_unigrams_and_logits_are_refused(fresh_copy, lm_dir):
     attrs = fresh_copy / "language_model" / "attrs.json"
     attrs.write_text(json.dumps({"alpha": 0.5, "beta": 1.0}))
     with pytest.raises(LanguageModelError, match="expected exactly the keys"):
-        CTCProcessorWithLM.from_pretrained(fresh_copy)
+        CTCProcessorWithLanguageModel.from_pretrained(fresh_copy)
     attrs.write_text(
         json.dumps({"alpha": 0.5, "beta": 1.0, "unk_score_offset": -10.0, "score_boundary": True})
     )
     (fresh_copy / "language_model" / "unigrams.txt").write_text("NOT\nTHESE\n")
     with pytest.raises(LanguageModelError, match="do not belong together"):
-        CTCProcessorWithLM.from_pretrained(fresh_copy)
+        CTCProcessorWithLanguageModel.from_pretrained(fresh_copy)
     shutil.copy(lm_dir / "unigrams.txt", fresh_copy / "language_model" / "unigrams.txt")
-    processor = CTCProcessorWithLM.from_pretrained(fresh_copy)
+    processor = CTCProcessorWithLanguageModel.from_pretrained(fresh_copy)
     with pytest.raises(DecodingError, match="empty logits"):
         processor.batch_decode([np.zeros((0, len(LABELS)), dtype=np.float32)])
     with pytest.raises(DecodingError, match=r"alphabet\.json does not belong"):
@@ -289,7 +325,7 @@ def test_bad_attrs_unigrams_and_logits_are_refused(fresh_copy, lm_dir):
 def test_tuned_weights_are_written_in_place(fresh_copy):
     updated = write_fusion_weights(fresh_copy, alpha=1.25, beta=-0.5)
     assert updated == FusionWeights(1.25, -0.5, -10.0, True)
-    assert CTCProcessorWithLM.from_pretrained(fresh_copy).language_model.weights == updated
+    assert CTCProcessorWithLanguageModel.from_pretrained(fresh_copy).language_model.weights == updated
     assert sorted(p.name for p in (fresh_copy / "language_model").iterdir()) == [
         "3gram.arpa",
         "attrs.json",

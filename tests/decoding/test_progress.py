@@ -22,7 +22,7 @@ from tests.decoding.support import (
 from wav2vec_hf.decoding.decoder import CTCBeamSearchDecoder, DecodeOptions, _batch_events, _frames_per_step
 from wav2vec_hf.decoding.inference import load_model, logits_of
 from wav2vec_hf.decoding.language_model import NgramLanguageModel
-from wav2vec_hf.decoding.processor import CTCProcessorWithLM
+from wav2vec_hf.decoding.processor import CTCProcessorWithLanguageModel
 from wav2vec_hf.decoding.tuning import tune_weights
 
 
@@ -73,7 +73,9 @@ def test_the_steps_frames_add_up_to_the_input_frames(lm_set):
 def test_beam_search_bar_only_when_asked_and_on_a_terminal(lm_set, tmp_path, monkeypatch):
     path, _, _, logits = lm_set
     make_model_folder(tmp_path / "model")
-    lm = CTCProcessorWithLM.from_processor(Wav2Vec2Processor.from_pretrained(str(tmp_path / "model")), path)
+    lm = CTCProcessorWithLanguageModel.from_processor(
+        Wav2Vec2Processor.from_pretrained(str(tmp_path / "model")), path
+    )
     terminal = on_terminal(monkeypatch)
     quiet = lm.batch_decode(logits, beam_width=8).text
     assert terminal.getvalue() == ""

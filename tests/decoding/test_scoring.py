@@ -12,7 +12,7 @@ from transformers import AutoFeatureExtractor, AutoModelForCTC, Wav2Vec2Processo
 from tests.decoding.support import LABELS, emissions, make_model_folder, write_grammar_lm
 from wav2vec_hf.decoding.decoder import greedy_decode
 from wav2vec_hf.decoding.inference import ctc_logits, load_model, logits_of
-from wav2vec_hf.decoding.processor import CTCProcessorWithLM
+from wav2vec_hf.decoding.processor import CTCProcessorWithLanguageModel
 from wav2vec_hf.decoding.scoring import greedy_transcripts, score_logits, vocabulary_references
 from wav2vec_hf.error_rates import character_error_rate, word_error_rate
 
@@ -98,7 +98,7 @@ def test_score_logits_counts_greedy_and_lm_errors_at_the_given_weights(tmp_path)
     logits = emissions(references, seed=3, noise=1.5, peak=8.0)
     lm_path, _ = write_grammar_lm(tmp_path)
     make_model_folder(tmp_path / "model")
-    lm = CTCProcessorWithLM.from_processor(
+    lm = CTCProcessorWithLanguageModel.from_processor(
         Wav2Vec2Processor.from_pretrained(str(tmp_path / "model")), lm_path
     )
     greedy = partial(greedy_transcripts, labels=LABELS)

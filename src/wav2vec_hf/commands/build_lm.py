@@ -39,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         default=None,
         metavar="MODEL_DIR",
         help="attach the LM to this fine-tuned model folder (writes alphabet.json and language_model/, "
-        "marks its processor Wav2Vec2ProcessorWithLM)",
+        "names CTCProcessorWithLanguageModel as its processor)",
     )
     parser.add_argument(
         "--alpha", type=float, default=None, help="LM weight stored with --attach (default 0.5)"

@@ -73,13 +73,13 @@ def evaluate_sets(
     from wav2vec_hf.decoding.alphabet import labels_from_vocabulary
     from wav2vec_hf.decoding.inference import load_model, logits_of
     from wav2vec_hf.decoding.language_model import LANGUAGE_MODEL_FOLDER
-    from wav2vec_hf.decoding.processor import CTCProcessorWithLM
+    from wav2vec_hf.decoding.processor import CTCProcessorWithLanguageModel
     from wav2vec_hf.decoding.scoring import greedy_transcripts, score_logits, vocabulary_references
     from wav2vec_hf.model_folders import check_model_source
 
     check_model_source(model_dir)  # a missing folder or damaged weights, named before anything loads
     if use_lm and (Path(model_dir) / LANGUAGE_MODEL_FOLDER).is_dir():
-        processor = CTCProcessorWithLM.from_pretrained(model_dir)
+        processor = CTCProcessorWithLanguageModel.from_pretrained(model_dir)
         labels, vocabulary = processor.decoder.labels, processor.tokenizer.get_vocab()
         feature_extractor = processor.feature_extractor
     else:

@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     from wav2vec_hf.decoding.decoder import DecodingError
     from wav2vec_hf.decoding.inference import load_model, logits_of
     from wav2vec_hf.decoding.language_model import LanguageModelError
-    from wav2vec_hf.decoding.processor import CTCProcessorWithLM, write_fusion_weights
+    from wav2vec_hf.decoding.processor import CTCProcessorWithLanguageModel, write_fusion_weights
     from wav2vec_hf.decoding.scoring import greedy_transcripts, tune_lm_on_logits, vocabulary_references
     from wav2vec_hf.decoding.tuning import DEFAULT_ALPHAS, DEFAULT_BETAS
     from wav2vec_hf.error_rates import word_error_rate
@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         check_model_source(args.model, "--model")  # a missing folder or damaged weights, named first
-        processor = CTCProcessorWithLM.from_pretrained(args.model)
+        processor = CTCProcessorWithLanguageModel.from_pretrained(args.model)
         model = load_model(args.model, args.device)
         data = logits_of(
             model, processor.feature_extractor, args.eval, max_utterances=args.max_utterances, progress=True

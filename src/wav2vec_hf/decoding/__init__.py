@@ -2,14 +2,14 @@
 
 Path of the data: text files -> ``lm_text`` (normalised like the tokenizer) -> ``ngram``
 (interpolated modified Kneser-Ney, ARPA) -> ``lm_build`` (LM folder) -> ``processor``
-(``attach_language_model``: the Hub's ``Wav2Vec2ProcessorWithLM`` layout) -> ``decoder``
-(lockstep CTC prefix beam search with shallow fusion) via ``CTCProcessorWithLM.batch_decode``
+(``attach_language_model``: the Hub's ``*-with-lm`` layout; ``AutoProcessor`` loads it) -> ``decoder``
+(lockstep CTC prefix beam search with shallow fusion) via ``CTCProcessorWithLanguageModel.batch_decode``
 (``parallel``: one reusable process pool) -> ``tuning`` (alpha/beta on a dev set).
 
 Modules: ``lm_text``, ``ngram``, ``lm_build``, ``language_model`` (KenLM + weights + folder),
 ``alphabet`` (labels, ``alphabet.json``), ``greedy`` (the one best-path decoder), ``lexicon``
 (token trie), ``decoder``, ``parallel``,
-``processor``, ``tuning``, ``inference`` (logits of a dev set), ``metrics`` (WER), ``synthetic``
+``processor``, ``tuning``, ``inference`` (logits of a dev set), ``scoring`` (error rates), ``synthetic``
 (CTC-like emissions for tests and benchmarks).
 """
 
@@ -28,7 +28,7 @@ from wav2vec_hf.decoding.lm_text import LmTextNormalizer
 from wav2vec_hf.decoding.ngram import NgramModel, estimate_kneser_ney, perplexity, write_arpa
 from wav2vec_hf.decoding.parallel import DecoderPool, DecoderSpec
 from wav2vec_hf.decoding.processor import (
-    CTCProcessorWithLM,
+    CTCProcessorWithLanguageModel,
     LMDecoderOutput,
     attach_language_model,
     write_fusion_weights,
@@ -38,7 +38,7 @@ from wav2vec_hf.decoding.tuning import TuningResult, tune_weights
 __all__ = [
     "AlphabetError",
     "CTCBeamSearchDecoder",
-    "CTCProcessorWithLM",
+    "CTCProcessorWithLanguageModel",
     "DecodeOptions",
     "DecoderPool",
     "DecoderSpec",

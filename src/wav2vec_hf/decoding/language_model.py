@@ -1,7 +1,7 @@
 """A KenLM n-gram model with the fusion weights, in the Hub's ``language_model/`` layout.
 
-The folder layout is the one ``Wav2Vec2ProcessorWithLM`` (via pyctcdecode) reads and writes, so a
-folder saved here works there and the other way round::
+The folder layout is the one pyctcdecode (and transformers' deprecated ``Wav2Vec2ProcessorWithLM``)
+reads and writes, so a folder saved here works there and the other way round::
 
     language_model/
       <name>.arpa | <name>.bin | <name>.binary   the n-gram model (KenLM reads all three)

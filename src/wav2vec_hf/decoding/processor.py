@@ -1,19 +1,31 @@
-"""A CTC processor with an n-gram LM decoder, saved in the Hub's ``Wav2Vec2ProcessorWithLM`` layout.
+"""A CTC processor with an n-gram LM decoder, in the Hub's ``*-with-lm`` folder layout.
 
 Folder layout (what ``save_pretrained`` writes next to a model, and what stock Hub repositories such
 as ``*-with-lm`` models hold)::
 
     processor_config.json / preprocessor_config.json   feature extractor; "processor_class":
-                                                        "Wav2Vec2ProcessorWithLM"
+                                                        "CTCProcessorWithLanguageModel" (stock
+                                                        folders: "Wav2Vec2ProcessorWithLM")
     vocab.json, tokenizer_config.json, ...              the Wav2Vec2CTCTokenizer
     alphabet.json                                       decoder labels, one per tokenizer id
     language_model/                                     <name>.arpa|.bin, unigrams.txt, attrs.json
 
-Because the layout and the meaning of ``attrs.json`` are the stock ones, a folder saved here loads in
-transformers' ``Wav2Vec2ProcessorWithLM`` (pyctcdecode) and through ``AutoProcessor``, and
-``pipeline("automatic-speech-recognition", model=folder)`` decodes with its LM; and stock folders load
-here. This processor decodes with ``CTCBeamSearchDecoder`` (see ``decoder``), which only needs logits
-and the tokenizer's vocabulary, so it serves every fine-tuned generation (wav2vec, vq-wav2vec,
+The files other than the class name are the stock ones, with the stock meaning of ``attrs.json``, so
+stock folders load here and pyctcdecode reads ours. With ``wav2vec_hf`` imported (its Auto-class
+registration, ``inference.registration``), ``AutoProcessor.from_pretrained(folder)`` returns this
+class for our folders, and for stock ``*-with-lm`` folders once transformers no longer ships
+``Wav2Vec2ProcessorWithLM`` (deprecated in transformers 5, removed in v6); while it ships it, stock
+folders keep their stock class. ``pipeline("automatic-speech-recognition", model=folder)`` decodes
+our models with this decoder (``inference.pipeline``). Nothing here imports pyctcdecode or
+``Wav2Vec2ProcessorWithLM``. The class name deliberately does not end in ``WithLM``: transformers'
+pipeline loader side-loads pyctcdecode for any processor class with that ending.
+
+Stock transformers without ``wav2vec_hf`` does not know the class name: it loads the model and
+``Wav2Vec2Processor.from_pretrained(folder)``, and its pipeline decodes greedily (as every
+``*-with-lm`` folder will in transformers v6).
+
+This processor decodes with ``CTCBeamSearchDecoder`` (see ``decoder``), which only needs logits and
+the tokenizer's vocabulary, so it serves every fine-tuned generation (wav2vec, vq-wav2vec,
 wav2vec 2.0 with CTC heads).
 
 Parallel decoding uses one ``DecoderPool`` per processor, created on the first call that asks for
@@ -49,7 +61,8 @@ from wav2vec_hf.decoding.language_model import (
 from wav2vec_hf.decoding.parallel import DecoderPool, DecoderSpec, decode_in_pool
 from wav2vec_hf.progress import progress_bar
 
-STOCK_PROCESSOR_CLASS = "Wav2Vec2ProcessorWithLM"
+LEGACY_PROCESSOR_CLASS = "Wav2Vec2ProcessorWithLM"
+"""The class stock ``*-with-lm`` folders name (transformers' deprecated pyctcdecode processor)."""
 PADDING_VALUE = -100.0
 """Logit rows of this value are padding (transformers' convention for batched logits)."""
 
@@ -76,12 +89,11 @@ class LMDecoderOutput:
 
 
 def _patch_processor_class(folder: Path) -> None:
-    """Name the stock LM processor in the saved configs, as stock ``Wav2Vec2ProcessorWithLM`` does.
+    """Name this processor class in every saved config that carries a ``processor_class``.
 
-    transformers 5 nests the feature extractor inside ``processor_config.json``, and its ASR pipeline
-    looks for ``processor_class`` in that nested dict before it attaches the LM decoder; stock saving
-    leaves it out there (so a v5-saved stock folder decodes without its LM in the pipeline). We write
-    it in both places, which is also what older (v4) readers of ``preprocessor_config.json`` expect.
+    transformers 5 nests the feature extractor inside ``processor_config.json``; ``AutoProcessor``
+    reads the top-level name, older (v4) readers ``preprocessor_config.json`` or
+    ``tokenizer_config.json``, and the pipeline loader the nested dict: all name the same class.
     """
     for name in ("processor_config.json", "preprocessor_config.json", "tokenizer_config.json"):
         path = folder / name
@@ -90,10 +102,10 @@ def _patch_processor_class(folder: Path) -> None:
         data = json.loads(path.read_text(encoding="utf-8"))
         if not isinstance(data, dict):
             continue
-        data["processor_class"] = STOCK_PROCESSOR_CLASS
+        data["processor_class"] = PROCESSOR_CLASS
         for nested in ("feature_extractor", "audio_processor"):
             if isinstance(data.get(nested), dict):
-                data[nested]["processor_class"] = STOCK_PROCESSOR_CLASS
+                data[nested]["processor_class"] = PROCESSOR_CLASS
         path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
@@ -115,7 +127,7 @@ def _unpad(logits) -> list[np.ndarray]:
     return [x[~(x == PADDING_VALUE).all(axis=-1)] if x.ndim == 2 else x for x in items]
 
 
-class CTCProcessorWithLM:
+class CTCProcessorWithLanguageModel:
     """Feature extractor + ``Wav2Vec2CTCTokenizer`` + n-gram beam-search decoder.
 
     Args:
@@ -126,7 +138,7 @@ class CTCProcessorWithLM:
     """
 
     def __init__(self, feature_extractor, tokenizer, decoder: CTCBeamSearchDecoder, decode_defaults=None):
-        check_alphabet_matches(decoder.labels, tokenizer.get_vocab(), "CTCProcessorWithLM")
+        check_alphabet_matches(decoder.labels, tokenizer.get_vocab(), "CTCProcessorWithLanguageModel")
         self.feature_extractor = feature_extractor
         self.tokenizer = tokenizer
         self.decoder = decoder
@@ -142,7 +154,7 @@ class CTCProcessorWithLM:
         lm_path: str | os.PathLike[str],
         unigrams: Iterable[str] | None = None,
         weights: FusionWeights | None = None,
-    ) -> CTCProcessorWithLM:
+    ) -> CTCProcessorWithLanguageModel:
         """Attach an LM file (ARPA or KenLM binary) to a ``Wav2Vec2Processor`` (or anything with
         ``feature_extractor`` and ``tokenizer``). ``unigrams`` default to ``unigrams.txt`` beside the
         LM file, else to the ARPA file's words."""
@@ -154,22 +166,27 @@ class CTCProcessorWithLM:
         return cls(processor.feature_extractor, processor.tokenizer, CTCBeamSearchDecoder(labels, lm))
 
     @classmethod
-    def from_pretrained(cls, folder: str | os.PathLike[str], **kwargs) -> CTCProcessorWithLM:
-        """Load a processor-with-LM folder (ours or a stock Hub one). Hub ids are not fetched here:
-        download the repository first (``huggingface_hub.snapshot_download``) and pass its folder."""
+    def from_pretrained(cls, folder: str | os.PathLike[str], **kwargs) -> CTCProcessorWithLanguageModel:
+        """Load a processor-with-LM folder (ours or a stock Hub one; also what ``AutoProcessor`` calls).
+
+        Hub ids are not fetched here: download the repository first
+        (``huggingface_hub.snapshot_download``) and pass its folder. ``kwargs`` go to the feature
+        extractor's and tokenizer's ``from_pretrained`` (``trust_remote_code`` is not needed: the
+        classes are transformers' own).
+        """
         from transformers import AutoFeatureExtractor, Wav2Vec2CTCTokenizer
 
+        kwargs.pop("trust_remote_code", None)
         folder = Path(folder)
         if not folder.is_dir():
             raise FileNotFoundError(
                 f"{folder}: not a folder; give a local processor-with-LM folder (download Hub repos first)"
             )
-        labels = read_alphabet(folder)
-        lm = NgramLanguageModel.load_from_dir(folder / LANGUAGE_MODEL_FOLDER)
+        decoder = load_lm_decoder(folder)
         feature_extractor = AutoFeatureExtractor.from_pretrained(str(folder), **kwargs)
         tokenizer = Wav2Vec2CTCTokenizer.from_pretrained(str(folder), **kwargs)
-        check_alphabet_matches(labels, tokenizer.get_vocab(), str(folder / "alphabet.json"))
-        return cls(feature_extractor, tokenizer, CTCBeamSearchDecoder(labels, lm))
+        check_alphabet_matches(decoder.labels, tokenizer.get_vocab(), str(folder / "alphabet.json"))
+        return cls(feature_extractor, tokenizer, decoder)
 
     def save_pretrained(self, folder: str | os.PathLike[str]) -> Path:
         """Write the processor files, ``alphabet.json`` and ``language_model/`` into ``folder``.
@@ -335,11 +352,27 @@ class CTCProcessorWithLM:
             self._pool.close()
             self._pool = None
 
-    def __enter__(self) -> CTCProcessorWithLM:
+    def __enter__(self) -> CTCProcessorWithLanguageModel:
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+PROCESSOR_CLASS = CTCProcessorWithLanguageModel.__name__
+"""The ``processor_class`` our folders save (``AutoProcessor`` finds it once ``wav2vec_hf`` is imported)."""
+
+
+def load_lm_decoder(folder: str | os.PathLike[str]) -> CTCBeamSearchDecoder:
+    """The beam-search decoder of a processor-with-LM folder: ``alphabet.json`` + ``language_model/``
+    (ARPA or KenLM binary, ``unigrams.txt``, ``attrs.json`` weights).
+
+    Raises:
+        LanguageModelError: (``AlphabetError`` included) a missing or bad file, named, with the fix.
+    """
+    folder = Path(folder)
+    labels = read_alphabet(folder)
+    return CTCBeamSearchDecoder(labels, NgramLanguageModel.load_from_dir(folder / LANGUAGE_MODEL_FOLDER))
 
 
 def check_lm_files(folder: str | os.PathLike[str]) -> Path | None:
@@ -374,9 +407,9 @@ def attach_language_model(
     lm_source: str | os.PathLike[str],
     weights: FusionWeights | None = None,
     unigrams: Sequence[str] | None = None,
-) -> CTCProcessorWithLM:
+) -> CTCProcessorWithLanguageModel:
     """Give the fine-tuned model in ``model_dir`` an LM: writes ``alphabet.json`` and ``language_model/``
-    and marks its processor as ``Wav2Vec2ProcessorWithLM``.
+    and names ``CTCProcessorWithLanguageModel`` as its processor class.
 
     Args:
         model_dir: a folder with the model's processor (``Wav2Vec2Processor.save_pretrained``).
@@ -413,7 +446,7 @@ def attach_language_model(
             f"{lm_file}: most LM words use characters the model cannot emit (e.g. {unspellable[:5]}); "
             "rebuild the LM with `wav2vec-hf build-lm --vocab MODEL_DIR` so its text follows the model's vocabulary"
         )
-    processor = CTCProcessorWithLM(feature_extractor, tokenizer, CTCBeamSearchDecoder(labels, lm))
+    processor = CTCProcessorWithLanguageModel(feature_extractor, tokenizer, CTCBeamSearchDecoder(labels, lm))
     processor.save_pretrained(model_dir)
     return processor
 
@@ -431,3 +464,46 @@ def write_fusion_weights(model_dir: str | os.PathLike[str], **weights) -> Fusion
     updated = FusionWeights.from_json(current, str(path))
     write_attrs(folder, updated)
     return updated
+
+
+class _NoModelConfig:
+    """The key ``CTCProcessorWithLanguageModel`` is registered under in ``AutoProcessor``'s mapping.
+
+    ``AutoProcessor`` finds a processor by the ``processor_class`` name a folder saves, searching its
+    registered classes by ``__name__``; registering needs a config class as the key, and none fits
+    (the processor serves every CTC model). No model config is ever of this type, so the registration
+    changes what ``AutoProcessor`` returns only for folders that name our class.
+    """
+
+
+class _NoModelConfigLegacy(_NoModelConfig):
+    """The key of the stand-in for ``Wav2Vec2ProcessorWithLM`` (see ``register_with_auto_processor``)."""
+
+
+def transformers_ships_legacy_processor() -> bool:
+    """Whether the installed transformers still has ``Wav2Vec2ProcessorWithLM`` (read without importing it)."""
+    import transformers
+
+    return LEGACY_PROCESSOR_CLASS in dir(transformers)
+
+
+def register_with_auto_processor() -> None:
+    """Let ``AutoProcessor.from_pretrained`` load processor-with-LM folders with this class (idempotent).
+
+    Our folders name ``CTCProcessorWithLanguageModel``. Stock ``*-with-lm`` folders name
+    ``Wav2Vec2ProcessorWithLM``: while transformers ships that class they get it, unchanged; once it is
+    gone (transformers v6) a subclass of ours under that name loads them, instead of a bare tokenizer.
+    """
+    from transformers import AutoProcessor
+
+    AutoProcessor.register(_NoModelConfig, CTCProcessorWithLanguageModel, exist_ok=True)
+    if not transformers_ships_legacy_processor():
+        stand_in = type(
+            LEGACY_PROCESSOR_CLASS,
+            (CTCProcessorWithLanguageModel,),
+            {
+                "__module__": __name__,
+                "__doc__": "``CTCProcessorWithLanguageModel`` under the name stock ``*-with-lm`` folders save.",
+            },
+        )
+        AutoProcessor.register(_NoModelConfigLegacy, stand_in, exist_ok=True)

@@ -63,7 +63,7 @@ def score_logits(
         references: the normalised transcripts, one per utterance.
         greedy: the best-path decoder, logits to one text per utterance: the decoder labels'
             (``functools.partial(greedy_transcripts, labels=...)``) or the tokenizer's.
-        lm: a ``CTCProcessorWithLM``, or ``None`` for greedy only.
+        lm: a ``CTCProcessorWithLanguageModel``, or ``None`` for greedy only.
         alpha, beta: LM weight and word bonus; ``None`` uses the weights stored with the LM.
         beam_width: beams of the LM decoding.
         progress: a progress bar over the beam search on stderr (only when stderr is a terminal).
@@ -103,7 +103,7 @@ def tune_lm_on_logits(
     """Search the LM weight alpha and word bonus beta for the lowest WER of ``lm``'s beam search.
 
     Args:
-        lm: a ``CTCProcessorWithLM``.
+        lm: a ``CTCProcessorWithLanguageModel``.
         logits: one ``(frames, vocabulary)`` array per dev utterance (computed once, decoded per point).
         references: the normalised dev transcripts.
         beam_width: beams of the LM decoding.

@@ -2,7 +2,7 @@
 LM decoding of dev and test; the LM weights tuned on dev.
 
 Each model is loaded once and its dev / test logits computed once (``decoding.inference``); greedy is
-the best path, LM decoding the project's beam search with shallow fusion (``CTCProcessorWithLM``),
+the best path, LM decoding the project's beam search with shallow fusion (``CTCProcessorWithLanguageModel``),
 both scored by ``decoding.scoring``. The scores go into the model folder's ``evaluation.json`` (the
 schema the model cards read).
 """

@@ -229,7 +229,7 @@ def _language_model_files(folder: Path) -> tuple[str, ...]:
         )
         raise ArtefactError(
             f"{folder}: has {present} but no {missing}; an LM decoder needs both (save the processor with "
-            "Wav2Vec2ProcessorWithLM.save_pretrained or the decoding module), or remove the one present."
+            "`wav2vec-hf build-lm --attach` or CTCProcessorWithLanguageModel.save_pretrained), or remove the one present."
         )
     files = sorted(
         f"{LANGUAGE_MODEL_DIR}/{p.name}"

@@ -30,11 +30,20 @@ Long audio:
   attention): on CPU an input longer than ``max_unchunked_seconds`` (300 s; set the attribute to
   ``None`` to lift it) is refused with a ``ValueError`` that says to pass ``chunk_length_s``
   (``wav2vec-hf transcribe`` chunks such files itself and says so);
-* with an LM, the beam search runs over the logits of the whole input; pyctcdecode's state grows
-  faster than linearly with the length (2.6 GB for 30 minutes of dense speech), so logits longer than
-  ``lm_segment_seconds`` (60 s) are decoded in segments cut at the longest blank / word-delimiter
-  run near each segment end, and the texts (and word timestamps) are joined. Memory stays that of
-  one segment (docs/reliability.md has the measurements).
+* with an LM, the beam search runs over the logits of the whole input; a decoder's state grows
+  faster than linearly with the length (pyctcdecode: 2.6 GB for 30 minutes of dense speech), so
+  logits longer than ``lm_segment_seconds`` (60 s) are decoded in segments cut at the longest blank /
+  word-delimiter run near each segment end, and the texts (and word timestamps) are joined. Memory
+  stays that of one segment (docs/reliability.md has the measurements).
+
+LM decoding is the package's own (``decoding.CTCBeamSearchDecoder``, the decoder ``tune-lm``,
+``evaluate`` and self-training use, with the weights of the folder's ``attrs.json``): when the model
+folder holds ``alphabet.json`` + ``language_model/``, the pipeline decodes with it, whatever class the
+folder's ``processor_class`` names. ``decoder=`` takes one of ours (a ``CTCBeamSearchDecoder`` or a
+``CTCProcessorWithLanguageModel``) instead; a pyctcdecode decoder that transformers' loader
+side-loads from a stock folder is replaced by ours from the same files. A pyctcdecode decoder is
+used only for a folder without LM files, when passed explicitly (transformers' deprecated path).
+Neither pyctcdecode nor ``Wav2Vec2ProcessorWithLM`` is imported here.
 
 ``chunk_length_s`` / ``stride_length_s`` and ``return_timestamps="word"`` / ``"char"`` work as in the
 stock pipeline (CTC chunking with overlapping strides). CTC logits come from ``inference.logits.ctc_logits``:
@@ -83,6 +92,25 @@ class SpeechRecognitionPipeline(AutomaticSpeechRecognitionPipeline):
 
     max_unchunked_seconds: float | None = MAX_UNCHUNKED_SECONDS
     lm_segment_seconds: float = LM_SEGMENT_SECONDS
+
+    def __init__(self, model, feature_extractor=None, tokenizer=None, decoder=None, device=None, **kwargs):
+        ours = _our_lm_decoder(model, decoder)
+        super().__init__(
+            model,
+            feature_extractor=feature_extractor,
+            tokenizer=tokenizer,
+            decoder=None if ours is not None else decoder,
+            device=device,
+            **kwargs,
+        )
+        if ours is not None and self.type == "ctc":
+            from wav2vec_hf.decoding.alphabet import check_alphabet_matches
+
+            check_alphabet_matches(
+                ours.labels, self.tokenizer.get_vocab(), f"{_model_folder(model)}/alphabet.json"
+            )
+            self.decoder = ours
+            self.type = "ctc_with_lm"
 
     def _decode_file(self, source, name: str):
         rate = int(self.feature_extractor.sampling_rate)
@@ -271,6 +299,41 @@ class SegmentedBeamSearch:
             logit_score += float(best[3])
             lm_score += float(best[4]) if len(best) > 4 else 0.0
         return [(" ".join(texts), None, offsets, logit_score, lm_score)]
+
+
+def _model_folder(model) -> str | None:
+    """The local folder ``model`` was loaded from, or ``None``."""
+    folder = getattr(model, "name_or_path", None) or getattr(
+        getattr(model, "config", None), "_name_or_path", None
+    )
+    return os.fspath(folder) if isinstance(folder, (str, os.PathLike)) and os.path.isdir(folder) else None
+
+
+def _our_lm_decoder(model, decoder):
+    """The package's LM decoder for the pipeline (see the module docstring), or ``None`` to decode without.
+
+    Args:
+        model: the loaded CTC model (its folder is looked at for LM files).
+        decoder: what the caller (or transformers' loader) passed as ``decoder=``.
+    """
+    from wav2vec_hf.decoding.decoder import CTCBeamSearchDecoder
+    from wav2vec_hf.decoding.processor import CTCProcessorWithLanguageModel, check_lm_files, load_lm_decoder
+
+    if isinstance(decoder, CTCBeamSearchDecoder):
+        return decoder
+    if isinstance(decoder, CTCProcessorWithLanguageModel):
+        return decoder.decoder
+    if isinstance(decoder, (str, os.PathLike)):
+        if check_lm_files(decoder) is None:
+            raise ValueError(
+                f"decoder={os.fspath(decoder)!r}: no language_model/ folder there; give a processor-with-LM "
+                "folder (`wav2vec-hf build-lm --attach` writes one) or leave decoder= out"
+            )
+        return load_lm_decoder(decoder)
+    folder = _model_folder(model)
+    if folder is None or check_lm_files(folder) is None:
+        return None
+    return load_lm_decoder(folder)
 
 
 def _token_id(tokenizer, token: str | None) -> int | None:

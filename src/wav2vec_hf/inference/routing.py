@@ -15,8 +15,9 @@ A model is this package's (``is_wav2vec_hf_model``) when
 * its config's ``model_type`` is ``"wav2vec"`` or ``"vq-wav2vec"`` (the families transformers does
   not ship), or
 * it was loaded from a local folder holding a file only this package writes: ``text_normalizer.json``
-  (fine-tuning) or ``conversion.json`` (``convert-fairseq``). That is how a fine-tuned stock
-  ``Wav2Vec2ForCTC`` is told apart; a Hub repository id is never looked up (no network request).
+  (fine-tuning) or ``conversion.json`` (``convert-fairseq``), or whose ``processor_config.json`` names
+  this package's ``CTCProcessorWithLanguageModel`` (an LM attached here). That is how a fine-tuned
+  stock ``Wav2Vec2ForCTC`` is told apart; a Hub repository id is never looked up (no network request).
 
 Any other model gets our class on request: ``pipeline(..., pipeline_class=SpeechRecognitionPipeline)``,
 as ``inference.transcribe.load_pipeline`` (``wav2vec-hf transcribe``) does.
@@ -24,6 +25,7 @@ as ``inference.transcribe.load_pipeline`` (``wav2vec-hf transcribe``) does.
 
 from __future__ import annotations
 
+import json
 import os
 
 from transformers.pipelines.automatic_speech_recognition import AutomaticSpeechRecognitionPipeline
@@ -51,7 +53,22 @@ def is_wav2vec_hf_model(model) -> bool:
     folder = getattr(model, "name_or_path", None) or getattr(config, "_name_or_path", None)
     if not isinstance(folder, (str, os.PathLike)) or not os.path.isdir(folder):
         return False
-    return any(os.path.isfile(os.path.join(folder, name)) for name in _marker_files())
+    if any(os.path.isfile(os.path.join(folder, name)) for name in _marker_files()):
+        return True
+    return _names_our_processor(folder)
+
+
+def _names_our_processor(folder: str | os.PathLike[str]) -> bool:
+    """Whether ``folder``'s ``processor_config.json`` names ``CTCProcessorWithLanguageModel``."""
+    from wav2vec_hf.decoding.processor import PROCESSOR_CLASS
+
+    path = os.path.join(folder, "processor_config.json")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            config = json.load(handle)
+    except (OSError, ValueError):
+        return False  # no such file or not JSON: the processor's own loader names a broken one
+    return isinstance(config, dict) and config.get("processor_class") == PROCESSOR_CLASS
 
 
 class RoutedSpeechRecognitionPipeline(AutomaticSpeechRecognitionPipeline):

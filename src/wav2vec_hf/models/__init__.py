@@ -4,7 +4,8 @@
 ``AutoModelForCTC`` resolve the ``"wav2vec"`` and ``"vq-wav2vec"`` model types, and registers the
 ASR pipeline router (``wav2vec_hf.inference.routing``): ``pipeline("automatic-speech-recognition")``
 builds ``SpeechRecognitionPipeline`` (file paths decoded with our loader, no ``ffmpeg`` binary) for
-the package's own models and transformers' own class for every other model; the package
+the package's own models and transformers' own class for every other model; and it registers
+``CTCProcessorWithLanguageModel`` with ``AutoProcessor`` (``decoding.processor``). The package
 ``__init__`` calls it.
 """
 
@@ -20,6 +21,7 @@ def register_auto_classes() -> None:
         return
     from transformers import AutoConfig, AutoModel, AutoModelForCTC, AutoModelForPreTraining
 
+    from wav2vec_hf.decoding.processor import register_with_auto_processor
     from wav2vec_hf.inference.registration import register_speech_recognition_pipeline
     from wav2vec_hf.models.wav2vec import (
         VQWav2VecConfig,
@@ -41,6 +43,7 @@ def register_auto_classes() -> None:
     AutoModelForCTC.register(Wav2VecConfig, Wav2VecForCTC, exist_ok=True)
     AutoModelForCTC.register(VQWav2VecConfig, VQWav2VecForCTC, exist_ok=True)
     register_speech_recognition_pipeline()
+    register_with_auto_processor()
     _registered = True
 
 

@@ -78,12 +78,12 @@ def references_of(data: SetLogits, normalizer) -> list[str]:
 
 
 def lm_processor(processor, lm_dir: str | os.PathLike[str]):
-    """A ``CTCProcessorWithLM`` of ``processor`` with the n-gram LM of a ``build_lm`` folder (in memory)."""
+    """A ``CTCProcessorWithLanguageModel`` of ``processor`` with the n-gram LM of a ``build_lm`` folder (in memory)."""
     from wav2vec_hf.decoding.lm_build import find_built_lm
-    from wav2vec_hf.decoding.processor import CTCProcessorWithLM
+    from wav2vec_hf.decoding.processor import CTCProcessorWithLanguageModel
 
     lm_file, _ = find_built_lm(lm_dir)
-    return CTCProcessorWithLM.from_processor(processor, lm_file)
+    return CTCProcessorWithLanguageModel.from_processor(processor, lm_file)
 
 
 def tune_lm_weights(
@@ -110,7 +110,7 @@ def tune_lm_weights(
 @dataclass
 class LoadedModel:
     """A fine-tuned CTC model ready to score: the model, its processor, its transcript normaliser and
-    a ``CTCProcessorWithLM`` around the processor with the n-gram LM."""
+    a ``CTCProcessorWithLanguageModel`` around the processor with the n-gram LM."""
 
     model: object
     processor: object
