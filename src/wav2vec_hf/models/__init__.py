@@ -1,12 +1,9 @@
 """Model families of wav2vec-hf that transformers does not ship (wav2vec 2.0 uses stock transformers).
 
 ``register_auto_classes()`` makes ``AutoConfig``, ``AutoModel``, ``AutoModelForPreTraining`` and
-``AutoModelForCTC`` resolve the ``"wav2vec"`` and ``"vq-wav2vec"`` model types, and registers the
-ASR pipeline router (``wav2vec_hf.inference.routing``): ``pipeline("automatic-speech-recognition")``
-builds ``SpeechRecognitionPipeline`` (file paths decoded with our loader, no ``ffmpeg`` binary) for
-the package's own models and transformers' own class for every other model; and it registers
-``CTCProcessorWithLanguageModel`` with ``AutoProcessor`` (``decoding.processor``). The package
-``__init__`` calls it.
+``AutoModelForCTC`` resolve the ``"wav2vec"`` and ``"vq-wav2vec"`` model types. The models import
+nothing from the layers above them: ``wav2vec_hf.registration`` calls this together with the
+pipeline and processor registrations of the inference and decoding layers.
 """
 
 from __future__ import annotations
@@ -15,14 +12,12 @@ _registered = False
 
 
 def register_auto_classes() -> None:
-    """Register wav2vec / vq-wav2vec with transformers' Auto classes and the ASR pipeline (idempotent)."""
+    """Register wav2vec / vq-wav2vec with transformers' Auto model and config classes (idempotent)."""
     global _registered
     if _registered:
         return
     from transformers import AutoConfig, AutoModel, AutoModelForCTC, AutoModelForPreTraining
 
-    from wav2vec_hf.decoding.processor import register_with_auto_processor
-    from wav2vec_hf.inference.registration import register_speech_recognition_pipeline
     from wav2vec_hf.models.wav2vec import (
         VQWav2VecConfig,
         VQWav2VecForCTC,
@@ -42,8 +37,6 @@ def register_auto_classes() -> None:
     AutoModelForPreTraining.register(VQWav2VecConfig, VQWav2VecForPreTraining, exist_ok=True)
     AutoModelForCTC.register(Wav2VecConfig, Wav2VecForCTC, exist_ok=True)
     AutoModelForCTC.register(VQWav2VecConfig, VQWav2VecForCTC, exist_ok=True)
-    register_speech_recognition_pipeline()
-    register_with_auto_processor()
     _registered = True
 
 
