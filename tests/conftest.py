@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from typing import NoReturn
 
@@ -11,6 +12,9 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# Validation's file-facts cache (data.file_facts) stays on, as for users, in a folder of this session
+# (inherited by the commands the tests run): nothing is read from or left in ~/.cache.
+os.environ.setdefault("WAV2VEC_HF_VALIDATION_CACHE", tempfile.mkdtemp(prefix="wav2vec-hf-validation-cache-"))
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("WAV2VEC_HF_SHARED", REPO_ROOT.parent / "shared"))

@@ -44,6 +44,7 @@ from wav2vec_hf.data.audio import (
     read_audio_info,
     resampled_length,
 )
+from wav2vec_hf.data.file_facts import FileFacts, resolve_cache_folder
 from wav2vec_hf.data.huggingface import (
     DatasetColumns,
     RowAudioReader,
@@ -268,6 +269,7 @@ def open_audio_source(
     id_column: str | None = None,
     path_column: str | None = None,
     name: str | None = None,
+    validation_cache: bool | str | os.PathLike[str] | None = None,
 ) -> AudioSet | AudioStream:
     """Open any supported audio input and validate it (see the module docstring for the inputs).
 
@@ -285,6 +287,10 @@ def open_audio_source(
             (default: found by name, see ``huggingface.py`` and ``records.py``).
         path_column: the audio path column of a transcript table.
         name: how messages refer to the source.
+        validation_cache: where what validation learns about each audio file (header, decode check)
+            is kept for the next run and the other ranks (``data.file_facts``): ``None`` / ``True``
+            the default folder (``$WAV2VEC_HF_VALIDATION_CACHE``, ``off`` there disables it), ``False``
+            none, or a folder. Files changed since are read again; the rules are applied afresh.
 
     Returns:
         ``AudioSet`` (finite sources) or ``AudioStream`` (an ``IterableDataset``).
@@ -307,7 +313,8 @@ def open_audio_source(
                 "id_column": id_column,
             }
             entries = _entries_of_path(path, root=root, transcripts=transcripts, **table_options)
-            return _validated(entries, rules, on_bad, name, _header_reader({}))
+            cache = resolve_cache_folder(validation_cache)
+            return _validated(entries, rules, on_bad, name, _header_reader({}), cache_folder=cache)
     import datasets
 
     if isinstance(source, (str, os.PathLike)):  # a folder written by save_to_disk
@@ -338,8 +345,14 @@ def open_audio_source(
     )
 
 
-def _validated(entries, rules, on_bad, label, read_header, reader=_file_payload) -> AudioSet:
-    """Validate ``entries`` (decoding too, see ``ValidationRules.decode``) into an ``AudioSet``."""
+def _validated(
+    entries, rules, on_bad, label, read_header, reader=_file_payload, cache_folder=None
+) -> AudioSet:
+    """Validate ``entries`` (decoding too, see ``ValidationRules.decode``) into an ``AudioSet``.
+
+    With ``cache_folder`` (files only), what is known about each file is reused and what is learnt is
+    saved there, also when validation fails (the facts hold; the rules or the files get fixed).
+    """
 
     def decode(record: AudioRecord) -> np.ndarray | int:
         # At the file's own rate: resampling cannot create NaN, and the length must match the header.
@@ -351,16 +364,32 @@ def _validated(entries, rules, on_bad, label, read_header, reader=_file_payload)
     repeated = repeated_rows(entries)
     if repeated.count:
         logger.warning(repeated.message(label))
-    records, report = validate_entries(
-        entries,
-        rules,
-        on_bad=on_bad,
-        source=label,
-        read_header=read_header,
-        decode=decode,
-        # Rows of a datasets.Dataset are read one at a time; files are decoded by several threads.
-        decode_threads=None if reader is _file_payload else 1,
-    )
+    facts = None
+    if cache_folder is not None and entries and all(entry.row is None for entry in entries):
+        facts = FileFacts([entry.path for entry in entries], cache_folder)
+    try:
+        records, report = validate_entries(
+            entries,
+            rules,
+            on_bad=on_bad,
+            source=label,
+            read_header=read_header,
+            decode=decode,
+            # Rows of a datasets.Dataset are read one at a time; files are decoded by several threads.
+            decode_threads=None if reader is _file_payload else 1,
+            facts=facts,
+        )
+    finally:
+        if facts is not None:
+            facts.save()
+    if facts is not None and facts.reused:
+        logger.info(
+            "%s: %d of %d file headers from the validation cache %s",
+            label,
+            facts.reused,
+            len(entries),
+            facts.file,
+        )
     audio = AudioSet(records, name=label, skip_report=report, reader=reader)
     audio.repeated = repeated
     return audio

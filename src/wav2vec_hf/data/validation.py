@@ -64,6 +64,7 @@ from wav2vec_hf.data.audio import (
     resampled_length,
     truncation_message,
 )
+from wav2vec_hf.data.file_facts import FileFacts
 from wav2vec_hf.data.records import AudioRecord, ManifestEntry
 
 LENGTH_MISMATCH = "length_mismatch"
@@ -360,6 +361,7 @@ def validate_entries(
     decode: Callable[[AudioRecord], object] | None = None,
     num_threads: int | None = None,
     decode_threads: int | None = None,
+    facts: FileFacts | None = None,
 ) -> tuple[list[AudioRecord], SkipReport]:
     """Check every entry from its header, then (see ``ValidationRules.decode``) decode the survivors,
     and return the good ones as records.
@@ -378,6 +380,9 @@ def validate_entries(
         num_threads: threads reading headers (default: up to 8 for large sets; libsndfile releases
             the GIL).
         decode_threads: threads decoding (default: ``num_threads``, else up to 8 for more than 16 files).
+        facts: what earlier validations learnt about these files (``FileFacts`` over the entries'
+            paths, in order): known headers and decode results are reused instead of read again, new
+            ones are learnt (the caller saves them). The rules are applied afresh either way.
 
     Returns:
         ``(records, report)``: records in entry order, and the report of what was dropped.
@@ -389,9 +394,26 @@ def validate_entries(
     rules = rules or ValidationRules()
     report = SkipReport(source=source, seen=len(entries))
 
-    def inspect(entry: ManifestEntry) -> AudioRecord | tuple[str, str, str]:
+    def header(index: int, entry: ManifestEntry) -> AudioInfo:
+        known = facts.header(index) if facts is not None else None
+        if isinstance(known, AudioError):
+            raise known
+        if known is not None:
+            return known
         try:
             info = read_header(entry)
+        except AudioError as error:
+            if facts is not None:
+                facts.learn_header(index, error)
+            raise
+        if facts is not None:
+            facts.learn_header(index, info)
+        return info
+
+    def inspect(item: tuple[int, ManifestEntry]) -> AudioRecord | tuple[str, str, str]:
+        index, entry = item
+        try:
+            info = header(index, entry)
         except AudioError as error:
             return (
                 error.reason,
@@ -403,9 +425,26 @@ def validate_entries(
             return problem[0], entry.path, f"{entry_location(entry)}: {problem[1]}"
         return record_from(entry, info)
 
-    def decoded(record: AudioRecord) -> AudioRecord | tuple[str, str, str]:
+    def decode_once(index: int, record: AudioRecord):
+        known = facts.decoded(index) if facts is not None else None
+        if isinstance(known, AudioError):
+            raise known
+        if known is not None:
+            return known
         try:
             waveform = decode(record)
+        except AudioError as error:
+            if facts is not None:
+                facts.learn_decoded(index, error)
+            raise
+        if facts is not None and isinstance(waveform, int):
+            facts.learn_decoded(index, waveform)
+        return waveform
+
+    def decoded(item: tuple[int, AudioRecord]) -> AudioRecord | tuple[str, str, str]:
+        index, record = item
+        try:
+            waveform = decode_once(index, record)
         except AudioError as error:
             return error.reason, record.path, str(error)
         held = waveform if isinstance(waveform, int) else getattr(waveform, "shape", (None,))[0]
@@ -420,9 +459,10 @@ def validate_entries(
             )
         return record
 
-    outcomes = _map(inspect, entries, _worker_count(len(entries), num_threads, 256))
-    headers_passed = [outcome for outcome in outcomes if isinstance(outcome, AudioRecord)]
-    seconds = sum(record.duration for record in headers_passed)
+    header_threads = 1 if facts is not None and facts.all_headers_known() else num_threads
+    outcomes = _map(inspect, list(enumerate(entries)), _worker_count(len(entries), header_threads, 256))
+    headers_passed = [(i, outcome) for i, outcome in enumerate(outcomes) if isinstance(outcome, AudioRecord)]
+    seconds = sum(record.duration for _, record in headers_passed)
     report.decode_checked = decode is not None and rules.decodes(seconds)
     if report.decode_checked:
         checked = iter(

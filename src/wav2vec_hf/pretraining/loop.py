@@ -672,9 +672,18 @@ def _export_only(accelerator, task, module, checkpoint: Path | None, output_dir:
 
 def _build_data(accelerator, task, output_dir: Path):
     """``task.build_data()``; bad data refused (``on_bad="raise"``) is listed, every file with its
-    reason, in ``OUTPUT_DIR/bad_files.tsv``, and the error names that table."""
+    reason, in ``OUTPUT_DIR/bad_files.tsv``, and the error names that table.
+
+    With several processes the main one validates first and saves what it learnt about every file
+    (``data.file_facts``); the others wait, then validate from those facts without reading a header
+    (one validation per corpus, not one per rank). The main process releases them whether its
+    validation passed or not, so every rank reaches the same verdict instead of waiting forever.
+    """
     from wav2vec_hf.data import DataValidationError
 
+    main_first = accelerator.num_processes > 1
+    if main_first and not accelerator.is_main_process:
+        accelerator.wait_for_everyone()
     try:
         return task.build_data()
     except DataValidationError as error:
@@ -682,6 +691,9 @@ def _build_data(accelerator, task, output_dir: Path):
             raise
         report_file = write_bad_files(output_dir / BAD_FILES_NAME, [error.report])
         raise DataValidationError(error.report, report_file) from None
+    finally:
+        if main_first and accelerator.is_main_process:
+            accelerator.wait_for_everyone()
 
 
 def _gather_load_failures(accelerator, load_skips: SkipReport) -> SkipReport:
