@@ -156,3 +156,12 @@ def test_facts_cost_tens_of_bytes_per_file(tmp_path):
     array_bytes = sum(value.nbytes for value in vars(facts).values() if isinstance(value, np.ndarray))
     assert array_bytes / len(paths) < 64
     assert facts.header(0) is None and facts.save() is None  # nothing learnt, nothing written
+
+
+def test_a_cache_folder_that_cannot_be_written_is_a_warning(corpus, tmp_path, caplog):
+    manifest, _ = corpus
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with caplog.at_level(logging.WARNING, logger="wav2vec_hf.data.file_facts"):
+        audio = _open(manifest, blocker / "cache")
+    assert len(audio) == 6 and "not written" in caplog.text
