@@ -7,8 +7,9 @@ deterministically). Audio is decoded when an example is requested, never before.
 Optional random crop (pretraining): utterances longer than ``crop_samples`` are cut to a window
 whose start is ``batching.crop_offset(seed, epoch, index)``; ``random_crop=False`` keeps the
 start. Call ``set_epoch`` before each epoch (Accelerate's prepared DataLoader does this for the
-dataset); with ``persistent_workers=True`` workers keep the epoch they started with, so do not
-combine persistent workers with per-epoch crops.
+dataset), or index ``AudioDataset`` with ``(epoch, index)`` pairs (``select_epoch``): the epoch then
+travels with each request, so persistent DataLoader workers (which never see a ``set_epoch`` made
+in the main process) crop for the right epoch.
 
 Bad audio found while loading (NaN/inf, data corrupt past a valid header; ``open_audio_source``
 already decoded every file of a set up to 10 hours, so this concerns larger sets, or
@@ -54,6 +55,20 @@ def _crop(
         crop_offset(len(waveform), crop_samples, seed=seed, epoch=epoch, index=index) if random_crop else 0
     )
     return waveform[start : start + crop_samples]
+
+
+def select_epoch(dataset, key) -> int:
+    """The index of ``key`` (an index, or an ``(epoch, index)`` pair whose epoch is set on ``dataset``).
+
+    Map-style datasets whose examples depend on the epoch accept both; samplers that run ahead of
+    the training loop, across epochs, into persistent worker processes send pairs.
+    """
+    if isinstance(key, tuple):
+        epoch, index = key
+        if epoch != getattr(dataset, "epoch", None):
+            dataset.set_epoch(epoch)
+        return int(index)
+    return int(key)
 
 
 def _skipped(error: AudioError, example_id: str, index: int) -> dict:
@@ -151,7 +166,8 @@ class AudioDataset(_AudioOptions, Dataset):
         lengths = self.source.lengths(self.target_rate)
         return lengths if self.crop_samples is None else np.minimum(lengths, self.crop_samples)
 
-    def __getitem__(self, index: int) -> dict:
+    def __getitem__(self, key: int | tuple[int, int]) -> dict:
+        index = select_epoch(self, key)
         record = self.source[index]
         self._loaded.add(index)
         self.skip_report.seen = len(self._loaded)

@@ -352,7 +352,13 @@ class DataArguments:
     )
     normalize: bool | None = field(default=None, metadata={"help": "zero mean / unit variance per utterance"})
     num_buckets: int | None = field(default=None, metadata={"help": "length buckets (None: sorted packing)"})
-    num_workers: int = field(default=0, metadata={"help": "DataLoader worker processes"})
+    num_workers: int | None = field(
+        default=None,
+        metadata={
+            "help": "DataLoader worker processes, kept for the run (default: 0 on CPU; on a GPU the CPU "
+            "cores per process minus one, at most 8)"
+        },
+    )
     cache_audio: bool = field(
         default=False, metadata={"help": "keep decoded audio in memory (small corpora: no re-decoding)"}
     )

@@ -18,6 +18,7 @@ batch long, equal-length inputs with no padding and no wasted audio, and it lear
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -38,6 +39,7 @@ from wav2vec_hf.data import (
     normalize_waveform,
     open_audio_source,
 )
+from wav2vec_hf.data.datasets import select_epoch
 from wav2vec_hf.data.validation import TOO_SHORT
 
 SAMPLE_RATE = 16_000
@@ -138,7 +140,8 @@ class SegmentDataset(Dataset):
             self._layout_epoch = self.epoch
         return self._order, self._ends, self._offset
 
-    def __getitem__(self, index: int) -> dict:
+    def __getitem__(self, key: int | tuple[int, int]) -> dict:
+        index = select_epoch(self, key)
         order, ends, offset = self._layout()
         start = offset + index * self.segment_samples
         stop = start + self.segment_samples
@@ -185,6 +188,8 @@ class AudioData:
     reports: list[SkipReport] = field(default_factory=list)
     num_utterances: int = 0
     seconds: float = 0.0
+    loaders: dict = field(default_factory=dict, repr=False)
+    """Validation DataLoaders kept for the run (``validation_batches``)."""
 
 
 def open_audio(
@@ -311,7 +316,8 @@ def build_audio_data(
         num_replicas=num_replicas,
         rank=rank,
     )
-    collator = AudioCollator(crop_to_shortest=recipe.crop_to_shortest, seed=seed, return_attention_mask=True)
+    # No attention mask: the task builds one from "lengths" for the rare padded batch (see to_device).
+    collator = AudioCollator(crop_to_shortest=recipe.crop_to_shortest, seed=seed, return_attention_mask=False)
     return AudioData(
         dataset=dataset,
         sampler=sampler,
@@ -324,26 +330,83 @@ def build_audio_data(
     )
 
 
+def loader_workers(requested: int | None, device: torch.device) -> int:
+    """DataLoader workers per process: ``requested``, else 0 on CPU (the model needs the cores) and,
+    on a GPU, the CPU cores this process may use, shared with the other local processes, minus one
+    (the process itself), at most 8 (at least 1: decoding in line stalls the GPU between updates)."""
+    if requested is not None:
+        return int(requested)
+    if device.type != "cuda":
+        return 0
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    local_processes = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+    return max(1, min(8, cpus // local_processes - 1))
+
+
+class EpochBatches:
+    """The batch sampler of ``BatchStream``: this process's batches epoch after epoch, from a position.
+
+    Each batch is a list of ``(epoch, index)`` keys (``select_epoch``), so the datasets crop and cut
+    for the batch's own epoch in whichever process loads it. Infinite; ``sampler.batches(epoch)``
+    is a pure function of the epoch, so running ahead (prefetching workers) changes nothing.
+    """
+
+    def __init__(self, sampler, epoch: int, position: int) -> None:
+        self.sampler, self.epoch, self.position = sampler, int(epoch), int(position)
+
+    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
+        epoch, position = self.epoch, self.position
+        while True:
+            batches = self.sampler.batches(epoch)
+            if not batches:
+                raise ValueError(
+                    "the training data gives no batch for this process; add data or use fewer processes."
+                )
+            for batch in batches[position:]:
+                yield [(epoch, int(index)) for index in batch]
+            epoch, position = epoch + 1, 0
+
+
 class BatchStream:
     """Batches epoch after epoch from a resumable position ``(epoch, position)``.
 
+    One DataLoader serves the whole run: its worker processes are started once and kept
+    (``persistent_workers``; a per-epoch loader forked them again every epoch, and ``--cache_audio``
+    then cached nothing), its batch sampler (``EpochBatches``) crosses epochs, and every request
+    carries its epoch. The position counts the batches handed out, as before: a run restarted at a
+    saved position sees the very batches the interrupted run would have seen.
+
     Args:
-        dataset: has ``set_epoch`` (crop seeds, segment layout).
-        sampler: has ``set_epoch`` and ``batches()`` (this process's batches of the epoch).
+        dataset: accepts ``(epoch, index)`` keys (``select_epoch``).
+        sampler: has ``batches(epoch)`` (this process's batches of that epoch).
         collator: turns a list of examples into a batch.
         num_workers: DataLoader workers (0: load in this process).
         epoch, position: where to start: batch ``position`` of epoch ``epoch``.
+        pin_memory: page-locked batches (for a CUDA device: faster, asynchronous copies).
+        prefetch_factor: batches each worker prepares ahead (with workers).
     """
 
     def __init__(
-        self, dataset, sampler, collator, *, num_workers: int = 0, epoch: int = 0, position: int = 0
+        self,
+        dataset,
+        sampler,
+        collator,
+        *,
+        num_workers: int = 0,
+        epoch: int = 0,
+        position: int = 0,
+        pin_memory: bool = False,
+        prefetch_factor: int = 4,
     ):
         self.dataset = dataset
         self.sampler = sampler
         self.collator = collator
         self.num_workers = num_workers
+        self.pin_memory = pin_memory
+        self.prefetch_factor = prefetch_factor
         self.epoch = int(epoch)
         self.position = int(position)
+        self._epoch_lengths: dict[int, int] = {}
 
     def state_dict(self) -> dict:
         """The position of the next batch."""
@@ -352,46 +415,59 @@ class BatchStream:
     def load_state_dict(self, state: dict) -> None:
         self.epoch, self.position = int(state["epoch"]), int(state["position"])
 
+    def _batches_in(self, epoch: int) -> int:
+        if epoch not in self._epoch_lengths:
+            self._epoch_lengths[epoch] = len(self.sampler.batches(epoch))
+        return self._epoch_lengths[epoch]
+
     def __iter__(self) -> Iterator[dict]:
-        while True:
-            self.sampler.set_epoch(self.epoch)
-            self.dataset.set_epoch(self.epoch)
-            batches = self.sampler.batches()
-            if not batches:
-                raise ValueError(
-                    "the training data gives no batch for this process; add data or use fewer processes."
-                )
-            loader = DataLoader(
-                self.dataset,
-                batch_sampler=batches[self.position :],
-                collate_fn=self.collator,
-                num_workers=self.num_workers,
-                # A private generator: iterating must not draw from the global RNG that checkpoints restore.
-                generator=torch.Generator().manual_seed(self.epoch),
-            )
-            for batch in loader:
-                self.position += 1
-                yield batch
-            self.epoch += 1
-            self.position = 0
+        workers = self.num_workers > 0
+        loader = DataLoader(
+            self.dataset,
+            batch_sampler=EpochBatches(self.sampler, self.epoch, self.position),
+            collate_fn=self.collator,
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory,
+            persistent_workers=workers,
+            prefetch_factor=self.prefetch_factor if workers else None,
+            # A private generator: iterating must not draw from the global RNG that checkpoints restore.
+            generator=torch.Generator().manual_seed(self.epoch),
+        )
+        for batch in loader:
+            while self.position >= self._batches_in(
+                self.epoch
+            ):  # the last epoch ended: this batch opens the next
+                self.epoch += 1
+                self.position = 0
+            self.position += 1
+            yield batch
 
 
 def validation_batches(
-    data: AudioData, max_batches: int | None = None, num_workers: int = 0
+    data: AudioData, max_batches: int | None = None, num_workers: int = 0, pin_memory: bool = False
 ) -> Iterator[dict]:
-    """This process's validation batches (fixed order, epoch 0)."""
-    data.sampler.set_epoch(0)
-    data.dataset.set_epoch(0)
-    batches = data.sampler.batches()
-    if max_batches is not None:
-        batches = batches[:max_batches]
-    loader = DataLoader(
-        data.dataset,
-        batch_sampler=batches,
-        collate_fn=data.collator,
-        num_workers=num_workers,
-        generator=torch.Generator().manual_seed(0),
-    )
+    """This process's validation batches (fixed order, epoch 0).
+
+    The DataLoader is made once per ``(max_batches, num_workers)`` and kept on ``data``: with
+    workers, the same (persistent) worker processes serve every evaluation of the run.
+    """
+    key = (max_batches, num_workers, pin_memory)
+    loader = data.loaders.get(key)
+    if loader is None:
+        batches = data.sampler.batches(0)
+        if max_batches is not None:
+            batches = batches[:max_batches]
+        workers = num_workers > 0
+        loader = DataLoader(
+            data.dataset,
+            batch_sampler=[[(0, int(index)) for index in batch] for batch in batches],
+            collate_fn=data.collator,
+            num_workers=num_workers,
+            pin_memory=pin_memory,
+            persistent_workers=workers,
+            generator=torch.Generator().manual_seed(0),
+        )
+        data.loaders[key] = loader
     yield from loader
 
 
@@ -399,8 +475,10 @@ __all__ = [
     "AudioData",
     "BatchStream",
     "CachedAudioSet",
+    "EpochBatches",
     "SegmentDataset",
     "build_audio_data",
+    "loader_workers",
     "open_audio",
     "validation_batches",
 ]

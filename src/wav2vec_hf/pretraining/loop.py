@@ -55,7 +55,7 @@ from wav2vec_hf.pretraining.checkpointing import (
     remove_partial_checkpoints,
     save_checkpoint,
 )
-from wav2vec_hf.pretraining.data import BatchStream
+from wav2vec_hf.pretraining.data import BatchStream, loader_workers
 from wav2vec_hf.pretraining.health import HealthMonitor, TrainingDivergedError
 from wav2vec_hf.pretraining.plots import plot_curves, read_metrics
 from wav2vec_hf.pretraining.schedules import LearningRateSchedule
@@ -207,7 +207,11 @@ def run_pretraining(config: PretrainingConfig, accelerator=None) -> PretrainingR
         max_nonfinite=training.max_nonfinite_updates,
     )
     stream = BatchStream(
-        train_data.dataset, train_data.sampler, train_data.collator, num_workers=config.data.num_workers
+        train_data.dataset,
+        train_data.sampler,
+        train_data.collator,
+        num_workers=loader_workers(config.data.num_workers, accelerator.device),
+        pin_memory=accelerator.device.type == "cuda",
     )
     load_skips = SkipReport(source=f"{config.data.train} (while loading)")
     # --init_from a folder with pretraining_state.json: its update count (the schedules go on from there).

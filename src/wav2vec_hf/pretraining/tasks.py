@@ -156,22 +156,31 @@ class PretrainingTask:
 
     def validation_batches(self, data, max_batches: int | None = None):
         """This process's validation batches."""
-        from wav2vec_hf.pretraining.data import validation_batches
+        from wav2vec_hf.pretraining.data import loader_workers, validation_batches
 
-        return validation_batches(data, max_batches, self.config.data.num_workers)
+        device = self.accelerator.device if self.accelerator is not None else torch.device("cpu")
+        workers = loader_workers(self.config.data.num_workers, device)
+        return validation_batches(data, max_batches, workers, pin_memory=device.type == "cuda")
 
     def to_device(self, batch: dict, device: torch.device) -> tuple[dict, float]:
         """Model inputs on ``device`` and the batch's token count (audio samples).
 
-        A batch with padding (``crop_to_shortest`` off) also gets ``model_attention_mask``.
+        A batch with padding (``crop_to_shortest`` off) also gets ``model_attention_mask``, built here
+        from ``lengths``: the collator builds none (most batches have no padding, and moving an int64
+        mask from a worker process cost two thirds of the batch's shared-memory copy).
         """
-        attention_mask = batch["attention_mask"]
-        padded = bool((attention_mask == 0).any())
+        values, lengths = batch["input_values"], batch["lengths"]
+        width = values.shape[1]
+        padded = len(lengths) > 0 and int(lengths.min()) < width
+        attention_mask = None
+        if padded:
+            attention_mask = (torch.arange(width)[None, :] < lengths[:, None]).to(torch.int64)
+            attention_mask = attention_mask.to(device, non_blocking=True)
         inputs = {
-            "input_values": batch["input_values"].to(device, non_blocking=True),
-            "model_attention_mask": attention_mask.to(device, non_blocking=True) if padded else None,
+            "input_values": values.to(device, non_blocking=True),
+            "model_attention_mask": attention_mask,
         }
-        return inputs, float(batch["lengths"].sum())
+        return inputs, float(lengths.sum())
 
     def build_module(self) -> nn.Module:
         raise NotImplementedError

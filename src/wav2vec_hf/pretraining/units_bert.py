@@ -162,7 +162,10 @@ class UnitSequenceDataset(Dataset):
     def __len__(self) -> int:
         return len(self.sequences)
 
-    def __getitem__(self, index: int) -> dict:
+    def __getitem__(self, key: int | tuple[int, int]) -> dict:
+        from wav2vec_hf.data.datasets import select_epoch
+
+        index = select_epoch(self, key)
         return {"input_ids": self.sequences[index], "id": self.names[index], "index": index}
 
     @property
