@@ -135,7 +135,13 @@ class Batches:
     def __init__(self, data, args):
         from wav2vec_hf.pretraining.data import BatchStream
 
-        self.stream = BatchStream(data.dataset, data.sampler, data.collator, num_workers=args.num_workers)
+        self.stream = BatchStream(
+            data.dataset,
+            data.sampler,
+            data.collator,
+            num_workers=args.num_workers,
+            pin_memory=torch.device(args.device).type == "cuda",
+        )
         self.iterator = iter(self.stream)
         self.device = args.device
         self.wait_seconds = 0.0
@@ -145,10 +151,9 @@ class Batches:
         batch = next(self.iterator)
         self.wait_seconds += time.perf_counter() - started
         # PretrainingTask.to_device: a padding mask only when the batch has padding.
-        attention_mask = batch["attention_mask"]
-        padded = bool((attention_mask == 0).any())
-        values = batch["input_values"].to(self.device, non_blocking=True)
-        mask = attention_mask.to(self.device, non_blocking=True) if padded else None
+        from wav2vec_hf.pretraining.data import waveform_inputs
+
+        values, mask = waveform_inputs(batch, torch.device(self.device))
         return values, mask, float(batch["lengths"].sum()) / SAMPLE_RATE
 
     def close(self) -> None:

@@ -454,6 +454,33 @@ def read_audio(source: AudioFile, *, name: str | None = None) -> tuple[np.ndarra
     return waveform, int(rate)
 
 
+def read_audio_window(source: str | os.PathLike[str], start: int, frames: int, *, name: str | None = None):
+    """Decode ``frames`` frames of a file from frame ``start``, as stored, reading only that part.
+
+    libsndfile seeks in WAV, FLAC and OGG: a 5 s crop of a 30 s FLAC file decodes about 5 s.
+
+    Returns:
+        ``(waveform, sample_rate)`` as ``read_audio``: float32 ``(frames, channels)`` (fewer frames
+        when the file ends first).
+
+    Raises:
+        AudioError: missing or corrupt file, or nothing at ``start``.
+    """
+    label = describe_source(source, name)
+    target = _open_target(source, label)
+    try:
+        waveform, rate = sf.read(
+            target, start=int(start), frames=int(frames), dtype="float32", always_2d=True
+        )
+    except Exception as error:
+        raise _unreadable(label, error, source) from error
+    if waveform.shape[0] == 0:
+        raise AudioError(
+            label, EMPTY, f"no samples from frame {start} on; the file is shorter than its header said."
+        )
+    return waveform, int(rate)
+
+
 def resampled_length(num_samples: int, orig_rate: int, target_rate: int) -> int:
     """Samples after resampling ``num_samples`` from ``orig_rate`` to ``target_rate`` (Hz).
 

@@ -172,13 +172,35 @@ class AudioDataset(_AudioOptions, Dataset):
         self._loaded.add(index)
         self.skip_report.seen = len(self._loaded)
         try:
-            waveform = self.source.load(index, self.target_rate, strict_mono=self.strict_mono)
+            waveform = self._cropped_window(index, record)
+            if waveform is None:
+                waveform = self.source.load(index, self.target_rate, strict_mono=self.strict_mono)
         except AudioError as error:
             if self.on_bad == "raise":
                 raise
             self.skip_report.add_error(error)
             return _skipped(error, record.id, index)
         return self._example(waveform, record.id, record.transcript, index)
+
+    def _cropped_window(self, index: int, record) -> np.ndarray | None:
+        """The crop of a file already at ``target_rate``, decoded alone (the same samples as decoding the
+        file and cropping it, without reading the rest); ``None`` where the whole file must be loaded
+        (no crop, shorter than it, another rate, augmentation, an in-memory or dataset source)."""
+        crop = self.crop_samples
+        if crop is None or self.augment is not None or record.sample_rate != self.target_rate:
+            return None
+        if record.num_samples <= crop:
+            return None
+        start = (
+            crop_offset(record.num_samples, crop, seed=self.seed, epoch=self.epoch, index=index)
+            if self.random_crop
+            else 0
+        )
+        load_window = getattr(self.source, "load_window", None)
+        if load_window is None:
+            return None
+        window = load_window(index, start, crop, strict_mono=self.strict_mono)
+        return window if window is not None and len(window) == crop else None
 
 
 class StreamingAudioDataset(_AudioOptions, IterableDataset):

@@ -41,7 +41,9 @@ from wav2vec_hf.data.audio import (
     AudioPayload,
     check_decodes,
     load_payload,
+    prepare_waveform,
     read_audio_info,
+    read_audio_window,
     resampled_length,
 )
 from wav2vec_hf.data.file_facts import FileFacts, resolve_cache_folder
@@ -129,6 +131,21 @@ class AudioSet(Sequence[AudioRecord]):
         """
         record = self.records[index]
         return load_payload(self.payload(index), target_rate, name=record.path, **options)
+
+    def load_window(self, index: int, start: int, frames: int, **options) -> np.ndarray | None:
+        """Frames ``[start, start + frames)`` of record ``index`` at its own rate, decoded without the
+        rest of the file: float32 ``(frames,)`` (mono, finite), or ``None`` when the record is not a
+        plain file (dataset rows: ``load`` it whole). ``options`` as ``load``'s.
+
+        Raises:
+            AudioError: the window cannot be decoded or holds NaN/inf (names the file).
+        """
+        payload = self.payload(index)
+        if not isinstance(payload, str):
+            return None
+        name = self.records[index].path
+        waveform, rate = read_audio_window(payload, start, frames, name=name)
+        return prepare_waveform(waveform, rate, None, name=name, channels_first=False, **options)
 
     def lengths(self, target_rate: int = DEFAULT_SAMPLE_RATE) -> np.ndarray:
         """``(len(self),)`` int64: samples of each utterance after resampling to ``target_rate``."""

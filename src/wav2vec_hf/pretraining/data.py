@@ -57,6 +57,10 @@ class CachedAudioSet(AudioSet):
         )
         self._cache: dict[tuple, np.ndarray] = {}
 
+    def load_window(self, index: int, start: int, frames: int, **options) -> None:
+        """Never a window: the cache keeps whole utterances (``AudioDataset`` then loads and crops)."""
+        return None
+
     def load(self, index: int, target_rate: int | None = SAMPLE_RATE, **options) -> np.ndarray:
         key = (index, target_rate, tuple(sorted(options.items())))
         if key not in self._cache:
@@ -330,6 +334,23 @@ def build_audio_data(
     )
 
 
+def waveform_inputs(batch: dict, device: torch.device) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``(input_values, attention_mask)`` of an ``AudioCollator`` batch on ``device``.
+
+    ``input_values``: float32 ``(batch, samples)``. ``attention_mask``: int64 ``(batch, samples)``, 1 on
+    real samples, built from ``lengths`` only for a batch with padding (``crop_to_shortest`` off);
+    ``None`` otherwise. The collator builds none: most batches have no padding, and moving an int64
+    mask from a worker process cost two thirds of the batch's shared-memory copy.
+    """
+    values, lengths = batch["input_values"], batch["lengths"]
+    width = values.shape[1]
+    attention_mask = None
+    if len(lengths) > 0 and int(lengths.min()) < width:
+        attention_mask = (torch.arange(width)[None, :] < lengths[:, None]).to(torch.int64)
+        attention_mask = attention_mask.to(device, non_blocking=True)
+    return values.to(device, non_blocking=True), attention_mask
+
+
 def loader_workers(requested: int | None, device: torch.device) -> int:
     """DataLoader workers per process: ``requested``, else 0 on CPU (the model needs the cores) and,
     on a GPU, the CPU cores this process may use, shared with the other local processes, minus one
@@ -481,4 +502,5 @@ __all__ = [
     "loader_workers",
     "open_audio",
     "validation_batches",
+    "waveform_inputs",
 ]

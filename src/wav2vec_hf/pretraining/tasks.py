@@ -165,22 +165,14 @@ class PretrainingTask:
     def to_device(self, batch: dict, device: torch.device) -> tuple[dict, float]:
         """Model inputs on ``device`` and the batch's token count (audio samples).
 
-        A batch with padding (``crop_to_shortest`` off) also gets ``model_attention_mask``, built here
-        from ``lengths``: the collator builds none (most batches have no padding, and moving an int64
-        mask from a worker process cost two thirds of the batch's shared-memory copy).
+        A batch with padding (``crop_to_shortest`` off) also gets ``model_attention_mask``
+        (``waveform_inputs``: built from the lengths, never by the collator).
         """
-        values, lengths = batch["input_values"], batch["lengths"]
-        width = values.shape[1]
-        padded = len(lengths) > 0 and int(lengths.min()) < width
-        attention_mask = None
-        if padded:
-            attention_mask = (torch.arange(width)[None, :] < lengths[:, None]).to(torch.int64)
-            attention_mask = attention_mask.to(device, non_blocking=True)
-        inputs = {
-            "input_values": values.to(device, non_blocking=True),
-            "model_attention_mask": attention_mask,
-        }
-        return inputs, float(lengths.sum())
+        from wav2vec_hf.pretraining.data import waveform_inputs
+
+        values, attention_mask = waveform_inputs(batch, device)
+        inputs = {"input_values": values, "model_attention_mask": attention_mask}
+        return inputs, float(batch["lengths"].sum())
 
     def build_module(self) -> nn.Module:
         raise NotImplementedError

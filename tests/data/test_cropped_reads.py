@@ -1,0 +1,68 @@
+"""Random crops of files at the model's rate are decoded alone (issue 19): the same samples as
+decoding the whole file and cropping it, with only the crop read from disk."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tests.data.audio_files import sine, write_tone, write_wav
+from wav2vec_hf.data import AudioDataset, open_audio_source
+from wav2vec_hf.data import audio as audio_module
+from wav2vec_hf.pretraining.data import CachedAudioSet
+
+CROP = 4000
+
+
+@pytest.fixture()
+def source(tmp_path):
+    stereo = np.stack([sine(220, 16000, 20000), sine(330, 16000, 20000, amplitude=0.2)], axis=1)
+    files = [
+        write_tone(tmp_path / "long.flac", 30000, frequency=180),
+        write_tone(tmp_path / "wav.wav", 24000, frequency=260),
+        write_wav(tmp_path / "stereo.wav", stereo),
+        write_tone(tmp_path / "eight_k.wav", 12000, rate=8000, frequency=300),  # another rate: whole file
+        write_tone(tmp_path / "short.wav", 3000),  # shorter than the crop: whole file
+    ]
+    manifest = tmp_path / "list.tsv"
+    manifest.write_text("path\n" + "\n".join(str(f) for f in files) + "\n")
+    return open_audio_source(manifest, validation_cache=False)
+
+
+@pytest.fixture()
+def reads(monkeypatch):
+    """The ``frames`` each ``soundfile.read`` of the data layer asked for (-1: the whole file)."""
+    asked = []
+    real = sf.read
+
+    def counting(*args, **kwargs):
+        asked.append(kwargs.get("frames", -1))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(audio_module.sf, "read", counting)
+    return asked
+
+
+@pytest.mark.parametrize("random_crop", [True, False])
+def test_window_reads_give_the_samples_of_whole_reads(source, reads, random_crop):
+    windowed = AudioDataset(source, crop_samples=CROP, random_crop=random_crop, seed=7, normalize=True)
+    whole = AudioDataset(
+        CachedAudioSet(source), crop_samples=CROP, random_crop=random_crop, seed=7, normalize=True
+    )
+    for epoch in (0, 1, 2):
+        for index in range(len(source)):
+            reads.clear()
+            got = windowed[(epoch, index)]["input_values"]
+            asked = list(reads)
+            expected = whole[(epoch, index)]["input_values"]
+            assert np.array_equal(got.numpy(), expected.numpy()), (epoch, index)
+            name = source[index].path.rsplit("/", 1)[-1]
+            assert asked == ([CROP] if name in ("long.flac", "wav.wav", "stereo.wav") else [-1]), name
+
+
+def test_crops_move_with_the_epoch(source):
+    dataset = AudioDataset(source, crop_samples=CROP, seed=7)
+    assert not np.array_equal(
+        dataset[(0, 0)]["input_values"].numpy(), dataset[(1, 0)]["input_values"].numpy()
+    )
