@@ -36,7 +36,7 @@ import sys
 
 from wav2vec_hf import cli_help, commands
 from wav2vec_hf.cli_options import SPELLINGS_NOTE, CommandParser, finish_command_parser
-from wav2vec_hf.extras import MissingExtraError
+from wav2vec_hf.errors import Wav2VecHFError
 
 PROG = "wav2vec-hf"
 
@@ -66,9 +66,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None, *, use_stored_help: bool = True) -> int:
-    """Entry point of the ``wav2vec-hf`` console script; a missing optional package exits 2 with the
-    ``pip install 'wav2vec-hf[extra]'`` command that installs it. ``finetune --help`` and
-    ``pretrain --help`` print their stored text when it matches the installed versions (``cli_help``)."""
+    """Entry point of the ``wav2vec-hf`` console script.
+
+    Any ``Wav2VecHFError`` a command does not handle itself (bad input; a missing optional package,
+    whose message holds the ``pip install 'wav2vec-hf[extra]'`` command) is printed as the command's
+    error and exits 2. ``finetune --help`` and ``pretrain --help`` print their stored text when it
+    matches the installed versions (``cli_help``).
+    """
     argv = sys.argv[1:] if argv is None else list(argv)
     if use_stored_help and argv[:1] and argv[0] in cli_help.COMMANDS and cli_help.is_help_request(argv[1:]):
         text = cli_help.stored_help(argv[0])
@@ -78,7 +82,7 @@ def main(argv: list[str] | None = None, *, use_stored_help: bool = True) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except MissingExtraError as error:
+    except Wav2VecHFError as error:  # a missing extra, or any deliberate error a command left to us
         print(f"{PROG} {args.command}: error: {error}", file=sys.stderr)
         return 2
 

@@ -26,10 +26,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+from wav2vec_hf.errors import Wav2VecHFError
+
 CONFIG_SUFFIXES = (".json", ".yaml", ".yml")
 
 
-class ConfigFileError(ValueError):
+class ConfigFileError(Wav2VecHFError, ValueError):
     """A config file that cannot be read, or a key or value it cannot give; the message names the file."""
 
 

@@ -32,6 +32,7 @@ from wav2vec_hf.demo_steps.pretraining import pretrain_wav2vec1_step, pretrain_w
 from wav2vec_hf.demo_steps.report import TABLE_JSON, TABLE_MARKDOWN, claim_check_step, report_step
 from wav2vec_hf.demo_steps.scales import DEFAULT_SCALE, DemoScale, get_scale
 from wav2vec_hf.demo_steps.selftraining import self_training_step
+from wav2vec_hf.errors import Wav2VecHFError
 
 logger = logging.getLogger("wav2vec_hf.demo")
 
@@ -86,7 +87,7 @@ class DemoRun:
         return float(value) if value is not None else getattr(self.scale, f"{split}_minutes")
 
 
-class DemoStepError(RuntimeError):
+class DemoStepError(Wav2VecHFError, RuntimeError):
     """A demo step failed; the message names the step and the log file."""
 
 

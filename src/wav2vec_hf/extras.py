@@ -23,6 +23,8 @@ import importlib
 import importlib.util
 from types import ModuleType
 
+from wav2vec_hf.errors import Wav2VecHFError
+
 PACKAGE = "wav2vec-hf"
 
 EXTRAS: dict[str, tuple[str, ...]] = {
@@ -39,7 +41,7 @@ DISTRIBUTIONS = {"espeakng_loader": "espeakng-loader"}
 """Module -> pip distribution name, where they differ."""
 
 
-class MissingExtraError(ImportError):
+class MissingExtraError(Wav2VecHFError, ImportError):
     """An optional package is not installed; the message says which extra installs it."""
 
 

@@ -28,6 +28,8 @@ import struct
 from pathlib import Path
 from typing import Any
 
+from wav2vec_hf.errors import Wav2VecHFError
+
 SAFETENSORS_INDEX = "model.safetensors.index.json"
 _MAX_HEADER_BYTES = 100_000_000  # the safetensors library's own limit
 # Bytes per element of the safetensors dtypes (sub-byte dtypes are not size-checked).
@@ -41,11 +43,11 @@ _DTYPE_BYTES = {
 _CTC_HEADS = ("lm_head.weight", "acoustic_model.output.weight")
 
 
-class WeightsError(ValueError):
+class WeightsError(Wav2VecHFError, ValueError):
     """A weights file of a model folder is damaged or does not fit its config; names the file and the fix."""
 
 
-class ModelFolderNotFoundError(FileNotFoundError):
+class ModelFolderNotFoundError(Wav2VecHFError, FileNotFoundError):
     """The model folder named on the command line does not exist."""
 
 

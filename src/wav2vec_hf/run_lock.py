@@ -37,6 +37,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from wav2vec_hf.errors import Wav2VecHFError
+
 LOCK_NAME = ".wav2vec-hf.lock"
 # A takeover of a stale lock is itself guarded by this file, so that two runs finding the same stale
 # lock at once cannot both take it (the second would delete the first's fresh lock).
@@ -49,7 +51,7 @@ _UNREADABLE_WAIT_SECONDS = 2.0
 _HELD: dict[Path, list] = {}
 
 
-class RunLockError(RuntimeError):
+class RunLockError(Wav2VecHFError, RuntimeError):
     """The output folder is in use by another run (or its lock file cannot be read or written)."""
 
 

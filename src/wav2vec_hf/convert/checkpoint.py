@@ -20,6 +20,8 @@ from typing import Any
 
 import torch
 
+from wav2vec_hf.errors import Wav2VecHFError
+
 PICKLE_WARNING = (
     "fairseq checkpoints are Python pickles, and unpickling can run arbitrary code. "
     "wav2vec-hf reads them with a restricted unpickler (tensors, containers and argparse.Namespace only)."
@@ -29,7 +31,7 @@ PICKLE_WARNING = (
 _MAX_ITEMS = 10_000
 
 
-class CheckpointError(ValueError):
+class CheckpointError(Wav2VecHFError, ValueError):
     """A checkpoint that cannot be read or converted; the message names the file and the fix."""
 
 

@@ -59,6 +59,8 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from wav2vec_hf.errors import Wav2VecHFError
+
 DEFAULT_SAMPLE_RATE = 16_000
 NORMALIZE_EPS = 1e-7
 RESAMPLE_QUALITIES = ("HQ", "VHQ")
@@ -76,7 +78,7 @@ WRONG_RATE = "wrong_rate"
 MULTICHANNEL = "multichannel"
 
 
-class AudioError(ValueError):
+class AudioError(Wav2VecHFError, ValueError):
     """A file that cannot become a clean waveform.
 
     Attributes:

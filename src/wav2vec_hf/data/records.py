@@ -37,6 +37,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from wav2vec_hf.errors import Wav2VecHFError
+
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".au", ".w64", ".caf")
 PATH_COLUMNS = ("path", "file_name", "file", "audio", "audio_filepath", "filename")
 TEXT_COLUMNS = ("transcript", "text", "sentence", "transcription")
@@ -48,7 +50,7 @@ AUDIOFOLDER_METADATA = ("metadata.csv", "metadata.jsonl")
 logger = logging.getLogger(__name__)
 
 
-class ManifestError(ValueError):
+class ManifestError(Wav2VecHFError, ValueError):
     """A manifest or label file that cannot be parsed; the message names the file, line and fix."""
 
 

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from wav2vec_hf.errors import Wav2VecHFError
 from wav2vec_hf.extras import require_extra
 
 TARGET_SAMPLE_RATE = 16_000
@@ -159,7 +160,7 @@ class _EspeakVoice(ctypes.Structure):
     ]
 
 
-class EspeakError(RuntimeError):
+class EspeakError(Wav2VecHFError, RuntimeError):
     """eSpeak NG failed to initialise, select a voice or synthesise."""
 
 

@@ -66,6 +66,7 @@ from wav2vec_hf.data.audio import (
 )
 from wav2vec_hf.data.file_facts import FileFacts
 from wav2vec_hf.data.records import AudioRecord, ManifestEntry
+from wav2vec_hf.errors import Wav2VecHFError
 
 LENGTH_MISMATCH = "length_mismatch"
 RATE_MISMATCH = "rate_mismatch"
@@ -100,7 +101,7 @@ FIXES = {
 }
 
 
-class DataValidationError(ValueError):
+class DataValidationError(Wav2VecHFError, ValueError):
     """Some utterances failed validation; ``.report`` holds the counts and examples."""
 
     def __init__(self, report: SkipReport, report_file: str | os.PathLike | None = None) -> None:

@@ -43,6 +43,7 @@ from wav2vec_hf.decoding.alphabet import (
 from wav2vec_hf.decoding.greedy import greedy_decode  # noqa: F401  (its old home; re-exported)
 from wav2vec_hf.decoding.language_model import LN10, FusionWeights, NgramLanguageModel
 from wav2vec_hf.decoding.lexicon import NO_NODE, ROOT, TokenTrie
+from wav2vec_hf.errors import Wav2VecHFError
 
 _AVERAGE_WORD_LENGTH = 6.0  # pyctcdecode scales the partial-word penalty beyond this many characters
 _NEG_INF = -math.inf
@@ -50,7 +51,7 @@ _MISSING, _DEAD = -1, -2  # child-table entries: not built yet / can never be in
 _OOV_WORD = -1
 
 
-class DecodingError(ValueError):
+class DecodingError(Wav2VecHFError, ValueError):
     """Decoder input that cannot be decoded (the message says what is wrong and how to fix it)."""
 
 

@@ -28,6 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from wav2vec_hf.errors import Wav2VecHFError
 from wav2vec_hf.extras import require_extra
 
 LANGUAGE_MODEL_FOLDER = "language_model"
@@ -45,7 +46,7 @@ DEFAULT_SCORE_BOUNDARY = True
 LN10 = math.log(10.0)
 
 
-class LanguageModelError(ValueError):
+class LanguageModelError(Wav2VecHFError, ValueError):
     """A ``language_model/`` folder or LM file that cannot be used (the message says how to fix it)."""
 
 

@@ -11,13 +11,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from wav2vec_hf.errors import Wav2VecHFError
+
 COLUMNS = (("dev", "cer"), ("dev", "wer"), ("test", "cer"), ("test", "wer"))
 DECODERS = (("greedy", "greedy"), ("lm", "4-gram LM"))
 ARM_LABELS = {"scratch": "from scratch", "pretrained": "pretrained"}
 BEFORE_SELF_TRAINING = "pretrained, before self-training"
 
 
-class PretrainingClaimNotShown(AssertionError):
+class PretrainingClaimNotShown(Wav2VecHFError, AssertionError):
     """Pretrained was not better than scratch on mean dev CER; the message holds the numbers."""
 
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from wav2vec_hf.demo_steps.finetuning import budget_arguments, run_directory
+from wav2vec_hf.errors import Wav2VecHFError
 
 if TYPE_CHECKING:
     from wav2vec_hf.demo import DemoRun
 
 
-class SelfTrainingUnavailable(RuntimeError):
+class SelfTrainingUnavailable(Wav2VecHFError, RuntimeError):
     """``wav2vec_hf.selftraining`` cannot be imported (the message says what to do)."""
 
 

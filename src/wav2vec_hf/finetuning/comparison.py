@@ -15,11 +15,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from wav2vec_hf.errors import Wav2VecHFError
 from wav2vec_hf.finetuning.arguments import parse_args
 from wav2vec_hf.finetuning.ctc import finetune_ctc
 
 
-class PretrainingClaimError(AssertionError):
+class PretrainingClaimError(Wav2VecHFError, AssertionError):
     """The pretrained model did not beat random initialisation by the required margin."""
 
 

@@ -37,6 +37,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from wav2vec_hf.errors import Wav2VecHFError
+
 FAIRSEQ_SAMPLE_RATE = 16_000  # fairseq's max_tokens counts raw 16 kHz samples
 FAIRSEQ_CONFIG_DIR = "examples/wav2vec/config/finetuning"
 SENTENCE_REDUCTION = "sentence"  # fairseq's sentence_avg: CTC summed over utterances / number of utterances
@@ -44,7 +46,7 @@ FAIRSEQ_SCHEDULE = "fairseq"
 HEAD_FIRST_SCHEDULE = "head_first"
 
 
-class RecipeError(ValueError):
+class RecipeError(Wav2VecHFError, ValueError):
     """A user error in choosing or overriding a recipe (the message is one line naming the fix)."""
 
 

@@ -33,6 +33,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from wav2vec_hf.errors import Wav2VecHFError
 from wav2vec_hf.finetuning.recipes import LM_TEXT_FILE, fsdd_recordings, write_table
 
 PROG = "python -m wav2vec_hf.finetuning.recipes fsdd-speakers"
@@ -54,7 +55,7 @@ FSDD_SYNTHETIC_VOICES = 150
 FSDD_SPEAKER_UPDATES = 1500
 
 
-class StepFailed(RuntimeError):
+class StepFailed(Wav2VecHFError, RuntimeError):
     """A ``wav2vec-hf`` step of a run exited non-zero; ``code`` is its exit status."""
 
     def __init__(self, step: str, code: int, run: Path):

@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from wav2vec_hf.errors import Wav2VecHFError
+
 WAV2VEC = "wav2vec"
 VQ_WAV2VEC = "vq-wav2vec"
 UNITS_BERT = "units-bert"
@@ -56,7 +58,7 @@ _TOKENIZER_VOCAB_FILES = ("vocab.json", "vocab.txt", "tokenizer.json")
 _FEATURE_EXTRACTOR_FILES = ("preprocessor_config.json", "processor_config.json")
 
 
-class ArtefactError(ValueError):
+class ArtefactError(Wav2VecHFError, ValueError):
     """A folder that cannot be published as it is; the message names the file and the fix."""
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from huggingface_hub import ModelCard, ModelCardData
 
+from wav2vec_hf.errors import Wav2VecHFError
 from wav2vec_hf.hub import artefacts
 from wav2vec_hf.hub.artefacts import Artefact, ArtefactError, describe_folder, read_json_file
 from wav2vec_hf.hub.citations import PAPER_TITLES, bibtex_for, papers_for
@@ -59,7 +60,7 @@ _PLACEHOLDER_USER = "your-username"
 _POOR_WER = 0.9  # above this greedy WER the card warns that words are not yet transcribed reliably
 
 
-class CardError(ValueError):
+class CardError(Wav2VecHFError, ValueError):
     """A card that cannot be rendered or that huggingface_hub's parser does not accept."""
 
 

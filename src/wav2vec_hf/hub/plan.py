@@ -21,6 +21,7 @@ from pathlib import Path
 
 from huggingface_hub import ModelCard
 
+from wav2vec_hf.errors import Wav2VecHFError
 from wav2vec_hf.hub.artefacts import Artefact, describe_folder
 from wav2vec_hf.hub.cards import CardOptions, RenderedCard, check_card, render_card
 from wav2vec_hf.hub.records import RECORD_FILES, read_run_records
@@ -47,7 +48,7 @@ MAX_RECORD_BYTES = 10 * 1024 * 1024  # a record or plot larger than this is left
 _TRAINING_STATE_DIRS = ("checkpoints", "runs", "exports", "logs", "wandb", ".tmp-export")
 
 
-class PlanError(ValueError):
+class PlanError(Wav2VecHFError, ValueError):
     """The plan cannot be made or written; the message names the path and the fix."""
 
 

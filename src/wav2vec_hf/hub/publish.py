@@ -19,6 +19,7 @@ from huggingface_hub import CommitOperationAdd, HfApi, constants, get_token
 from huggingface_hub.errors import HfHubHTTPError, HFValidationError
 from huggingface_hub.utils import validate_repo_id
 
+from wav2vec_hf.errors import Wav2VecHFError
 from wav2vec_hf.hub.cards import CardOptions
 from wav2vec_hf.hub.plan import UploadPlan, plan_upload
 from wav2vec_hf.hub.redaction import hidden_secret, redact
@@ -27,7 +28,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_REVISION = "main"
 
 
-class PublishError(RuntimeError):
+class PublishError(Wav2VecHFError, RuntimeError):
     """The upload could not be done; the message says why (the token is never in it)."""
 
 

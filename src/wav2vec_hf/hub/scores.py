@@ -34,6 +34,7 @@ from typing import Any
 from huggingface_hub import EvalResult
 
 from wav2vec_hf.data.references import DatasetReference
+from wav2vec_hf.errors import Wav2VecHFError
 from wav2vec_hf.hub.records import RunRecords, finetuning_dataset
 
 GREEDY = "greedy"
@@ -43,7 +44,7 @@ TASK_TYPE = "automatic-speech-recognition"
 TASK_NAME = "Speech Recognition"
 
 
-class ScoresError(ValueError):
+class ScoresError(Wav2VecHFError, ValueError):
     """Evaluation results that cannot be used; the message names the file and the field."""
 
 

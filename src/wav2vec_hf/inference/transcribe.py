@@ -41,6 +41,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from wav2vec_hf.errors import Wav2VecHFError
+
 TIMESTAMP_LEVELS = ("word", "char")
 AUTO_CHUNK_SECONDS = (30.0, 5.0)
 """``(chunk_length_s, stride_length_s)`` for files too long for one forward pass."""
@@ -77,7 +79,7 @@ class Transcript:
         return data
 
 
-class TranscriptionError(ValueError):
+class TranscriptionError(Wav2VecHFError, ValueError):
     """A file that decoded but could not be transcribed (the model or the decoder failed on it)."""
 
 

@@ -33,6 +33,7 @@ import math
 from collections import deque
 from dataclasses import asdict, dataclass
 
+from wav2vec_hf.errors import Wav2VecHFError
 from wav2vec_hf.pretraining.tasks import HealthSpec
 
 logger = logging.getLogger(__name__)
@@ -75,7 +76,7 @@ DESCRIPTIONS = {
 }
 
 
-class TrainingDivergedError(RuntimeError):
+class TrainingDivergedError(Wav2VecHFError, RuntimeError):
     """Too many consecutive updates with NaN/inf loss or gradients."""
 
 
