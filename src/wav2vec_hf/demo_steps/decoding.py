@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from wav2vec_hf.demo_steps.environment import hardware_record, write_json
 
 if TYPE_CHECKING:
-    from wav2vec_hf.demo import DemoRun
+    from wav2vec_hf.demo_steps.run import DemoRun
 
 LM_ORDER = 4
 EVAL_SPLITS = ("dev", "test")

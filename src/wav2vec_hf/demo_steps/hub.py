@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from wav2vec_hf.demo_steps.finetuning import run_directory
 
 if TYPE_CHECKING:
-    from wav2vec_hf.demo import DemoRun
+    from wav2vec_hf.demo_steps.run import DemoRun
 
 HUB_USER = "your-hub-name"
 LIMITATION = (

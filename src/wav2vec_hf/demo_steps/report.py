@@ -9,7 +9,7 @@ from wav2vec_hf.demo_steps.environment import write_json
 from wav2vec_hf.demo_steps.plots import plot_error_rates, plot_pretraining_curves
 
 if TYPE_CHECKING:
-    from wav2vec_hf.demo import DemoRun
+    from wav2vec_hf.demo_steps.run import DemoRun
 
 TABLE_MARKDOWN = "claims.md"
 TABLE_JSON = "claims.json"

@@ -14,7 +14,7 @@ from wav2vec_hf.demo_steps.finetuning import budget_arguments, run_directory
 from wav2vec_hf.errors import Wav2VecHFError
 
 if TYPE_CHECKING:
-    from wav2vec_hf.demo import DemoRun
+    from wav2vec_hf.demo_steps.run import DemoRun
 
 
 class SelfTrainingUnavailable(Wav2VecHFError, RuntimeError):

@@ -25,18 +25,14 @@ from __future__ import annotations
 
 import csv
 import os
-import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from wav2vec_hf.data.spoken_digits import DIGIT_WORDS
-
-FSDD_NAME = re.compile(r"^(\d)_([a-z]+)_(\d+)\.wav$")
-
+from wav2vec_hf.finetuning.fsdd_files import LM_TEXT_FILE, fsdd_recordings, write_table
 
 FSDD_SPLITS = ("train", "dev", "test")
-LM_TEXT_FILE = "lm_text.txt"
 
 # Fine-tuning a 1.8M-parameter wav2vec 2.0 from scratch on 27 minutes of digits: the random conv
 # feature encoder is trained (the default for random weights) and the heavy time / channel masking
@@ -66,18 +62,6 @@ FSDD_LOW_RESOURCE_FINETUNE_ARGUMENTS = (
 FSDD_SELF_TRAINING_KEEP_FRACTION = 0.6
 
 
-def fsdd_recordings(real_dir: str | os.PathLike) -> list[tuple[str, str, str, int]]:
-    """``[(absolute path, transcript, "fsdd_<speaker>", recording index), ...]`` of ``real_dir/fsdd``,
-    sorted by file name (files not named ``<digit>_<speaker>_<index>.wav`` are ignored)."""
-    rows = []
-    for path in sorted((Path(real_dir) / "fsdd").glob("*.wav")):
-        match = FSDD_NAME.match(path.name)
-        if match:
-            digit, speaker, index = int(match.group(1)), match.group(2), int(match.group(3))
-            rows.append((str(path.resolve()), DIGIT_WORDS[digit], f"fsdd_{speaker}", index))
-    return rows
-
-
 def _fsdd_rows(
     real_dir: str | os.PathLike, test_indices: range, dev_indices: range
 ) -> dict[str, list[tuple[str, str, str, int]]]:
@@ -96,16 +80,6 @@ def _fsdd_rows(
             "point at the folder that holds fsdd/."
         )
     return rows
-
-
-def write_table(path: Path, rows) -> Path:
-    """A ``path / transcript / speaker`` TSV (what ``open_audio_source`` reads)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
-        writer.writerow(["path", "transcript", "speaker"])
-        writer.writerows(row[:3] for row in rows)
-    return path
 
 
 def fsdd_split(

@@ -34,7 +34,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from wav2vec_hf.errors import Wav2VecHFError
-from wav2vec_hf.finetuning.recipes import LM_TEXT_FILE, fsdd_recordings, write_table
+from wav2vec_hf.finetuning.fsdd_files import LM_TEXT_FILE, fsdd_recordings, write_table
 
 PROG = "python -m wav2vec_hf.finetuning.recipes fsdd-speakers"
 DEV_INDICES = range(5)  # FSDD's test recordings of the training speakers choose checkpoints and LM weights

@@ -21,8 +21,19 @@ from typing import Any
 from huggingface_hub import ModelCard, ModelCardData
 
 from wav2vec_hf.errors import Wav2VecHFError
-from wav2vec_hf.hub import artefacts
-from wav2vec_hf.hub.artefacts import Artefact, ArtefactError, describe_folder, read_json_file
+from wav2vec_hf.hub.artefacts import (
+    CTC,
+    CTC_LM,
+    LANGUAGE_MODEL_DIR,
+    UNITS_BERT,
+    VQ_WAV2VEC,
+    WAV2VEC,
+    WAV2VEC2,
+    Artefact,
+    ArtefactError,
+    describe_folder,
+    read_json_file,
+)
 from wav2vec_hf.hub.citations import PAPER_TITLES, bibtex_for, papers_for
 from wav2vec_hf.hub.records import (
     RunRecords,
@@ -47,12 +58,12 @@ DEFAULT_LICENSE = "apache-2.0"
 FAIRSEQ_LICENSE = "mit"
 LIBRARY_NAME = "transformers"
 PIPELINE_TAGS = {
-    artefacts.WAV2VEC: "feature-extraction",
-    artefacts.VQ_WAV2VEC: "feature-extraction",
-    artefacts.WAV2VEC2: "feature-extraction",
-    artefacts.UNITS_BERT: "fill-mask",
-    artefacts.CTC: "automatic-speech-recognition",
-    artefacts.CTC_LM: "automatic-speech-recognition",
+    WAV2VEC: "feature-extraction",
+    VQ_WAV2VEC: "feature-extraction",
+    WAV2VEC2: "feature-extraction",
+    UNITS_BERT: "fill-mask",
+    CTC: "automatic-speech-recognition",
+    CTC_LM: "automatic-speech-recognition",
 }
 GENERATION_NAMES = {"wav2vec": "wav2vec", "vq-wav2vec": "vq-wav2vec", "wav2vec2": "wav2vec 2.0"}
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -281,11 +292,11 @@ def _metric_types(scores: list[EvalScore]) -> list[str]:
 
 def _tags(artefact: Artefact, records: RunRecords, self_trained: bool, extra: list[str]) -> list[str]:
     tags = ["wav2vec-hf", "audio", "speech", artefact.generation]
-    if artefact.kind == artefacts.UNITS_BERT:
+    if artefact.kind == UNITS_BERT:
         tags += ["bert", "discrete-units"]
     elif artefact.is_ctc:
         tags += ["automatic-speech-recognition", "ctc"]
-        if artefact.kind == artefacts.CTC_LM:
+        if artefact.kind == CTC_LM:
             tags += ["kenlm", "n-gram"]
     else:
         tags += ["self-supervised-learning", "pretraining"]
@@ -335,7 +346,7 @@ def _template_variables(
         "hop_ms": f"{_hop_ms(artefact):g}",
         "receptive_ms": f"{_receptive_field_ms(artefact):.0f}",
         "output_dim": _output_dim(artefact),
-        "is_quantized": artefact.kind == artefacts.VQ_WAV2VEC,
+        "is_quantized": artefact.kind == VQ_WAV2VEC,
         "quantizer": _quantizer_facts(config, _hop_ms(artefact)),
         "vocab_size": config.get("vocab_size"),
         "unit_examples": " ".join(artefact.unit_examples),
@@ -374,8 +385,8 @@ def _result_row(score: EvalScore) -> dict[str, str]:
 
 
 def _lm_attributes(artefact: Artefact) -> dict[str, Any]:
-    attrs_path = artefact.folder / artefacts.LANGUAGE_MODEL_DIR / "attrs.json"
-    if artefact.kind != artefacts.CTC_LM or not attrs_path.is_file():
+    attrs_path = artefact.folder / LANGUAGE_MODEL_DIR / "attrs.json"
+    if artefact.kind != CTC_LM or not attrs_path.is_file():
         return {}
     content = read_json_file(attrs_path, "the LM fusion weights")
     if not isinstance(content, dict):
@@ -400,7 +411,7 @@ def _normalizes_audio(artefact: Artefact) -> bool:
 def _hop_ms(artefact: Artefact) -> float:
     """Milliseconds between output frames: the product of the encoder strides at the sampling rate."""
     config = artefact.config
-    if artefact.kind == artefacts.UNITS_BERT:
+    if artefact.kind == UNITS_BERT:
         return 10.0
     if artefact.model_type == "wav2vec2":
         strides = config.get("conv_stride") or [5, 2, 2, 2, 2, 2, 2]

@@ -59,7 +59,8 @@ from wav2vec_hf.pretraining.data import BatchStream, loader_workers
 from wav2vec_hf.pretraining.health import HealthMonitor, TrainingDivergedError
 from wav2vec_hf.pretraining.plots import plot_curves, read_metrics
 from wav2vec_hf.pretraining.schedules import LearningRateSchedule
-from wav2vec_hf.pretraining.tasks import PretrainingTask, StepOutput, make_task
+from wav2vec_hf.pretraining.task_registry import make_task
+from wav2vec_hf.pretraining.tasks import PretrainingTask, StepOutput
 
 logger = logging.getLogger(__name__)
 

@@ -400,20 +400,6 @@ def _from_pretrained(model_class, folder: str, model_type: str, overrides: dict)
     return model
 
 
-def make_task(config: PretrainingConfig, accelerator=None) -> PretrainingTask:
-    """The task of ``config.model.model_type`` (``accelerator``: for this process's data share)."""
-    model_type = config.model.model_type
-    if model_type == "wav2vec2":
-        return Wav2Vec2Task(config, accelerator)
-    if model_type in ("wav2vec", "vq-wav2vec"):
-        return Wav2VecTask(config, accelerator)
-    if model_type == "units-bert":
-        from wav2vec_hf.pretraining.units_bert import UnitsBertTask
-
-        return UnitsBertTask(config, accelerator)
-    raise ValueError(f"unknown model type {model_type!r}")
-
-
 __all__ = [
     "HealthSpec",
     "PretrainingTask",
@@ -421,6 +407,5 @@ __all__ = [
     "Wav2Vec2Task",
     "Wav2VecTask",
     "apply_overrides",
-    "make_task",
     "samples_for_frames",
 ]
