@@ -66,12 +66,12 @@ def synthetic_set(args, folder: Path):
 
 def model_set(args):
     """The same from a fine-tuned model folder with an attached LM and a labelled data source."""
-    from wav2vec_hf.decoding.inference import ctc_logits
+    from wav2vec_hf.decoding.inference import dataset_logits
     from wav2vec_hf.decoding.lm_text import LmTextNormalizer
     from wav2vec_hf.decoding.processor import CTCProcessorWithLanguageModel
 
     processor = CTCProcessorWithLanguageModel.from_pretrained(args.model)
-    data = ctc_logits(args.model, args.data, max_utterances=args.utterances)
+    data = dataset_logits(args.model, args.data, max_utterances=args.utterances)
     normalize = LmTextNormalizer.from_vocabulary(processor.tokenizer.get_vocab()).normalize
     lm = processor.language_model
     return (

@@ -202,9 +202,10 @@ def test_pipeline_decodes_with_our_decoder_and_the_folders_weights(model_dir):
     assert text == processor.decode(logits).text  # the pipeline's text is the processor's
     known = set(processor.language_model.unigrams)
     assert text and set(text.split()) <= known  # the LM's words, not the random model's letters
-    assert asr(audio, decoder_kwargs={"alpha": 0.0, "beta": 0.0})["text"] == processor.decode(
-        logits, alpha=0.0, beta=0.0
-    ).text
+    assert (
+        asr(audio, decoder_kwargs={"alpha": 0.0, "beta": 0.0})["text"]
+        == processor.decode(logits, alpha=0.0, beta=0.0).text
+    )
     chunked = asr(audio, chunk_length_s=0.5, stride_length_s=0.1)["text"]
     assert chunked and set(chunked.split()) <= known
     words = asr(audio, return_timestamps="word")["chunks"]

@@ -11,7 +11,7 @@ from transformers import AutoFeatureExtractor, AutoModelForCTC, Wav2Vec2Processo
 
 from tests.decoding.support import LABELS, emissions, make_model_folder, write_grammar_lm
 from wav2vec_hf.decoding.decoder import greedy_decode
-from wav2vec_hf.decoding.inference import ctc_logits, load_model, logits_of
+from wav2vec_hf.decoding.inference import dataset_logits, load_model, logits_of
 from wav2vec_hf.decoding.processor import CTCProcessorWithLanguageModel
 from wav2vec_hf.decoding.scoring import greedy_transcripts, score_logits, vocabulary_references
 from wav2vec_hf.error_rates import character_error_rate, word_error_rate
@@ -80,7 +80,7 @@ def test_evaluate_loads_the_model_once_and_scores_every_set(model_and_table, mon
     assert result["lm"] is None
     vocabulary = Wav2Vec2Processor.from_pretrained(str(folder)).tokenizer.get_vocab()
     for source, utterances in ((table, 4), (second, 2)):
-        data = ctc_logits(folder, source)
+        data = dataset_logits(folder, source)
         references = vocabulary_references(data.references, vocabulary)
         hypotheses = [greedy_decode(x, LABELS) for x in data.logits]
         scores = result["sets"][str(source)]

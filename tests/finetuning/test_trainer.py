@@ -97,7 +97,7 @@ def test_batches_shorter_than_a_time_mask_span_are_trained_without_one():
 
 def test_random_weights_train_the_feature_encoder_and_pretrained_ones_keep_it_frozen(tmp_path):
     from tests.finetuning.fixtures import pretrained_folder
-    from wav2vec_hf.finetuning.models import CTCModelOptions, load_ctc_model
+    from wav2vec_hf.finetuning.models import CTCModelOptions, build_ctc_model
     from wav2vec_hf.finetuning.vocabulary import Vocabulary
 
     vocabulary = Vocabulary.from_transcripts(["ONE TWO", "THREE"])
@@ -107,7 +107,7 @@ def test_random_weights_train_the_feature_encoder_and_pretrained_ones_keep_it_fr
         (pretrained, CTCModelOptions(from_scratch=True), True),
         (pretrained, CTCModelOptions(), False),  # the paper's recipe
     ):
-        model, _ = load_ctc_model(source, vocabulary, options)
+        model, _ = build_ctc_model(source, vocabulary, options)
         encoder = [
             p.requires_grad
             for n, p in model.named_parameters()

@@ -3,7 +3,7 @@
 Deliberately small and separate: it loads audio with the project's loader, runs a CTC model and
 returns unpadded logits; a fuller inference pipeline can replace it without touching the decoding
 code. Loading is split from running (``load_model``, then ``logits_of`` once per data set), so a
-caller that scores several sets loads the model once; ``ctc_logits`` does both for one set.
+caller that scores several sets loads the model once; ``dataset_logits`` does both for one set.
 
 Utterances are sorted by length and batched up to ``batch_seconds`` of audio with an attention mask;
 ``inference.logits.ctc_logits`` makes each utterance's logits those it gets alone (group-norm BASE
@@ -141,7 +141,7 @@ def logits_of(
     )
 
 
-def ctc_logits(
+def dataset_logits(
     model_dir: str | os.PathLike[str],
     data: str | os.PathLike[str],
     max_utterances: int | None = None,
@@ -166,4 +166,4 @@ def ctc_logits(
     )
 
 
-__all__ = ["EvalLogits", "ctc_logits", "load_model", "logits_of"]
+__all__ = ["EvalLogits", "dataset_logits", "load_model", "logits_of"]

@@ -68,10 +68,10 @@ from wav2vec_hf.finetuning.hub_push import hub_target, push_finetuned
 from wav2vec_hf.finetuning.metrics import CTCMetrics
 from wav2vec_hf.finetuning.models import (
     body_parameter_names,
+    build_ctc_model,
     count_parameters,
     head_parameter_names,
     is_wav2vec2,
-    load_ctc_model,
 )
 from wav2vec_hf.finetuning.paper_recipes import SENTENCE_REDUCTION
 from wav2vec_hf.finetuning.recipe_resolution import RECIPE_FILE, ResolvedRecipe
@@ -627,7 +627,7 @@ def finetune_ctc(
     data = _open_data(data_args)
     vocabulary = _vocabulary(data.train_source, data_args)
     options = model_args.options().resolved(model_args.model)
-    model, feature_extractor = load_ctc_model(model_args.model, vocabulary, options)
+    model, feature_extractor = build_ctc_model(model_args.model, vocabulary, options)
     processor = vocabulary.processor(feature_extractor)
     _check_transcripts(data, vocabulary, model, int(feature_extractor.sampling_rate), data_args)
     if recipe is not None:

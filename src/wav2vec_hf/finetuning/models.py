@@ -177,7 +177,7 @@ def _ctc_overrides(config: PretrainedConfig, vocabulary: Vocabulary, options: CT
     return overrides
 
 
-def load_ctc_model(
+def build_ctc_model(
     model: str | os.PathLike, vocabulary: Vocabulary, options: CTCModelOptions | None = None
 ) -> tuple:
     """A CTC model for ``vocabulary`` from a pretrained folder or a preset, and its feature extractor.
@@ -250,9 +250,9 @@ __all__ = [
     "CTC_REDUCTIONS",
     "CTCModelOptions",
     "body_parameter_names",
+    "build_ctc_model",
     "count_parameters",
     "feature_extractor_for",
     "head_parameter_names",
     "is_wav2vec2",
-    "load_ctc_model",
 ]

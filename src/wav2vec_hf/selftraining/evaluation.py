@@ -30,7 +30,7 @@ SetLogits = EvalLogits
 """Logits of every utterance of a data set with its ``records`` (the name self-training uses)."""
 
 
-def load_ctc_model(model_dir: str | os.PathLike[str]):
+def load_finetuned_ctc(model_dir: str | os.PathLike[str]):
     """``(model, processor, normalizer)`` of a fine-tuned CTC folder (eval mode, CPU)."""
     from transformers import Wav2Vec2Processor
 
@@ -119,7 +119,7 @@ class LoadedModel:
 
     @classmethod
     def load(cls, model_dir: str | os.PathLike[str], lm_dir: str | os.PathLike[str]) -> LoadedModel:
-        model, processor, normalizer = load_ctc_model(model_dir)
+        model, processor, normalizer = load_finetuned_ctc(model_dir)
         return cls(model, processor, normalizer, lm_processor(processor, lm_dir))
 
 
@@ -191,7 +191,7 @@ __all__ = [
     "evaluate_model",
     "greedy_texts",
     "lm_processor",
-    "load_ctc_model",
+    "load_finetuned_ctc",
     "references_of",
     "score_model",
     "set_logits",
