@@ -54,7 +54,7 @@ class ManifestError(Wav2VecHFError, ValueError):
     """A manifest or label file that cannot be parsed; the message names the file, line and fix."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ManifestEntry:
     """One utterance as a manifest describes it (nothing read from the audio yet).
 
@@ -79,7 +79,7 @@ class ManifestEntry:
     row: int | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AudioRecord:
     """One checked utterance: the common currency of the data layer.
 
