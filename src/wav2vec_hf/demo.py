@@ -32,6 +32,7 @@ from wav2vec_hf.demo_steps.report import TABLE_JSON, TABLE_MARKDOWN, claim_check
 from wav2vec_hf.demo_steps.run import DemoRun
 from wav2vec_hf.demo_steps.selftraining import self_training_step
 from wav2vec_hf.errors import Wav2VecHFError
+from wav2vec_hf.json_files import write_json
 
 logger = logging.getLogger("wav2vec_hf.demo")
 
@@ -151,7 +152,7 @@ def _is_demo_folder(output_dir: Path) -> bool:
 def _write_results(run: DemoRun, extra: dict[str, Any]) -> Path:
     path = run.output_dir / RESULTS_FILE
     content = {"demo": extra, **run.results}
-    path.write_text(json.dumps(content, indent=2, default=str) + "\n", encoding="utf-8")
+    write_json(path, content)
     return path
 
 

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from wav2vec_hf.selftraining.stages import MARKER_FILE, StageRunner, StopAfterStage, write_json_atomic
+from wav2vec_hf.json_files import write_json
+from wav2vec_hf.selftraining.stages import MARKER_FILE, StageRunner, StopAfterStage
 
 
 def test_finished_stage_is_skipped_and_returns_its_stored_summary(tmp_path):
@@ -71,12 +72,24 @@ def test_stop_after_raises_once_the_stage_is_recorded(tmp_path):
 
 
 def test_atomic_write_leaves_no_temporary_files(tmp_path):
-    path = write_json_atomic(tmp_path / "x" / "m.json", {"a": 1})
+    path = write_json(tmp_path / "x" / "m.json", {"a": 1})
     assert json.loads(path.read_text()) == {"a": 1}
     assert [p.name for p in path.parent.iterdir()] == ["m.json"]
     circular: dict = {}
     circular["self"] = circular
     with pytest.raises(ValueError, match="Circular"):
-        write_json_atomic(path, circular)
+        write_json(path, circular)
     assert json.loads(path.read_text()) == {"a": 1}  # the old file survives a failed write
     assert [p.name for p in path.parent.iterdir()] == ["m.json"]
+
+
+def test_json_files_get_the_usual_permissions(tmp_path):
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        path = write_json(tmp_path / "r.json", {"a": [1, 2]}, indent=None)
+    finally:
+        os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o644
+    assert path.read_text() == '{"a": [1, 2]}\n'

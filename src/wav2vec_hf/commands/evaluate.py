@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from functools import partial
 from pathlib import Path
+
+from wav2vec_hf.json_files import write_json
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -178,6 +179,6 @@ def run(args: argparse.Namespace) -> int:
         if scores["unknown_characters"]["summary"]:
             print(scores["unknown_characters"]["summary"], file=sys.stderr)
     if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        write_json(args.json, result)
         print(f"wrote {args.json}")
     return 0

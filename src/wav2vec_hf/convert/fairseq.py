@@ -17,7 +17,6 @@ wav2vec 2.0 folders load with stock ``Wav2Vec2ForPreTraining`` / ``Wav2Vec2Model
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ from wav2vec_hf.convert.checkpoint import (
     FairseqCheckpoint,
     load_fairseq_checkpoint,
 )
+from wav2vec_hf.json_files import write_json
 
 logger = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ def convert_fairseq_checkpoint(
     }
     if kind == generations.WAV2VEC2:
         info["pretraining_state"] = _write_pretraining_state(checkpoint, output, info["source_sha256"])
-    (output / CONVERSION_INFO_FILE).write_text(json.dumps(info, indent=2, sort_keys=True, default=str) + "\n")
+    write_json(output / CONVERSION_INFO_FILE, info, sort_keys=True)
     logger.info("converted %s (%s) -> %s", checkpoint.path, kind, output)
     return ConversionResult(
         kind=kind, output_dir=output, model=model, feature_extractor=feature_extractor, info=info

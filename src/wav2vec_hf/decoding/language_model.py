@@ -30,6 +30,7 @@ from pathlib import Path
 
 from wav2vec_hf.errors import Wav2VecHFError
 from wav2vec_hf.extras import require_extra
+from wav2vec_hf.json_files import write_json
 
 LANGUAGE_MODEL_FOLDER = "language_model"
 ATTRS_FILE = "attrs.json"
@@ -350,11 +351,7 @@ def write_attrs(folder: Path, weights: FusionWeights) -> Path:
 
     The temporary file is hidden, so pyctcdecode's "exactly three files" rule holds even mid-write.
     """
-    path = Path(folder) / ATTRS_FILE
-    partial = Path(folder) / f".{ATTRS_FILE}.partial-{os.getpid()}"
-    partial.write_text(json.dumps(weights.to_json()), encoding="utf-8")
-    os.replace(partial, path)
-    return path
+    return write_json(Path(folder) / ATTRS_FILE, weights.to_json(), indent=None)
 
 
 def arpa_unigrams(path: str | os.PathLike[str]) -> list[str]:

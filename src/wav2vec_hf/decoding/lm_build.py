@@ -13,7 +13,6 @@ fine-tuned model.
 from __future__ import annotations
 
 import gzip
-import json
 import os
 import time
 from collections.abc import Iterator, Sequence
@@ -23,6 +22,7 @@ from pathlib import Path
 from wav2vec_hf.decoding.language_model import LanguageModelError
 from wav2vec_hf.decoding.lm_text import LmTextNormalizer
 from wav2vec_hf.decoding.ngram import NgramModel, estimate_kneser_ney, write_arpa
+from wav2vec_hf.json_files import write_json
 
 BUILD_INFO_FILE = "build.json"
 
@@ -134,7 +134,7 @@ def build_lm(
         "seconds": seconds,
         "estimator": "interpolated modified Kneser-Ney (wav2vec_hf.decoding.ngram)",
     }
-    (out / BUILD_INFO_FILE).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    write_json(out / BUILD_INFO_FILE, info)
     return LmBuild(out, arpa_path, unigrams_path, model, counter["read"], model.sentences, seconds)
 
 

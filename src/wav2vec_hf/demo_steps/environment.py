@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from wav2vec_hf.json_files import write_json
+
 
 def check_device(device: str) -> str:
     """``device`` if usable ("cpu", or "cuda" with a GPU present).
@@ -66,13 +68,6 @@ def hardware_record(device: str) -> dict[str, Any]:
     record["torch_threads"] = torch.get_num_threads()
     record["torch"] = torch.__version__
     return record
-
-
-def write_json(path: Path, content: Any) -> Path:
-    """Write ``content`` as indented JSON (paths and other objects as strings)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(content, indent=2, default=str) + "\n", encoding="utf-8")
-    return path
 
 
 def read_jsonl(path: Path) -> list[dict]:

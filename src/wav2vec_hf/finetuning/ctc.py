@@ -78,6 +78,7 @@ from wav2vec_hf.finetuning.recipe_resolution import RECIPE_FILE, ResolvedRecipe
 from wav2vec_hf.finetuning.schedule import FrozenStartSchedule, TwoPhaseSchedule, auto_learning_rate
 from wav2vec_hf.finetuning.vocabulary import UnknownCharacterReport, Vocabulary
 from wav2vec_hf.inference.logits import ctc_logits, greedy_ids
+from wav2vec_hf.json_files import write_json
 from wav2vec_hf.models.wav2vec.modeling_wav2vec import ctc_loss
 
 logger = logging.getLogger(__name__)
@@ -660,7 +661,7 @@ def finetune_ctc(
             model_args, options, data_args, recipe_args, training_args, model, vocabulary, data, trainer,
             metrics, train_output, time.perf_counter() - started, recipe,
         )  # fmt: skip
-        (output_dir / RUN_FILE).write_text(json.dumps(_jsonable(run), indent=2) + "\n", encoding="utf-8")
+        write_json(output_dir / RUN_FILE, _jsonable(run))
     if hub is not None:  # the package's card and upload plan: safetensors, no pickles
         push_finetuned(output_dir, hub)
     return FinetuneResult(

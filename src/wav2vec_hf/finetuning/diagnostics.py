@@ -19,7 +19,6 @@ causes, each with the run's own evidence:
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from dataclasses import asdict, dataclass
@@ -27,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 from transformers import TrainerCallback
+
+from wav2vec_hf.json_files import write_json
 
 logger = logging.getLogger(__name__)
 
@@ -247,7 +248,7 @@ class PlateauCallback(TrainerCallback):
         if self.output_dir:
             path = Path(self.output_dir) / "diagnostics.json"
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps({"plateaus": self.history}, indent=2) + "\n", encoding="utf-8")
+            write_json(path, {"plateaus": self.history})
 
 
 __all__ = [

@@ -20,12 +20,12 @@ this code wrote (never from downloaded files).
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from pathlib import Path
 
 from wav2vec_hf.checkpoint_folders import STATE_FILE, complete_checkpoints, read_checkpoint_state
+from wav2vec_hf.json_files import write_json
 
 CHECKPOINTS = "checkpoints"
 CHECKPOINT_PREFIX = "update-"
@@ -63,13 +63,6 @@ def remove_partial_checkpoints(root: Path) -> list[Path]:
     return removed
 
 
-def _write_json_durably(path: Path, content: dict) -> None:
-    with open(path, "w", encoding="utf-8") as handle:
-        json.dump(content, handle, indent=2, sort_keys=True)
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
 def save_checkpoint(accelerator, root: Path, update: int, trainer_state: dict, keep: int) -> Path:
     """Write a checkpoint of update ``update`` atomically (call on every process).
 
@@ -92,7 +85,7 @@ def save_checkpoint(accelerator, root: Path, update: int, trainer_state: dict, k
     accelerator.save_state(str(temporary))
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
-        _write_json_durably(temporary / STATE_FILE, trainer_state)
+        write_json(temporary / STATE_FILE, trainer_state, sort_keys=True)
         if final.exists():  # the same update saved before (a resumed run): the new one replaces it
             stale = root / f".tmp-stale-{update:08d}"
             shutil.rmtree(stale, ignore_errors=True)

@@ -45,6 +45,7 @@ import torch
 from wav2vec_hf.data import SkipReport
 from wav2vec_hf.data.bad_files import BAD_FILES_NAME, bad_files_summary, write_bad_files
 from wav2vec_hf.extras import install_command, missing_modules
+from wav2vec_hf.json_files import write_json
 from wav2vec_hf.pretraining.arguments import PretrainingConfig
 from wav2vec_hf.pretraining.checkpointing import (
     check_random_states,
@@ -156,7 +157,7 @@ def run_pretraining(config: PretrainingConfig, accelerator=None) -> PretrainingR
         removed = remove_partial_checkpoints(root)
         for path in removed:
             logger.info("removed the partial checkpoint %s left by a killed run", path)
-        (output_dir / "run_config.json").write_text(json.dumps(config.to_dict(), indent=2, default=str))
+        write_json(output_dir / "run_config.json", config.to_dict())
     accelerator.wait_for_everyone()
     publisher = _hub_publisher(training) if main else None
     draw_plots = training.plots and not missing_modules("plots")
@@ -330,7 +331,7 @@ def run_pretraining(config: PretrainingConfig, accelerator=None) -> PretrainingR
             log(record)
             last_train = record
             if monitor.observe(state["update"], metrics) and main:
-                _write_json(output_dir / HEALTH_FILE, monitor.summary())  # seen while the run goes on
+                write_json(output_dir / HEALTH_FILE, monitor.summary())  # seen while the run goes on
             progress.update(1)
             progress.set_postfix(_postfix(record), refresh=False)
 
@@ -370,7 +371,7 @@ def run_pretraining(config: PretrainingConfig, accelerator=None) -> PretrainingR
             export_dir = export_model(accelerator, task, module, output_dir, update=state["update"])
     except TrainingDivergedError:
         if main:
-            _write_json(output_dir / HEALTH_FILE, monitor.summary())
+            write_json(output_dir / HEALTH_FILE, monitor.summary())
         raise
     finally:
         progress.close()
@@ -397,9 +398,9 @@ def run_pretraining(config: PretrainingConfig, accelerator=None) -> PretrainingR
         audio_seconds=state["audio_seconds"],
     )
     if main and not interrupted:
-        _write_json(output_dir / HEALTH_FILE, result.health)
+        write_json(output_dir / HEALTH_FILE, result.health)
         summary = {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(result).items()}
-        _write_json(output_dir / SUMMARY_FILE, summary)
+        write_json(output_dir / SUMMARY_FILE, summary)
         if draw_plots:
             plot_curves(
                 read_metrics(output_dir / METRICS_FILE),
@@ -774,10 +775,6 @@ def _postfix(record: dict) -> dict:
         if key in record:
             shown[name] = fmt.format(record[key])
     return shown
-
-
-def _write_json(path: Path, content: dict) -> None:
-    path.write_text(json.dumps(content, indent=2, default=str), encoding="utf-8")
 
 
 __all__ = ["PretrainingResult", "evaluate", "export_model", "make_accelerator", "run_pretraining"]

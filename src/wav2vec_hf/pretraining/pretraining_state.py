@@ -48,6 +48,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from wav2vec_hf.json_files import write_json
 from wav2vec_hf.pretraining.arguments import LR_SCHEDULERS, PretrainingRecipe
 
 PRETRAINING_STATE_FILE = "pretraining_state.json"
@@ -131,7 +132,7 @@ def write_pretraining_state(
     if notes:
         content["notes"] = dict(notes)
     path = Path(directory) / PRETRAINING_STATE_FILE
-    path.write_text(json.dumps(content, indent=2, default=str) + "\n", encoding="utf-8")
+    write_json(path, content)
     return path
 
 

@@ -31,6 +31,7 @@ from torch.nn import functional as F
 from torch.utils.data import Dataset
 
 from wav2vec_hf.data import LengthBatchSampler
+from wav2vec_hf.json_files import write_json
 from wav2vec_hf.pretraining.masking import compute_span_mask
 from wav2vec_hf.pretraining.tasks import HealthSpec, PretrainingTask, StepOutput, load_config
 from wav2vec_hf.units import codes_to_unit_string
@@ -407,7 +408,7 @@ class UnitsBertTask(PretrainingTask):
             "mask_start_prob": self.recipe.unit_mask_start_prob,
             "num_units": len(self.vocabulary) - len(SPECIAL_TOKENS),
         }
-        (Path(directory) / "units_bert.json").write_text(json.dumps(info, indent=2))
+        write_json(Path(directory) / "units_bert.json", info)
 
 
 __all__ = [

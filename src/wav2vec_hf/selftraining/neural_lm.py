@@ -13,7 +13,6 @@ hypotheses of a CTC model with the project's vocabulary are scored in the form t
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import shutil
@@ -22,6 +21,8 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from wav2vec_hf.json_files import write_json
 
 BOS, EOS, PAD, UNK = "<s>", "</s>", "<pad>", "<unk>"
 SPECIAL_TOKENS = (PAD, BOS, EOS, UNK)
@@ -258,7 +259,7 @@ def train_lm(
         config=config,
     )
     report = {**asdict(result), "out_dir": str(out), "text_files": [str(p) for p in text_files]}
-    (out / TRAINING_FILE).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    write_json(out / TRAINING_FILE, report)
     return result
 
 

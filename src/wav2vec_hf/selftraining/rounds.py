@@ -31,7 +31,8 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-from wav2vec_hf.selftraining.stages import StageRunner, StopAfterStage, write_json_atomic
+from wav2vec_hf.json_files import write_json
+from wav2vec_hf.selftraining.stages import StageRunner, StopAfterStage
 
 logger = logging.getLogger(__name__)
 
@@ -513,7 +514,7 @@ def format_table(rows: list[dict]) -> str:
 
 
 def _save_table(root: Path, rows: list[dict]) -> Path:
-    path = write_json_atomic(root / TABLE_JSON, rows)
+    path = write_json(root / TABLE_JSON, rows)
     temporary = root / f".{TABLE_MARKDOWN}.tmp"
     temporary.write_text(format_table(rows) + "\n", encoding="utf-8")
     os.replace(temporary, root / TABLE_MARKDOWN)
@@ -539,7 +540,7 @@ def _check_config(root: Path, config: SelfTrainingConfig) -> None:
                 f"{root}: this folder holds a self-training run with other settings ({', '.join(changed)}); "
                 "use another --output-dir, or the same settings to resume"
             )
-    write_json_atomic(path, current)
+    write_json(path, current)
 
 
 def _collect_rows(runner: StageRunner, rounds: int) -> list[dict]:

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from wav2vec_hf.extras import require_extra
+from wav2vec_hf.json_files import write_json
 
 logger = logging.getLogger(__name__)
 
@@ -282,7 +283,7 @@ def train_seq2seq(
         "options": asdict(options),
         "seconds": time.perf_counter() - started,
     }
-    (output_dir / RUN_FILE).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    write_json(output_dir / RUN_FILE, summary)
     logger.info("seq2seq model in %s: %s", output_dir, {k: summary[k] for k in ("utterances", "train_loss")})
     return summary
 

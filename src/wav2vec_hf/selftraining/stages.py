@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from wav2vec_hf.json_files import write_json
 
 logger = logging.getLogger(__name__)
 
@@ -25,27 +25,6 @@ MARKER_FILE = "STAGE_DONE.json"
 
 class StopAfterStage(Exception):
     """Raised inside ``run_self_training`` after the stage named by ``stop_after`` finished."""
-
-
-def write_json_atomic(path: str | os.PathLike[str], payload) -> Path:
-    """Write ``payload`` as JSON to ``path`` through a temporary file and ``os.replace``.
-
-    A reader (or a rerun after a crash) sees either no file or the complete file, never a partial one.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            json.dump(payload, stream, indent=2, default=str)
-            stream.write("\n")
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
 
 
 @dataclass
@@ -98,9 +77,7 @@ class StageRunner:
         logger.info("stage %s: running", name)
         summary = stage(folder)
         seconds = time.perf_counter() - started
-        write_json_atomic(
-            marker, {"stage": name, "seconds": seconds, "finished": time.time(), "summary": summary}
-        )
+        write_json(marker, {"stage": name, "seconds": seconds, "finished": time.time(), "summary": summary})
         self.ran.append(name)
         logger.info("stage %s: done in %.1f s", name, seconds)
         if self.stop_after == name:
@@ -122,4 +99,4 @@ class StageRunner:
         return float(json.loads(marker.read_text(encoding="utf-8"))["seconds"])
 
 
-__all__ = ["MARKER_FILE", "StageRunner", "StopAfterStage", "write_json_atomic"]
+__all__ = ["MARKER_FILE", "StageRunner", "StopAfterStage", "write_json"]

@@ -1,0 +1,53 @@
+"""The one JSON writer of the package: ``write_json`` (atomic, durable).
+
+Run records (``results.json``, ``trainer_state.json``, ``pretraining_summary.json``, ``attrs.json``,
+self-training's stage files, ...) are read by reruns, other processes and the Hub cards; a crash in
+the middle of a write must leave either the old file or the new one. So the content goes to a
+hidden temporary file beside the target (``.<name>.partial-<pid>-<thread>``: never listed as a
+run file, never mistaken for one by pyctcdecode's three-file rule), is flushed to disk, and
+replaces the target in one ``os.replace``. A failure (a value JSON cannot hold, a full disk)
+removes the temporary file and leaves the target as it was. The file gets the usual permissions
+(the process umask), and ends with a newline.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+
+def write_json(
+    path: str | os.PathLike[str], payload: Any, *, indent: int | None = 2, sort_keys: bool = False
+) -> Path:
+    """Write ``payload`` as JSON to ``path`` atomically (see the module docstring); returns the path.
+
+    Args:
+        path: the target (its folder is created).
+        payload: anything ``json`` writes; other objects (paths, ...) as ``str``.
+        indent: ``None`` for one line.
+        sort_keys: keys in sorted order.
+
+    Raises:
+        ValueError, TypeError: the payload cannot be written as JSON (a circular reference, ...).
+        OSError: the folder cannot be written.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.partial-{os.getpid()}-{threading.get_ident()}")
+    try:
+        text = json.dumps(payload, indent=indent, sort_keys=sort_keys, default=str)
+        with open(temporary, "w", encoding="utf-8") as stream:
+            stream.write(text + "\n")
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    return path
+
+
+__all__ = ["write_json"]
