@@ -273,3 +273,23 @@ def test_non_finite_audio_is_found_before_training_skipped_and_counted_once(corp
     (report,) = [r for r in result.data_skips if r["skipped"]]
     assert not report["source"].endswith("(while loading)") and report["counts"] == {"non_finite": 1}
     assert report["examples"]["non_finite"][0].endswith("nan.wav")
+
+
+def test_every_preset_has_its_recipe_and_a_preset_without_one_is_refused(tmp_path, monkeypatch):
+    from wav2vec_hf.presets import list_presets
+
+    assert set(list_presets()) <= set(RECIPES)
+    monkeypatch.delitem(RECIPES, "wav2vec2-tiny")
+    with pytest.raises(ValueError, match="'wav2vec2-tiny' has a model but no training recipe"):
+        parse_arguments(
+            [
+                "--model_type",
+                "wav2vec2",
+                "--preset",
+                "wav2vec2-tiny",
+                "--train",
+                "t.tsv",
+                "--output_dir",
+                str(tmp_path),
+            ]
+        )

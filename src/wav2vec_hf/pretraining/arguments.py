@@ -554,6 +554,11 @@ def resolve_arguments(
             raise ValueError(
                 f"--preset {model.preset!r}: no such preset; choose one of {', '.join(list_presets())}."
             )
+        if model.preset not in RECIPES:  # never the default recipe in silence (issue 22)
+            raise ValueError(
+                f"--preset {model.preset!r} has a model but no training recipe: add one to "
+                "wav2vec_hf.pretraining.arguments.RECIPES, or pass --model_config with the preset's config."
+            )
     sources = [name for name in ("preset", "model_config", "init_from") if getattr(model, name)]
     if not sources:
         raise ValueError("say which model to train: --preset NAME, --model_config FILE or --init_from DIR.")
@@ -572,7 +577,7 @@ def resolve_arguments(
             "units-bert needs --quantizer DIR: a trained vq-wav2vec folder that turns audio into units."
         )
 
-    recipe_name = model.preset if model.preset in RECIPES else DEFAULT_RECIPE[model.model_type]
+    recipe_name = model.preset or DEFAULT_RECIPE[model.model_type]
     recipe = get_recipe(recipe_name)
     state = None
     if model.init_from:
