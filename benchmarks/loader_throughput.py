@@ -1,0 +1,163 @@
+"""The pretraining loader against its floor: audio-seconds delivered per CPU-second, FLAC and WAV.
+
+The floor is the least work any loader must do: a plain ``soundfile.read`` loop over the very crops
+the loader delivers (the same files, start frames and lengths), nothing else. The loader is the
+package's pretraining data path as ``run_pretraining`` builds it (``build_audio_data``: validation,
+``AudioDataset`` random crops, ``LengthBatchSampler``, ``AudioCollator``) read through
+``BatchStream``, with ``--num-workers`` processes (0: in this process). Both are timed in CPU
+seconds: ``resource.getrusage`` of this process plus its finished children (the workers are
+stopped before reading it), so a shared machine does not blur the ratio. The two alternate,
+best of ``--repeats`` after one untimed warm-up.
+
+Reported per format (16 kHz, 16-bit mono, speech-like files from ``synthetic_audio.py``):
+audio-s per CPU-s of the floor and of the loader, and their ratio. Also the start-up of a rerun on
+many files and the memory per utterance (``validation_startup.py``). The last line is one JSON object
+with ``ratio_to_floor_flac16k``, ``ratio_to_floor_wav16k``, ``startup_rerun_seconds_per_100k`` and
+``rss_bytes_per_utterance``.
+
+    python benchmarks/loader_throughput.py                      # 24 files x 20 s, crops of 250k samples
+    python benchmarks/loader_throughput.py --num-workers 2 --startup-files 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import gc
+import itertools
+import json
+import multiprocessing
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import soundfile as sf
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from synthetic_audio import ensure_audio
+from validation_startup import build_manifest
+from validation_startup import run as startup_run
+from wav2vec_hf.data.batching import crop_offset
+from wav2vec_hf.pretraining.arguments import RECIPES
+from wav2vec_hf.pretraining.data import BatchStream, build_audio_data
+
+
+def cpu_seconds() -> float:
+    """CPU seconds of this process and its finished children (user + system)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def loader_run(data, batches: int, workers: int) -> tuple[float, float]:
+    """(audio seconds, CPU seconds) of the loader's first ``batches`` batches."""
+    stream = BatchStream(data.dataset, data.sampler, data.collator, num_workers=workers)
+    iterator = iter(stream)
+    start = cpu_seconds()
+    samples = 0
+    for batch in itertools.islice(iterator, batches):
+        samples += int(batch["lengths"].sum())
+    iterator.close()  # stops the workers ...
+    del iterator, stream
+    gc.collect()
+    while multiprocessing.active_children():  # ... and reaps them, so their CPU time is counted
+        time.sleep(0.01)
+    used = cpu_seconds() - start
+    return samples / 16000, used
+
+
+def crops_of(data, batches: int) -> list[tuple[str, int, int]]:
+    """The (path, start frame, frames) the loader's first ``batches`` batches read, from the same rules."""
+    dataset, source = data.dataset, data.dataset.source
+    crops = []
+    for epoch in itertools.count():
+        for batch in data.sampler.batches(epoch):
+            if batches == 0:
+                return crops
+            batches -= 1
+            for index in batch:
+                record = source[index]
+                length = min(record.num_samples, dataset.crop_samples)
+                start = crop_offset(record.num_samples, length, seed=dataset.seed, epoch=epoch, index=index)
+                crops.append((record.path, start, length))
+    return crops
+
+
+def floor_run(crops) -> tuple[float, float]:
+    """(audio seconds, CPU seconds) of reading exactly ``crops`` with ``soundfile.read``."""
+    start = cpu_seconds()
+    samples = 0
+    for path, first, frames in crops:
+        samples += sf.read(path, start=first, frames=frames, dtype="float32")[0].shape[0]
+    return samples / 16000, cpu_seconds() - start
+
+
+def measure(folder: Path, fmt: str, args) -> dict:
+    ensure_audio(folder, args.files, args.file_seconds, fmt=fmt)
+    recipe = dataclasses.replace(
+        RECIPES["wav2vec2-base"], crop_samples=args.crop_samples, max_batch_samples=args.batch_samples
+    )
+    data = build_audio_data(
+        str(folder), split=None, recipe=recipe, min_samples=400, seed=1, on_bad="raise",
+        num_replicas=1, rank=0, training=True,
+    )  # fmt: skip
+    crops = crops_of(data, args.batches)
+    best_loader = best_floor = 0.0
+    loader_run(data, 2, args.num_workers)  # warm-up: first-use imports and caches, not counted
+    floor_run(crops[:4])
+    for _ in range(args.repeats):
+        audio, cpu = loader_run(data, args.batches, args.num_workers)
+        best_loader = max(best_loader, audio / cpu)
+        audio, cpu = floor_run(crops)
+        best_floor = max(best_floor, audio / cpu)
+    return {
+        "loader_audio_s_per_cpu_s": best_loader,
+        "floor_audio_s_per_cpu_s": best_floor,
+        "ratio": best_loader / best_floor,
+    }
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--files", type=int, default=24)
+    parser.add_argument("--file-seconds", type=float, default=20.0)
+    parser.add_argument("--crop-samples", type=int, default=250_000)
+    parser.add_argument("--batch-samples", type=int, default=1_400_000)
+    parser.add_argument("--batches", type=int, default=40)
+    parser.add_argument("--num-workers", type=int, default=0)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--startup-files", type=int, default=20_000)
+    parser.add_argument("--workdir", default=None)
+    args = parser.parse_args(argv)
+    root = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="loader-throughput-"))
+    results = {fmt: measure(root / fmt, fmt, args) for fmt in ("flac", "wav")}
+    startup_dir = root / "startup"
+    startup_dir.mkdir(parents=True, exist_ok=True)
+    manifest = build_manifest(startup_dir, args.startup_files)
+    startup_run(manifest, str(startup_dir / "cache"))  # the first run fills the cache
+    rerun = startup_run(manifest, str(startup_dir / "cache"))
+    print(
+        f"{args.files} files x {args.file_seconds:g} s, crops of {args.crop_samples}, {args.num_workers} workers"
+    )
+    print("| format | floor audio-s / CPU-s | loader audio-s / CPU-s | loader / floor |")
+    print("|---|---|---|---|")
+    for fmt, r in results.items():
+        print(
+            f"| {fmt} 16 kHz | {r['floor_audio_s_per_cpu_s']:,.0f} | {r['loader_audio_s_per_cpu_s']:,.0f} | {r['ratio']:.2f} |"
+        )
+    summary = {
+        "ratio_to_floor_flac16k": results["flac"]["ratio"],
+        "ratio_to_floor_wav16k": results["wav"]["ratio"],
+        "startup_rerun_seconds_per_100k": rerun["wall_s"] * 100_000 / args.startup_files,
+        "rss_bytes_per_utterance": rerun["rss_bytes"] / rerun["utterances"],
+        "num_workers": args.num_workers,
+        "details": results,
+    }
+    print(json.dumps(summary))
+    return summary
+
+
+if __name__ == "__main__":
+    main()
