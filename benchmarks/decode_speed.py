@@ -67,12 +67,12 @@ def synthetic_set(args, folder: Path):
 def model_set(args):
     """The same from a fine-tuned model folder with an attached LM and a labelled data source."""
     from wav2vec_hf.decoding.inference import dataset_logits
-    from wav2vec_hf.decoding.lm_text import LmTextNormalizer
+    from wav2vec_hf.decoding.lm_text import lm_text_normalizer
     from wav2vec_hf.decoding.processor import CTCProcessorWithLanguageModel
 
     processor = CTCProcessorWithLanguageModel.from_pretrained(args.model)
     data = dataset_logits(args.model, args.data, max_utterances=args.utterances)
-    normalize = LmTextNormalizer.from_vocabulary(processor.tokenizer.get_vocab()).normalize
+    normalize = lm_text_normalizer(processor.tokenizer.get_vocab()).normalize
     lm = processor.language_model
     return (
         processor.decoder.labels,

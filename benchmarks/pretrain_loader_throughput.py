@@ -512,8 +512,12 @@ def main() -> None:
     args.batch_size = args.batch_size or batch_size
     args.num_samples = args.num_samples or num_samples
     args.dtype = args.dtype or ("bf16" if cuda else "fp32")
+    from wav2vec_hf.pretraining.data import loader_workers
+
     cores = len(os.sched_getaffinity(0))
-    args.num_workers = args.num_workers if args.num_workers is not None else max(1, min(12, cores - 2))
+    # The pretraining script's own default on a GPU (measured as users run it); one worker on CPU,
+    # where the script itself loads in line.
+    args.num_workers = loader_workers(args.num_workers, torch.device(args.device)) or 1
     args.steps = args.steps or (60 if cuda else 3)
     args.warmup = args.warmup or (5 if cuda else 1)
     args.drain = args.drain if args.drain is not None else (2 * args.num_workers if cuda else 0)

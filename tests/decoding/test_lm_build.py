@@ -10,8 +10,9 @@ import pytest
 
 from tests.decoding.support import VOCAB, make_model_folder
 from wav2vec_hf.cli import main
+from wav2vec_hf.data.normalization import PROJECT_NORMALIZER, TextNormalizer
 from wav2vec_hf.decoding.lm_build import build_lm
-from wav2vec_hf.decoding.lm_text import LmTextNormalizer, read_vocabulary
+from wav2vec_hf.decoding.lm_text import lm_text_normalizer, read_vocabulary
 from wav2vec_hf.decoding.processor import CTCProcessorWithLanguageModel
 
 LOWERCASE_VOCAB = {
@@ -23,22 +24,31 @@ LOWERCASE_VOCAB = {
 
 
 def test_default_rules_follow_the_transcript_convention():
-    normalize = LmTextNormalizer.default().normalize
+    normalize = PROJECT_NORMALIZER.normalize
     assert normalize("  'Hello,' said the café-owner: don't!  ") == "HELLO SAID THE CAFE OWNER DON'T"
     assert normalize("a|b <unk> 42 --") == "A B UNK"  # '|' and '<>' can never be inside a word
     assert normalize("...") == ""
 
 
 def test_rules_follow_a_tokenizer_vocabulary():
-    lower = LmTextNormalizer.from_vocabulary(LOWERCASE_VOCAB)
+    lower = lm_text_normalizer(LOWERCASE_VOCAB)
     assert lower.case == "lower"
     assert lower.normalize("The NAÏVE Zoë's") == "the naive zoe's"
-    upper = LmTextNormalizer.from_vocabulary(VOCAB)
-    assert upper.case == "upper" and upper.characters == frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ'")
-    no_apostrophe = LmTextNormalizer.from_vocabulary({k: v for k, v in VOCAB.items() if k != "'"})
+    upper = lm_text_normalizer(VOCAB)
+    assert upper.case == "upper" and upper.characters == "'ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    no_apostrophe = lm_text_normalizer({k: v for k, v in VOCAB.items() if k != "'"})
     assert no_apostrophe.normalize("don't") == "DON T"
     with pytest.raises(ValueError, match="no letters"):
-        LmTextNormalizer.from_vocabulary({"<pad>": 0, "|": 1, "-": 2})
+        lm_text_normalizer({"<pad>": 0, "|": 1, "-": 2})
+
+
+def test_lm_text_follows_a_model_folders_saved_rules_spelled_with_its_vocabulary(tmp_path):
+    (tmp_path / "vocab.json").write_text(json.dumps(VOCAB))
+    assert lm_text_normalizer(VOCAB, tmp_path) == lm_text_normalizer(VOCAB)  # no saved rules
+    TextNormalizer(case="keep").save(tmp_path)  # a model trained on cased text keeps the case ...
+    rules = lm_text_normalizer(VOCAB, tmp_path)
+    assert rules.case == "keep" and rules.characters == "'ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    assert rules.normalize("Café ABC, 42!") == "C ABC"  # ... and LM words use only what it can write
 
 
 def test_read_vocabulary_errors_name_the_file(tmp_path):
@@ -58,7 +68,13 @@ def test_build_lm_writes_arpa_unigrams_and_record(tmp_path):
     assert built.unigrams_path.read_text().split() == ["A", "CAT", "DOG", "SAT", "THE"]
     info = json.loads((tmp_path / "lm" / "build.json").read_text())
     assert info["lines_read"] == 4 and info["sentences"] == 3 and info["words"] == 10
-    assert info["normalization"] == {"characters": "'ABCDEFGHIJKLMNOPQRSTUVWXYZ", "case": "upper"}
+    assert info["normalization"] == {
+        "case": "upper",
+        "remove_punctuation": True,
+        "keep_inside_words": "'",
+        "characters": "'ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+    }
+    assert TextNormalizer.from_dict(info["normalization"]) == PROJECT_NORMALIZER  # the record loads back
     lm = kenlm.Model(str(built.arpa_path))
     assert lm.order == 3 and "CAT" in lm and "cat" not in lm
     assert "3 sentences" in built.summary()

@@ -20,7 +20,7 @@ from wav2vec_hf.cli import main
 from wav2vec_hf.data import open_audio_source
 from wav2vec_hf.decoding.decoder import greedy_decode
 from wav2vec_hf.decoding.inference import dataset_logits
-from wav2vec_hf.decoding.lm_text import LmTextNormalizer
+from wav2vec_hf.decoding.lm_text import lm_text_normalizer
 from wav2vec_hf.decoding.processor import CTCProcessorWithLanguageModel
 from wav2vec_hf.error_rates import character_error_rate, word_error_rate
 
@@ -42,7 +42,7 @@ def model_with_lm(tmp_path_factory):
 def _scores(folder, table):
     processor = CTCProcessorWithLanguageModel.from_pretrained(folder)
     data = dataset_logits(folder, table)
-    normalizer = LmTextNormalizer.from_vocabulary(processor.tokenizer.get_vocab())
+    normalizer = lm_text_normalizer(processor.tokenizer.get_vocab())
     references = [normalizer.normalize(text) for text in data.references]
     greedy = [greedy_decode(logits, processor.decoder.labels) for logits in data.logits]
     with processor:

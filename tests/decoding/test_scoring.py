@@ -13,7 +13,7 @@ from tests.decoding.support import LABELS, emissions, make_model_folder, write_g
 from wav2vec_hf.decoding.decoder import greedy_decode
 from wav2vec_hf.decoding.inference import dataset_logits, load_model, logits_of
 from wav2vec_hf.decoding.processor import CTCProcessorWithLanguageModel
-from wav2vec_hf.decoding.scoring import greedy_transcripts, score_logits, vocabulary_references
+from wav2vec_hf.decoding.scoring import greedy_transcripts, model_references, score_logits
 from wav2vec_hf.error_rates import character_error_rate, word_error_rate
 
 TRANSCRIPTS = ["ONE TWO", "", "three  four", "FIVE", "SIX SEVEN EIGHT"]  # "" = unlabelled
@@ -81,7 +81,7 @@ def test_evaluate_loads_the_model_once_and_scores_every_set(model_and_table, mon
     vocabulary = Wav2Vec2Processor.from_pretrained(str(folder)).tokenizer.get_vocab()
     for source, utterances in ((table, 4), (second, 2)):
         data = dataset_logits(folder, source)
-        references = vocabulary_references(data.references, vocabulary)
+        references = model_references(data.references, folder, vocabulary)
         hypotheses = [greedy_decode(x, LABELS) for x in data.logits]
         scores = result["sets"][str(source)]
         assert scores["utterances"] == utterances and scores["wer_lm"] is None and scores["cer_lm"] is None

@@ -16,8 +16,8 @@ from transformers import (
 from tests.finetuning.fixtures import ESCAPE_STEPS
 from wav2vec_hf.cli import main
 from wav2vec_hf.data import open_audio_source
+from wav2vec_hf.data.normalization import TextNormalizer
 from wav2vec_hf.finetuning.metrics import character_error_rate, word_error_rate
-from wav2vec_hf.finetuning.vocabulary import TextNormalizer
 from wav2vec_hf.inference.transcribe import transcribe_arrays
 
 ALL_BLANK_CER = 1.0  # an empty transcript deletes every reference character

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +20,10 @@ from transformers import Wav2Vec2Config, Wav2Vec2ForCTC, pipeline
 from tests.decoding.support import LABELS, dev_sentences, emissions, make_model_folder, write_grammar_lm
 from wav2vec_hf.cli import main
 from wav2vec_hf.data.audio import AudioError
+from wav2vec_hf.data.normalization import TextNormalizer
 from wav2vec_hf.decoding.language_model import FusionWeights
 from wav2vec_hf.decoding.processor import attach_language_model
+from wav2vec_hf.decoding.scoring import model_references
 from wav2vec_hf.inference.logits import ctc_logits, min_input_samples
 from wav2vec_hf.inference.pipeline import SegmentedBeamSearch, SpeechRecognitionPipeline
 from wav2vec_hf.inference.transcribe import TranscriptionError, load_pipeline, transcribe_files
@@ -252,11 +255,25 @@ def test_evaluate_reports_reference_characters_outside_the_vocabulary(model_dir,
     )
     err = capsys.readouterr().err
     assert (
-        "1 of 2 transcripts hold 3 characters outside the vocabulary (the scored references lose them" in err
+        "1 of 2 transcripts hold 3 characters outside the vocabulary (the scored references write them" in err
     )
     assert f"'É' (LATIN CAPITAL LETTER E WITH ACUTE): 1 times, e.g. in {tmp_path / 'a'}" in err
     unknown = json.loads(out.read_text())["sets"][str(table)]["unknown_characters"]
     assert unknown["counts"] == {"É": 1, "4": 1, "2": 1} and unknown["affected"] == 1
+    vocabulary = json.loads((model_dir / "vocab.json").read_text())
+    assert model_references(["café 42"], model_dir, vocabulary) == [
+        "CAFE"
+    ]  # no saved rules: the vocabulary's
+    # A model that saved its normaliser (every fine-tuned one) is scored by it, as fine-tuning scored
+    # it: the characters stay in the references and count as errors, and the report says so.
+    saved = tmp_path / "with-normalizer"
+    shutil.copytree(model_dir, saved)
+    TextNormalizer().save(saved)
+    assert model_references(["café 42"], saved, vocabulary) == ["CAFÉ 42"]
+    assert main(["evaluate", "--model", str(saved), "--data", str(table), "--no-lm", "--json", str(out)]) == 0
+    assert "3 characters outside the vocabulary (they cannot be predicted and count as errors)" in (
+        capsys.readouterr().err
+    )
 
 
 def test_pipeline_says_a_corrupt_wav_is_corrupt_and_keeps_ffmpeg_for_formats_libsndfile_does_not_read(

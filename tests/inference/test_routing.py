@@ -28,7 +28,7 @@ from transformers.pipelines.automatic_speech_recognition import AutomaticSpeechR
 
 import wav2vec_hf  # noqa: F401  (registers the routing class, as any user's import does)
 from tests.decoding.support import make_model_folder
-from wav2vec_hf.finetuning.vocabulary import TextNormalizer
+from wav2vec_hf.data.normalization import TextNormalizer
 from wav2vec_hf.inference import registration
 from wav2vec_hf.inference.pipeline import SpeechRecognitionPipeline
 from wav2vec_hf.inference.routing import is_wav2vec_hf_model

@@ -66,8 +66,8 @@ def test_table_numbers_match_an_independent_measurement(resumed_run):
 
     from transformers import AutoModelForCTC, AutoProcessor
 
+    from wav2vec_hf.data.normalization import TextNormalizer
     from wav2vec_hf.finetuning.metrics import character_error_rate, word_error_rate
-    from wav2vec_hf.finetuning.vocabulary import TextNormalizer
     from wav2vec_hf.inference.transcribe import transcribe_arrays
 
     rows = resumed_run.resumed.rounds

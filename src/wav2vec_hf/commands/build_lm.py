@@ -31,8 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument(
         "--vocab",
         default=None,
-        help="a tokenizer vocab.json or a model folder: normalise the text to its characters and case "
-        "(default: UPPERCASE A-Z and apostrophe, or the --attach model's vocabulary)",
+        help="a tokenizer vocab.json or a model folder: normalise the text with the model's rules "
+        "(text_normalizer.json, else the vocabulary's case) and spell words with its characters "
+        "(default: UPPERCASE A-Z and apostrophe, or the --attach model's)",
     )
     parser.add_argument(
         "--attach",
@@ -82,16 +83,18 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _build(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from wav2vec_hf.data.normalization import PROJECT_NORMALIZER
     from wav2vec_hf.decoding.language_model import FusionWeights
     from wav2vec_hf.decoding.lm_build import build_lm
-    from wav2vec_hf.decoding.lm_text import LmTextNormalizer, read_vocabulary
+    from wav2vec_hf.decoding.lm_text import lm_text_normalizer, read_vocabulary
     from wav2vec_hf.decoding.processor import attach_language_model
 
     vocab_source = args.vocab or args.attach
+    model_dir = vocab_source if vocab_source and Path(vocab_source).is_dir() else None
     normalizer = (
-        LmTextNormalizer.from_vocabulary(read_vocabulary(vocab_source))
-        if vocab_source
-        else LmTextNormalizer.default()
+        lm_text_normalizer(read_vocabulary(vocab_source), model_dir) if vocab_source else PROJECT_NORMALIZER
     )
     built = build_lm(args.text, args.output_dir, order=args.order, pruning=args.prune, normalizer=normalizer)
     print(built.summary())

@@ -56,13 +56,14 @@ def evaluate_sets(
 ) -> dict:
     """Error rates of ``model_dir`` on each set of ``data`` (the model is loaded once for all sets).
 
-    References are normalised like the model's vocabulary (``LmTextNormalizer``); the LM, when the
-    folder has one and ``use_lm``, decodes at its stored weights. ``progress``: bars for the logits
-    and the beam search of each set on stderr (only when stderr is a terminal).
+    References are normalised as every score of the model normalises them
+    (``scoring.model_references``: its saved ``text_normalizer.json``, else its vocabulary's rules);
+    the LM, when the folder has one and ``use_lm``, decodes at its stored weights. ``progress``: bars
+    for the logits and the beam search of each set on stderr (only when stderr is a terminal).
 
     Reference characters the vocabulary cannot write are counted per set, as fine-tuning counts them
     (``unknown_characters``: the ``UnknownCharacterReport`` as a dict, with its ``summary``), and
-    ``run`` prints them: the scored references lose them, so the error rates cannot see them.
+    ``run`` prints them with what they do to the score (errors, or lost from the references).
 
     Returns:
         ``{"model", "lm" (alpha/beta or None), "sets": {data: {"utterances", "minutes", "wer_greedy",
@@ -75,7 +76,7 @@ def evaluate_sets(
     from wav2vec_hf.decoding.inference import load_model, logits_of
     from wav2vec_hf.decoding.language_model import LANGUAGE_MODEL_FOLDER
     from wav2vec_hf.decoding.processor import CTCProcessorWithLanguageModel
-    from wav2vec_hf.decoding.scoring import greedy_transcripts, score_logits, vocabulary_references
+    from wav2vec_hf.decoding.scoring import greedy_transcripts, model_references, score_logits
     from wav2vec_hf.model_folders import check_model_source
 
     check_model_source(model_dir)  # a missing folder or damaged weights, named before anything loads
@@ -98,7 +99,7 @@ def evaluate_sets(
     }
     for source in data:
         logits = logits_of(model, feature_extractor, source, progress=progress)
-        references = vocabulary_references(logits.references, vocabulary)
+        references = model_references(logits.references, model_dir, vocabulary)
         result["sets"][str(source)] = {
             "utterances": len(references),
             "minutes": sum(logits.seconds) / 60,
@@ -113,15 +114,19 @@ def evaluate_sets(
 def unknown_reference_characters(model_dir, vocabulary: dict[str, int], logits, source: str) -> dict:
     """Fine-tuning's unknown-character check of a set's references, as a dict with its ``summary``.
 
-    References go through the model's saved ``text_normalizer.json`` (as in fine-tuning), or for a
-    folder without one (a converted model), case folding to the vocabulary's letter case.
+    References go through the normaliser every score uses (``TextNormalizer.for_model``). With the
+    model's saved ``text_normalizer.json`` (as in fine-tuning), characters its vocabulary lacks stay
+    in the scored references and count as errors; with the rules a vocabulary implies (a converted
+    model), the scored references fold them to base letters or lose them, so the report counts
+    them before that step.
     """
-    from wav2vec_hf.decoding.lm_text import LmTextNormalizer, word_characters
-    from wav2vec_hf.finetuning.vocabulary import TextNormalizer, count_unknown_characters
+    from dataclasses import replace
 
-    normalizer = TextNormalizer.from_folder(model_dir)
-    if normalizer is None:
-        normalizer = TextNormalizer(case=LmTextNormalizer.from_vocabulary(vocabulary).case or "keep")
+    from wav2vec_hf.data.normalization import TextNormalizer, word_characters
+    from wav2vec_hf.finetuning.vocabulary import count_unknown_characters
+
+    scoring = TextNormalizer.for_model(model_dir, vocabulary)
+    normalizer = replace(scoring, characters=None)
     pairs = (
         (record.id, normalizer(text))
         for record, text in zip(logits.records, logits.references, strict=True)
@@ -131,7 +136,12 @@ def unknown_reference_characters(model_dir, vocabulary: dict[str, int], logits, 
         pairs,
         word_characters(vocabulary),
         source=source,
-        consequence="the scored references lose them, so the error rates do not count them",
+        consequence=(
+            "they cannot be predicted and count as errors"
+            if scoring.characters is None
+            else "the scored references write them as base letters the vocabulary has (É -> E) "
+            "or lose them, so the error rates do not count them"
+        ),
     )
     return {**report.to_dict(), "summary": report.summary() if report.counts else ""}
 

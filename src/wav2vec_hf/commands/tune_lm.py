@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     from wav2vec_hf.decoding.inference import load_model, logits_of
     from wav2vec_hf.decoding.language_model import LanguageModelError
     from wav2vec_hf.decoding.processor import CTCProcessorWithLanguageModel, write_fusion_weights
-    from wav2vec_hf.decoding.scoring import greedy_transcripts, tune_lm_on_logits, vocabulary_references
+    from wav2vec_hf.decoding.scoring import greedy_transcripts, model_references, tune_lm_on_logits
     from wav2vec_hf.decoding.tuning import DEFAULT_ALPHAS, DEFAULT_BETAS
     from wav2vec_hf.error_rates import word_error_rate
     from wav2vec_hf.model_folders import check_model_source
@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, FileNotFoundError, OSError, LanguageModelError, AlphabetError) as error:
         print(f"wav2vec-hf tune-lm: error: {for_command(error, None)}", file=sys.stderr)
         return 2
-    references = vocabulary_references(data.references, processor.tokenizer.get_vocab())
+    references = model_references(data.references, args.model, processor.tokenizer.get_vocab())
     greedy = word_error_rate(references, greedy_transcripts(data.logits, processor.decoder.labels))
     current = processor.language_model.weights
     print(

@@ -44,8 +44,8 @@ from pathlib import Path
 
 import numpy as np
 
+from wav2vec_hf.data.normalization import TRANSCRIPT_ALPHABET
 from wav2vec_hf.data.text import (
-    TRANSCRIPT_ALPHABET,
     WORD_BOUNDARY,
     letters_line,
     load_lexicon,

@@ -28,6 +28,7 @@ import hashlib
 import json
 import logging
 import os
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -113,6 +114,7 @@ class FileFacts:
         self._held = np.zeros(n, dtype=np.int64)
         self._errors: dict[str, list[str]] = {}  # "h<i>" / "d<i>" -> [path, reason, message]
         self.reused = 0
+        self._lock = threading.Lock()  # validation asks from several threads: counter and kind table
         self._changed = False
         self._load()
 
@@ -126,7 +128,7 @@ class FileFacts:
         """The header of file ``index`` (or the error reading it raised), if known for the file as it is."""
         state = self._header_state[index]
         if state == _KNOWN:
-            self.reused += 1
+            self._count_reuse()
             form, subtype = self._kinds[self._kind[index]]
             declared = int(self._declared[index])
             return AudioInfo(
@@ -138,7 +140,7 @@ class FileFacts:
                 declared_frames=None if declared < 0 else declared,
             )
         if state == _ERROR:
-            self.reused += 1
+            self._count_reuse()
             return self._error(f"h{index}")
         return None
 
@@ -150,6 +152,10 @@ class FileFacts:
         if state == _ERROR:
             return self._error(f"d{index}")
         return None
+
+    def _count_reuse(self) -> None:
+        with self._lock:
+            self.reused += 1
 
     def _error(self, key: str) -> AudioError:
         path, reason, message = self._errors[key]
@@ -175,9 +181,10 @@ class FileFacts:
             self._channels[index] = fact.channels
             self._declared[index] = -1 if fact.declared_frames is None else fact.declared_frames
             kind = (fact.format, fact.subtype)
-            if kind not in self._kinds:
-                self._kinds.append(kind)
-            self._kind[index] = self._kinds.index(kind)
+            with self._lock:
+                if kind not in self._kinds:
+                    self._kinds.append(kind)
+                self._kind[index] = self._kinds.index(kind)
         self._changed = True
 
     def learn_decoded(self, index: int, fact: int | AudioError) -> None:

@@ -1,7 +1,8 @@
-"""Text for the built-in speech corpus: transcript normalisation and a small seeded sentence grammar.
+"""Text for the built-in speech corpus: fairseq letter lines and a small seeded sentence grammar.
 
 Transcripts follow the convention of ``shared/data/real/manifest.tsv`` and of fairseq's LibriSpeech
-recipes: UPPERCASE ``A``-``Z``, apostrophe, words separated by single spaces. ``letters_line`` turns a
+recipes (``data.normalization.normalize_transcript``): UPPERCASE ``A``-``Z``, apostrophe, words
+separated by single spaces. ``letters_line`` turns a
 transcript into fairseq's ``.ltr`` form (``"HELLO WORLD"`` -> ``"H E L L O | W O R L D |"``).
 
 The grammar draws from word lists shipped in ``wav2vec_hf/data/texts/*.txt`` (written for this
@@ -18,30 +19,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from importlib import resources
 
-TRANSCRIPT_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ'"
-"""Every character a normalised transcript may hold, besides the single space between words."""
+from wav2vec_hf.data.normalization import normalize_transcript
 
 WORD_BOUNDARY = "|"
 """fairseq's word-boundary symbol in ``.ltr`` files."""
-
-_NOT_TRANSCRIPT_CHAR = re.compile(r"[^A-Z']+")
-
-
-def normalize_transcript(text: str) -> str:
-    """``text`` as UPPERCASE ``A``-``Z`` and apostrophes, words separated by single spaces.
-
-    Anything else (punctuation, hyphens, digits, spaces of any kind) separates words. Apostrophes that do
-    not sit inside a word (quotes) are dropped. Raises ValueError when no letter is left, because an
-    empty transcript would silently make a useless CTC target.
-    """
-    words = []
-    for chunk in _NOT_TRANSCRIPT_CHAR.sub(" ", text.upper()).split():
-        word = chunk.strip("'")
-        if word:
-            words.append(word)
-    if not words:
-        raise ValueError(f"transcript {text!r} has no letters A-Z left after normalisation")
-    return " ".join(words)
 
 
 def letters_line(transcript: str) -> str:

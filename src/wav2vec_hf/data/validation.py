@@ -48,6 +48,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 
 from wav2vec_hf.data.audio import (
     DEFAULT_SAMPLE_RATE,
@@ -339,6 +340,22 @@ def check_on_bad(on_bad: str) -> str:
     return on_bad
 
 
+def _remembered(known, compute: Callable[[], object], learn: Callable[[object], None]):
+    """A per-file fact from the validation cache (``known``; a cached ``AudioError`` is raised again),
+    or ``compute()``'s result or error, handed to ``learn`` before it is returned or raised."""
+    if isinstance(known, AudioError):
+        raise known
+    if known is not None:
+        return known
+    try:
+        outcome = compute()
+    except AudioError as error:
+        learn(error)
+        raise
+    learn(outcome)
+    return outcome
+
+
 def _worker_count(items: int, num_threads: int | None, threshold: int) -> int:
     if num_threads is not None:
         return max(1, num_threads)
@@ -403,20 +420,11 @@ def validate_entries(
     report = SkipReport(source=source, seen=len(entries))
 
     def header(index: int, entry: ManifestEntry) -> AudioInfo:
-        known = facts.header(index) if facts is not None else None
-        if isinstance(known, AudioError):
-            raise known
-        if known is not None:
-            return known
-        try:
-            info = read_header(entry)
-        except AudioError as error:
-            if facts is not None:
-                facts.learn_header(index, error)
-            raise
-        if facts is not None:
-            facts.learn_header(index, info)
-        return info
+        if facts is None:
+            return read_header(entry)
+        return _remembered(
+            facts.header(index), lambda: read_header(entry), partial(facts.learn_header, index)
+        )
 
     def inspect(item: tuple[int, ManifestEntry]) -> AudioRecord | tuple[str, str, str]:
         index, entry = item
@@ -434,20 +442,14 @@ def validate_entries(
         return record_from(entry, info)
 
     def decode_once(index: int, record: AudioRecord):
-        known = facts.decoded(index) if facts is not None else None
-        if isinstance(known, AudioError):
-            raise known
-        if known is not None:
-            return known
-        try:
-            waveform = decode(record)
-        except AudioError as error:
-            if facts is not None:
-                facts.learn_decoded(index, error)
-            raise
-        if facts is not None and isinstance(waveform, int):
-            facts.learn_decoded(index, waveform)
-        return waveform
+        if facts is None:
+            return decode(record)
+
+        def learn(outcome) -> None:  # sample counts and errors are facts; waveforms are not kept
+            if isinstance(outcome, (int, AudioError)):
+                facts.learn_decoded(index, outcome)
+
+        return _remembered(facts.decoded(index), lambda: decode(record), learn)
 
     def decoded(item: tuple[int, AudioRecord]) -> AudioRecord | tuple[str, str, str]:
         index, record = item

@@ -24,7 +24,7 @@ from wav2vec_hf.decoding.decoder import (
 from wav2vec_hf.decoding.greedy import greedy_decode
 from wav2vec_hf.decoding.language_model import FusionWeights, LanguageModelError, NgramLanguageModel
 from wav2vec_hf.decoding.lm_build import LmBuild, build_lm
-from wav2vec_hf.decoding.lm_text import LmTextNormalizer
+from wav2vec_hf.decoding.lm_text import lm_text_normalizer
 from wav2vec_hf.decoding.ngram import NgramModel, estimate_kneser_ney, perplexity, write_arpa
 from wav2vec_hf.decoding.parallel import DecoderPool, DecoderSpec
 from wav2vec_hf.decoding.processor import (
@@ -48,7 +48,6 @@ __all__ = [
     "LMDecoderOutput",
     "LanguageModelError",
     "LmBuild",
-    "LmTextNormalizer",
     "NgramLanguageModel",
     "NgramModel",
     "TuningResult",
@@ -58,6 +57,7 @@ __all__ = [
     "estimate_kneser_ney",
     "greedy_decode",
     "labels_from_vocabulary",
+    "lm_text_normalizer",
     "perplexity",
     "tune_weights",
     "write_arpa",

@@ -19,8 +19,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from wav2vec_hf.data.normalization import PROJECT_NORMALIZER, TextNormalizer
 from wav2vec_hf.decoding.language_model import LanguageModelError
-from wav2vec_hf.decoding.lm_text import LmTextNormalizer
 from wav2vec_hf.decoding.ngram import NgramModel, estimate_kneser_ney, write_arpa
 from wav2vec_hf.json_files import write_json
 
@@ -77,7 +77,7 @@ def build_lm(
     out_dir: str | os.PathLike[str],
     order: int = 4,
     pruning: Sequence[int] | None = None,
-    normalizer: LmTextNormalizer | None = None,
+    normalizer: TextNormalizer | None = None,
 ) -> LmBuild:
     """Estimate an order-``order`` LM from ``text_files`` (one sentence a line) into ``out_dir``.
 
@@ -87,11 +87,11 @@ def build_lm(
         order: n-gram order (1 or more; the papers use 4).
         pruning: per-order raw-count thresholds (see ``ngram.estimate_kneser_ney``).
         normalizer: how lines become words (default: the project's UPPERCASE transcript rules; use
-            ``LmTextNormalizer.from_vocabulary`` to follow a model's tokenizer).
+            ``lm_text.lm_text_normalizer`` to follow a model's tokenizer).
     """
     if not text_files:
         raise ValueError("no LM text files given")
-    normalizer = normalizer or LmTextNormalizer.default()
+    normalizer = normalizer or PROJECT_NORMALIZER
     started = time.perf_counter()
     counter = {"read": 0}
 

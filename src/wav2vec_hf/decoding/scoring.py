@@ -8,10 +8,12 @@ weights (alpha, beta) that decode a dev set best. Callers choose the logits
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from wav2vec_hf.data.normalization import TextNormalizer
 from wav2vec_hf.decoding.greedy import greedy_decode
 from wav2vec_hf.decoding.tuning import DEFAULT_ALPHAS, DEFAULT_BETAS, TuningResult, tune_weights
 from wav2vec_hf.error_rates import character_error_rate, word_error_rate
@@ -27,12 +29,17 @@ def error_rates(references: Sequence[str], hypotheses: Sequence[str]) -> dict[st
     }
 
 
-def vocabulary_references(transcripts: Iterable[str], vocabulary: Mapping[str, int]) -> list[str]:
-    """Transcripts spelled with a CTC vocabulary's characters and letter case (``LmTextNormalizer``)."""
-    from wav2vec_hf.decoding.lm_text import LmTextNormalizer
+def model_references(
+    transcripts: Iterable[str], model_dir: str | os.PathLike[str], vocabulary: Mapping[str, int]
+) -> list[str]:
+    """Transcripts normalised as every score of the model in ``model_dir`` normalises them.
 
-    normalizer = LmTextNormalizer.from_vocabulary(vocabulary)
-    return [normalizer.normalize(text) for text in transcripts]
+    The model's saved ``text_normalizer.json`` (what fine-tuning trained it to write; characters its
+    vocabulary lacks stay, and count as errors as in fine-tuning's metrics), or for a folder without
+    one (a converted model) the rules its vocabulary implies (``TextNormalizer.for_vocabulary``).
+    """
+    normalizer = TextNormalizer.for_model(model_dir, vocabulary)
+    return [normalizer(text) for text in transcripts]
 
 
 def greedy_transcripts(logits: Sequence[np.ndarray], labels: Sequence[str]) -> list[str]:
@@ -125,7 +132,7 @@ __all__ = [
     "SCORE_KEYS",
     "error_rates",
     "greedy_transcripts",
+    "model_references",
     "score_logits",
     "tune_lm_on_logits",
-    "vocabulary_references",
 ]

@@ -29,10 +29,11 @@ DATASET_NAMES = {
 def build_language_model(run: DemoRun, vocabulary_source: Path) -> Path:
     """The LM folder, its text spelled with the model's vocabulary (built once for all models)."""
     from wav2vec_hf.decoding.lm_build import build_lm
-    from wav2vec_hf.decoding.lm_text import LmTextNormalizer, read_vocabulary
+    from wav2vec_hf.decoding.lm_text import lm_text_normalizer, read_vocabulary
 
     out = run.output_dir / "lm"
-    normalizer = LmTextNormalizer.from_vocabulary(read_vocabulary(str(vocabulary_source)))
+    model_dir = vocabulary_source if Path(vocabulary_source).is_dir() else None
+    normalizer = lm_text_normalizer(read_vocabulary(str(vocabulary_source)), model_dir)
     built = build_lm([run.corpus_dir / "lm_text.txt"], out, order=LM_ORDER, normalizer=normalizer)
     print("  " + built.summary().replace("\n", "\n  "), flush=True)
     return out
@@ -49,9 +50,9 @@ def decode_model(run: DemoRun, model_dir: Path, lm_dir: Path) -> dict[str, Any]:
     from wav2vec_hf.decoding.processor import attach_language_model, write_fusion_weights
     from wav2vec_hf.decoding.scoring import (
         greedy_transcripts,
+        model_references,
         score_logits,
         tune_lm_on_logits,
-        vocabulary_references,
     )
 
     scale = run.scale
@@ -62,7 +63,7 @@ def decode_model(run: DemoRun, model_dir: Path, lm_dir: Path) -> dict[str, Any]:
     for split in EVAL_SPLITS:
         data = logits_of(model, processor.feature_extractor, run.corpus_dir / f"{split}.tsv", progress=True)
         logits[split] = data.logits
-        references[split] = vocabulary_references(data.references, processor.tokenizer.get_vocab())
+        references[split] = model_references(data.references, model_dir, processor.tokenizer.get_vocab())
     scores: dict[str, Any] = {}
     with processor:
         tuning = tune_lm_on_logits(

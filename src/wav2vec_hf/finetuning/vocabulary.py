@@ -8,8 +8,9 @@ A CTC vocabulary here is the convention of fairseq's letter targets and of trans
     id 2  "|"      the word delimiter (a space in the text)
     id 3+ every character of the (normalised) training transcripts, sorted
 
-``TextNormalizer`` decides what the model is asked to write: case folding and punctuation removal
-(apostrophes inside words are kept, as in LibriSpeech). The same normaliser must be applied to
+``TextNormalizer`` (``data.normalization``, the package's one normaliser) decides what the model is
+asked to write: case folding and punctuation removal (apostrophes inside words are kept, as in
+LibriSpeech). The same normaliser must be applied to
 training labels, evaluation references and anything compared with the model's output, so it is
 saved beside the model (``text_normalizer.json``) and read back by evaluation and ``transcribe``.
 
@@ -25,76 +26,14 @@ import tempfile
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from wav2vec_hf.data.normalization import NORMALIZER_FILE, WORD_DELIMITER, TextNormalizer
 
 BLANK_TOKEN = "<pad>"
 UNKNOWN_TOKEN = "<unk>"
-WORD_DELIMITER = "|"
 SPECIAL_TOKENS = (BLANK_TOKEN, UNKNOWN_TOKEN, WORD_DELIMITER)
-NORMALIZER_FILE = "text_normalizer.json"
-CASES = ("upper", "lower", "keep")
-
-
-@dataclass(frozen=True)
-class TextNormalizer:
-    """Turns raw transcripts into the text a CTC model learns to write.
-
-    Attributes:
-        case: ``"upper"`` (LibriSpeech style, the default), ``"lower"`` or ``"keep"``.
-        remove_punctuation: replace Unicode punctuation (categories P*) by word breaks; characters
-            in ``keep_inside_words`` survive when they sit between two letters (``DON'T``) and are
-            dropped at word edges (quotes).
-        keep_inside_words: punctuation kept inside words (default: the apostrophe).
-
-    Whitespace of any kind separates words; the output has single spaces and no edge spaces.
-    """
-
-    case: str = "upper"
-    remove_punctuation: bool = True
-    keep_inside_words: str = "'"
-
-    def __post_init__(self) -> None:
-        if self.case not in CASES:
-            raise ValueError(f"TextNormalizer.case={self.case!r}: choose one of {CASES}.")
-
-    def __call__(self, text: str) -> str:
-        """The normalised form of ``text`` (may be empty)."""
-        text = unicodedata.normalize("NFC", str(text))
-        if self.case == "upper":
-            text = text.upper()
-        elif self.case == "lower":
-            text = text.lower()
-        if not self.remove_punctuation:
-            return " ".join(text.split())
-        kept = set(self.keep_inside_words)
-        characters = [" " if unicodedata.category(c).startswith("P") and c not in kept else c for c in text]
-        words = ("".join(characters)).split()
-        cleaned = (word.strip(self.keep_inside_words) if kept else word for word in words)
-        return " ".join(word for word in cleaned if word)
-
-    def to_dict(self) -> dict:
-        """JSON-ready settings."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, settings: dict) -> TextNormalizer:
-        """The normaliser ``to_dict`` described."""
-        return cls(**settings)
-
-    def save(self, folder: str | os.PathLike) -> Path:
-        """Write ``text_normalizer.json`` into ``folder``; returns its path."""
-        path = Path(folder) / NORMALIZER_FILE
-        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
-        return path
-
-    @classmethod
-    def from_folder(cls, folder: str | os.PathLike) -> TextNormalizer | None:
-        """The normaliser saved in a model folder, or ``None`` when it has none (e.g. a converted model)."""
-        path = Path(folder) / NORMALIZER_FILE
-        if not path.is_file():
-            return None
-        return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
 
 
 @dataclass

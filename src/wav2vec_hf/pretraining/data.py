@@ -374,11 +374,14 @@ class EpochBatches:
 
     def __init__(self, sampler, epoch: int, position: int) -> None:
         self.sampler, self.epoch, self.position = sampler, int(epoch), int(position)
+        self.lengths: dict[int, int] = {}
+        """Batches of each epoch planned so far (the consumer's epoch boundaries; no second plan)."""
 
     def __iter__(self) -> Iterator[list[tuple[int, int]]]:
         epoch, position = self.epoch, self.position
         while True:
             batches = self.sampler.batches(epoch)
+            self.lengths[epoch] = len(batches)
             if not batches:
                 raise ValueError(
                     "the training data gives no batch for this process; add data or use fewer processes."
@@ -427,7 +430,7 @@ class BatchStream:
         self.prefetch_factor = prefetch_factor
         self.epoch = int(epoch)
         self.position = int(position)
-        self._epoch_lengths: dict[int, int] = {}
+        self._epoch_batches: EpochBatches | None = None
 
     def state_dict(self) -> dict:
         """The position of the next batch."""
@@ -437,15 +440,18 @@ class BatchStream:
         self.epoch, self.position = int(state["epoch"]), int(state["position"])
 
     def _batches_in(self, epoch: int) -> int:
-        if epoch not in self._epoch_lengths:
-            self._epoch_lengths[epoch] = len(self.sampler.batches(epoch))
-        return self._epoch_lengths[epoch]
+        """Batches of ``epoch``: the batch sampler planned it before handing out any of its batches."""
+        lengths = self._epoch_batches.lengths
+        if epoch not in lengths:
+            lengths[epoch] = len(self.sampler.batches(epoch))
+        return lengths[epoch]
 
     def __iter__(self) -> Iterator[dict]:
         workers = self.num_workers > 0
+        self._epoch_batches = EpochBatches(self.sampler, self.epoch, self.position)
         loader = DataLoader(
             self.dataset,
-            batch_sampler=EpochBatches(self.sampler, self.epoch, self.position),
+            batch_sampler=self._epoch_batches,
             collate_fn=self.collator,
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
@@ -455,9 +461,7 @@ class BatchStream:
             generator=torch.Generator().manual_seed(self.epoch),
         )
         for batch in loader:
-            while self.position >= self._batches_in(
-                self.epoch
-            ):  # the last epoch ended: this batch opens the next
+            while self.position >= self._batches_in(self.epoch):  # the epoch ended: this batch opens the next
                 self.epoch += 1
                 self.position = 0
             self.position += 1

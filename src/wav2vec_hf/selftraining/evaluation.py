@@ -34,11 +34,11 @@ def load_finetuned_ctc(model_dir: str | os.PathLike[str]):
     """``(model, processor, normalizer)`` of a fine-tuned CTC folder (eval mode, CPU)."""
     from transformers import Wav2Vec2Processor
 
-    from wav2vec_hf.finetuning.vocabulary import TextNormalizer
+    from wav2vec_hf.data.normalization import TextNormalizer
 
     model = load_model(model_dir)
     processor = Wav2Vec2Processor.from_pretrained(str(model_dir))
-    normalizer = TextNormalizer.from_folder(model_dir) or TextNormalizer()
+    normalizer = TextNormalizer.for_model(model_dir, processor.tokenizer.get_vocab())
     return model, processor, normalizer
 
 

@@ -7,7 +7,7 @@ folder. ``CausalLMScorer`` scores sentences with any such folder (ours or anothe
 Tokenizers: ``"char"`` (every character, the space included, is a token) or ``"word"`` (words split
 on spaces; words seen fewer than ``min_word_count`` times become ``<unk>``). Both are ``tokenizers``
 ``WordLevel`` models wrapped as transformers' fast tokenizer, with ``<s>``, ``</s>``, ``<pad>`` and
-``<unk>``. Text is normalised like the n-gram LM's (``LmTextNormalizer``: UPPERCASE words), so
+``<unk>``. Text is normalised like the n-gram LM's (``PROJECT_NORMALIZER``: UPPERCASE words), so
 hypotheses of a CTC model with the project's vocabulary are scored in the form the LM was trained on.
 """
 
@@ -94,11 +94,11 @@ class TrainedLM:
 
 
 def read_sentences(text_files: Sequence[str | os.PathLike[str]]) -> list[str]:
-    """Non-empty lines of ``text_files``, normalised like the n-gram LM text (UPPERCASE words)."""
+    """Non-empty lines of ``text_files``, normalised like the n-gram LM text (``PROJECT_NORMALIZER``: UPPERCASE words)."""
+    from wav2vec_hf.data.normalization import PROJECT_NORMALIZER
     from wav2vec_hf.decoding.lm_build import read_lines
-    from wav2vec_hf.decoding.lm_text import LmTextNormalizer
 
-    return list(LmTextNormalizer.default().sentences(read_lines(text_files)))
+    return list(PROJECT_NORMALIZER.sentences(read_lines(text_files)))
 
 
 def build_tokenizer(sentences: Sequence[str], level: str = "char", min_word_count: int = 1):

@@ -208,9 +208,9 @@ def _finetune(config: SelfTrainingConfig, train: str, folder: Path, *, vocabular
 
 def _build_ngram(config: SelfTrainingConfig, model_dir: str, folder: Path) -> dict:
     from wav2vec_hf.decoding.lm_build import build_lm
-    from wav2vec_hf.decoding.lm_text import LmTextNormalizer, read_vocabulary
+    from wav2vec_hf.decoding.lm_text import lm_text_normalizer, read_vocabulary
 
-    normalizer = LmTextNormalizer.from_vocabulary(read_vocabulary(Path(model_dir) / "vocab.json"))
+    normalizer = lm_text_normalizer(read_vocabulary(Path(model_dir) / "vocab.json"), model_dir)
     built = build_lm(config.lm_text, folder, order=config.lm_order, normalizer=normalizer)
     return {"lm": str(folder), "sentences": built.lines_used, "vocabulary": len(built.model.unigrams())}
 
@@ -336,7 +336,7 @@ def _rescore(
 ) -> dict:
     """Stage 3: neural-LM scores of every hypothesis; weights tuned on the dev n-best."""
     from wav2vec_hf.data import open_audio_source
-    from wav2vec_hf.finetuning.vocabulary import TextNormalizer
+    from wav2vec_hf.data.normalization import TextNormalizer
     from wav2vec_hf.selftraining.neural_lm import CausalLMScorer
     from wav2vec_hf.selftraining.rescoring import RescoreWeights, add_neural_scores, tune_rescoring
 
@@ -419,7 +419,7 @@ def _pseudo_label_truth(config: SelfTrainingConfig, labels, kept, folder: Path) 
     Only reported: nothing in the recipe reads these transcripts.
     """
     from wav2vec_hf.data import open_audio_source
-    from wav2vec_hf.finetuning.vocabulary import TextNormalizer
+    from wav2vec_hf.data.normalization import TextNormalizer
     from wav2vec_hf.selftraining.evaluation import error_rates
 
     truth = {r.id: r.transcript for r in open_audio_source(config.unlabeled).records}

@@ -233,8 +233,8 @@ def train_seq2seq(
         set_seed,
     )
 
+    from wav2vec_hf.data.normalization import TextNormalizer
     from wav2vec_hf.finetuning.checkpoints import resolve_resume_checkpoint
-    from wav2vec_hf.finetuning.vocabulary import TextNormalizer
 
     options = options or Seq2SeqOptions()
     started = time.perf_counter()
@@ -309,7 +309,7 @@ def transcribe_set(
     """
     import torch
 
-    from wav2vec_hf.finetuning.vocabulary import TextNormalizer
+    from wav2vec_hf.data.normalization import TextNormalizer
 
     normalizer = TextNormalizer()
     waves, references, _ = _labelled_waves(data, normalizer)
