@@ -197,8 +197,8 @@ def test_pretrain_push_to_hub_refused_offline_is_one_line_exit_2(tmp_path, audio
 
 
 def test_failed_uploads_name_every_export_that_did_not_reach_the_hub(tmp_path, monkeypatch):
+    from wav2vec_hf.hub import export_publisher as hub_push
     from wav2vec_hf.hub.publish import PublishError
-    from wav2vec_hf.pretraining import hub_push
 
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     monkeypatch.setenv("HF_TOKEN", "hf_FAKEtokenForTestsOnly0123456789abcdef")
@@ -227,9 +227,10 @@ def test_failed_uploads_name_every_export_that_did_not_reach_the_hub(tmp_path, m
 def test_pretrain_exits_1_with_one_line_when_exports_did_not_reach_the_hub(
     tmp_path, audio, capsys, monkeypatch
 ):
-    from wav2vec_hf.pretraining import hub_push, loop
+    from wav2vec_hf.hub import export_publisher as hub_push
+    from wav2vec_hf.pretraining import loop
 
-    def run_pretraining(config, accelerator=None):
+    def run_pretraining(config, accelerator=None, export_publisher=None):
         raise hub_push.UploadsFailedError(
             "1 of 1 exports did not reach org/x: runs/a/exports/update-00000002 (503)", []
         )

@@ -5,7 +5,8 @@ read with ``ast`` (nothing is imported), and imports of forbidden wav2vec_hf sub
 
 * models import nothing but models (no data, training, inference, decoding or CLI code);
 * data imports no models, training, decoding, inference, Hub or CLI code;
-* decoding imports no training code, Hub or CLI code.
+* decoding imports no training code, Hub or CLI code;
+* pretraining imports no Hub or CLI code (the ``pretrain`` command wires the Hub publisher).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ CONTRACTS = {
     "models": {"only": {"models"}},
     "data": {"forbidden": {"models", "decoding", "inference", "hub", "convert"} | TRAINING | CLI},
     "decoding": {"forbidden": {"hub"} | TRAINING | CLI},
+    "pretraining": {"forbidden": {"hub", "demo", "demo_steps"} | CLI},
 }
 
 

@@ -47,11 +47,14 @@ def combined_table(corpus: Path, real: Path, target: Path) -> Path:
 
 
 def run(argv: list[str]):
-    """``run_pretraining(parse_arguments(argv))``, then reset Accelerate's singletons for the next run."""
+    """``run_pretraining(parse_arguments(argv))`` with the Hub publisher wired as the ``pretrain``
+    command wires it, then reset Accelerate's singletons for the next run."""
     from accelerate.state import AcceleratorState, GradientState
 
+    from wav2vec_hf.hub.export_publisher import publisher_for
+
     try:
-        return run_pretraining(parse_arguments(argv))
+        return run_pretraining(parse_arguments(argv), export_publisher=publisher_for)
     finally:
         AcceleratorState._reset_state(True)
         GradientState._reset_state()

@@ -62,3 +62,24 @@ def test_push_is_refused_before_training_when_offline_or_without_a_repo(tmp_path
     assert not (tmp_path / "a" / "checkpoints").exists()  # nothing trained
     with pytest.raises(ValueError, match="--hub_model_id"):
         run(quick(corpus, tmp_path / "b", "--push_to_hub", "true"))
+
+
+def test_the_loop_knows_no_hub_a_push_without_a_publisher_is_refused_before_training(tmp_path):
+    from accelerate.state import AcceleratorState, GradientState
+
+    from wav2vec_hf.pretraining.arguments import parse_arguments
+    from wav2vec_hf.pretraining.loop import run_pretraining
+
+    corpus = build_tiny_corpus(tmp_path)
+    config = parse_arguments(
+        quick(corpus, tmp_path / "a", "--push_to_hub", "true", "--hub_model_id", "org/x")
+    )
+    try:
+        with pytest.raises(
+            ValueError, match=r"export_publisher=wav2vec_hf\.hub\.export_publisher\.publisher_for"
+        ):
+            run_pretraining(config)  # a library call without the command's wiring: never a silent non-push
+    finally:
+        AcceleratorState._reset_state(True)
+        GradientState._reset_state()
+    assert not (tmp_path / "a" / "checkpoints").exists()  # nothing trained

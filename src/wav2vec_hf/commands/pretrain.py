@@ -51,9 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     """Parse ``argv`` (default: the command line), run the loop, print where the results are."""
     from wav2vec_hf.cli_messages import for_command
     from wav2vec_hf.data import AudioError, DataValidationError, ManifestError
+    from wav2vec_hf.hub.export_publisher import UploadsFailedError, publisher_for
     from wav2vec_hf.hub.publish import PublishError
     from wav2vec_hf.pretraining.health import TrainingDivergedError
-    from wav2vec_hf.pretraining.hub_push import UploadsFailedError
 
     prog = PROG
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         # One run per output folder: the lock is the command's (run_pretraining is also a library
         # function, called by the demo on folders of its own run); only the main rank takes it.
         with hold_run_lock(config.training.output_dir, prog=prog):
-            result = run_pretraining(config)
+            result = run_pretraining(config, export_publisher=publisher_for)
     except TrainingDivergedError as error:
         print(f"{prog}: {error}", file=sys.stderr)
         return 3

@@ -37,6 +37,7 @@ import math
 import os
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -135,8 +136,15 @@ def make_accelerator(config: PretrainingConfig):
     )
 
 
-def run_pretraining(config: PretrainingConfig, accelerator=None) -> PretrainingResult:
+def run_pretraining(
+    config: PretrainingConfig, accelerator=None, *, export_publisher: Callable | None = None
+) -> PretrainingResult:
     """Run (or resume) a pretraining run described by ``config``; see the module docstring.
+
+    ``export_publisher``: ``training -> publisher or None``, called on the main process when
+    ``--push_to_hub`` is set; the publisher's ``submit(folder, update)`` gets every export and its
+    ``finish()`` (its results, printed) ends the run. The ``pretrain`` command passes
+    ``wav2vec_hf.hub.export_publisher.publisher_for``; the loop itself knows no Hub.
 
     Under several processes the process group stays up afterwards (the caller may go on with it);
     a script that ends there calls ``wav2vec_hf.process_group.release_process_group()``, as the
@@ -159,7 +167,12 @@ def run_pretraining(config: PretrainingConfig, accelerator=None) -> PretrainingR
             logger.info("removed the partial checkpoint %s left by a killed run", path)
         write_json(output_dir / "run_config.json", config.to_dict())
     accelerator.wait_for_everyone()
-    publisher = _hub_publisher(training) if main else None
+    if training.push_to_hub and export_publisher is None:
+        raise ValueError(
+            "--push_to_hub: run_pretraining has no publisher for the exports; pass "
+            "export_publisher=wav2vec_hf.hub.export_publisher.publisher_for (the pretrain command does)"
+        )
+    publisher = export_publisher(training) if main and training.push_to_hub else None
     draw_plots = training.plots and not missing_modules("plots")
     if main and training.plots and not draw_plots:  # said now, not after hours of training
         logger.warning(
@@ -616,17 +629,6 @@ def _write_pretraining_state(task: PretrainingTask, directory: Path, update: int
         num_updates=update,
         recipe=recipe_record(config.recipe, warmup_steps=config.warmup_steps, gumbel=schedule),
         source=f"wav2vec-hf pretraining run ({config.model.model_type}, recipe {config.recipe_name})",
-    )
-
-
-def _hub_publisher(training):
-    """The background uploader of ``--push_to_hub`` (main process only), or ``None``."""
-    if not training.push_to_hub:
-        return None
-    from wav2vec_hf.pretraining.hub_push import ExportPublisher
-
-    return ExportPublisher(
-        training.hub_model_id, private=training.hub_private_repo, revision=training.hub_revision
     )
 
 

@@ -1,5 +1,8 @@
 """``--push_to_hub`` for the pretraining loop: each export is uploaded in the background.
 
+The loop knows nothing of the Hub: ``run_pretraining(config, export_publisher=publisher_for)`` (the
+``pretrain`` command wires it) hands each export folder to the publisher ``publisher_for`` made.
+
 The loop never waits for the network while it trains: an export (``--export_steps`` and the final
 one) is planned at once (``wav2vec_hf.hub.plan_upload``: weights, config, feature extractor, remote
 code for wav2vec / vq-wav2vec, the generated model card) and committed by a single background
@@ -121,4 +124,18 @@ class ExportPublisher:
         return results
 
 
-__all__ = ["ExportPublisher", "UploadsFailedError"]
+def publisher_for(training) -> ExportPublisher | None:
+    """The background uploader a run's ``TrainingArguments`` ask for (``--push_to_hub``), or ``None``.
+
+    Raises:
+        PublishError: offline, or no token (refused before training starts).
+        ValueError: ``--hub_model_id`` is missing or not ``org/name``.
+    """
+    if not training.push_to_hub:
+        return None
+    return ExportPublisher(
+        training.hub_model_id, private=training.hub_private_repo, revision=training.hub_revision
+    )
+
+
+__all__ = ["ExportPublisher", "UploadsFailedError", "publisher_for"]
