@@ -363,6 +363,16 @@ class DataArguments:
         default=False, metadata={"help": "keep decoded audio in memory (small corpora: no re-decoding)"}
     )
     max_valid_batches: int | None = field(default=None, metadata={"help": "evaluate on at most this many"})
+    streaming: bool = field(
+        default=False,
+        metadata={
+            "help": "--train is a folder (or glob) of Parquet / Arrow shards, read as a stream: no listing "
+            "or validation up front; resumes at the exact batch (same processes and --num_workers)"
+        },
+    )
+    shuffle_buffer: int = field(
+        default=1000, metadata={"help": "with --streaming: examples held for shuffling (1: stream order)"}
+    )
 
 
 @dataclass

@@ -41,6 +41,7 @@ from wav2vec_hf.data import (
 )
 from wav2vec_hf.data.datasets import select_epoch
 from wav2vec_hf.data.validation import TOO_SHORT
+from wav2vec_hf.pretraining.streaming import ShardBatchStream, StreamBatches
 
 SAMPLE_RATE = 16_000
 
@@ -194,6 +195,18 @@ class AudioData:
     seconds: float = 0.0
     loaders: dict = field(default_factory=dict, repr=False)
     """Validation DataLoaders kept for the run (``validation_batches``)."""
+    stream: StreamBatches | None = None
+    """``--streaming``: the worker-side batches of the shards (``dataset`` and ``sampler`` are None)."""
+
+    def training_batches(
+        self, *, num_workers: int = 0, pin_memory: bool = False
+    ) -> BatchStream | ShardBatchStream:
+        """The resumable batch stream the training loop draws from (``epoch``, ``state_dict``)."""
+        if self.stream is not None:
+            return ShardBatchStream(self.stream, num_workers=num_workers, pin_memory=pin_memory)
+        return BatchStream(
+            self.dataset, self.sampler, self.collator, num_workers=num_workers, pin_memory=pin_memory
+        )
 
 
 def open_audio(
@@ -267,12 +280,20 @@ def build_audio_data(
     cache_audio: bool = False,
     num_buckets: int | None = None,
     name: str = "train",
+    streaming: bool = False,
+    shuffle_buffer: int = 1000,
 ) -> AudioData:
     """The dataset, sampler and collator of one split under a recipe (``PretrainingRecipe``).
 
     Training: random crops / shuffled segments, shuffled batches. Validation (``training=False``):
-    leading crops, segments in source order, batches in a fixed order.
+    leading crops, segments in source order, batches in a fixed order. ``streaming``: ``path`` is a
+    folder (or glob) of shards read as a stream (``pretraining.streaming``; training only).
     """
+    if streaming:
+        return _streamed_data(
+            path, recipe=recipe, min_samples=min_samples, seed=seed, on_bad=on_bad, num_replicas=num_replicas,
+            rank=rank, training=training, shuffle_buffer=shuffle_buffer, name=name,
+        )  # fmt: skip
     segments = recipe.segment_seconds is not None
     source, reports = open_audio(
         path,
@@ -332,6 +353,43 @@ def build_audio_data(
         num_utterances=len(source),
         seconds=source.total_seconds,
     )
+
+
+def _streamed_data(
+    path: str, *, recipe, min_samples, seed, on_bad, num_replicas, rank, training, shuffle_buffer, name
+) -> AudioData:
+    """``AudioData`` of a stream of shards: this rank's part, its shard order reshuffled every epoch."""
+    from wav2vec_hf.data.shards import open_shards
+
+    if not training:
+        raise ManifestError(f"{name}: --streaming reads the training data only; give --valid as a manifest")
+    if recipe.segment_seconds is not None:
+        raise ManifestError(
+            f"{name}: the recipe joins utterances into {recipe.segment_seconds} s segments, which needs a "
+            "manifest; with --streaming pass --segment_seconds 0 (utterances cropped to --crop_samples)"
+        )
+    stream = open_shards(path, name=name)
+    # Shard order per epoch (seed + epoch, ``set_epoch``); a one-example buffer keeps rows in order:
+    # the seeded shuffle buffer is the batches' own (exactly resumable).
+    ordered = AudioStream(
+        stream.dataset.shuffle(seed=seed, buffer_size=1), stream.columns, root=stream.root, name=name
+    )
+    collator = AudioCollator(crop_to_shortest=recipe.crop_to_shortest, seed=seed, return_attention_mask=False)
+    batches = StreamBatches(
+        ordered.for_rank(rank, num_replicas),
+        collator,
+        max_batch_samples=recipe.max_batch_samples,
+        max_batch_size=recipe.max_batch_size,
+        crop_samples=recipe.crop_samples,
+        min_samples=min_samples,
+        filter_below=recipe.min_samples,
+        normalize=recipe.normalize,
+        shuffle_buffer=shuffle_buffer,
+        seed=seed,
+        rank=rank,
+        on_bad=on_bad,
+    )
+    return AudioData(dataset=None, sampler=None, collator=collator, stream=batches)
 
 
 def waveform_inputs(batch: dict, device: torch.device) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -437,6 +495,8 @@ class BatchStream:
         return {"epoch": self.epoch, "position": self.position}
 
     def load_state_dict(self, state: dict) -> None:
+        if "position" not in state:
+            raise ValueError("the checkpoint was written by a --streaming run; resume it with --streaming")
         self.epoch, self.position = int(state["epoch"]), int(state["position"])
 
     def _batches_in(self, epoch: int) -> int:

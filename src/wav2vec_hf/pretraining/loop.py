@@ -221,10 +221,7 @@ def run_pretraining(
         patience=training.health_patience,
         max_nonfinite=training.max_nonfinite_updates,
     )
-    stream = BatchStream(
-        train_data.dataset,
-        train_data.sampler,
-        train_data.collator,
+    stream = train_data.training_batches(
         num_workers=loader_workers(config.data.num_workers, accelerator.device),
         pin_memory=accelerator.device.type == "cuda",
     )

@@ -145,7 +145,13 @@ class PretrainingTask:
             num_buckets=data_args.num_buckets,
         )
         train = build_audio_data(
-            data_args.train, split=data_args.train_split, training=True, name="train", **options
+            data_args.train,
+            split=data_args.train_split,
+            training=True,
+            name="train",
+            streaming=data_args.streaming,
+            shuffle_buffer=data_args.shuffle_buffer,
+            **options,
         )
         valid = None
         if data_args.valid:
