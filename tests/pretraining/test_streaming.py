@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import tarfile
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,21 @@ from wav2vec_hf.pretraining.data import build_audio_data
 from wav2vec_hf.pretraining.streaming import ShardBatchStream
 
 RATE = 16_000
+
+
+def write_tar_shards(dataset, folder: Path, shards: int) -> Path:
+    """The rows of ``dataset`` as WebDataset tars: ``KEY.flac`` and ``KEY.txt`` per example."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = list(dataset)
+    per_shard = -(-len(rows) // shards)
+    for k in range(shards):
+        with tarfile.open(folder / f"part-{k:03d}.tar", "w") as tar:
+            for row in rows[k * per_shard : (k + 1) * per_shard]:
+                for suffix, data in (("flac", row["audio"]["bytes"]), ("txt", (row["text"] or "").encode())):
+                    info = tarfile.TarInfo(f"{row['id']}.{suffix}")
+                    info.size = len(data)
+                    tar.addfile(info, io.BytesIO(data))
+    return folder
 
 
 def write_shards(dataset, folder: Path, shards: int, kind: str = "arrow") -> Path:
@@ -175,15 +191,25 @@ def test_bad_rows_are_counted_or_refused_never_silent(tmp_path):
         take(stream_of(folder, on_bad="raise"), 3)
 
 
-def test_shard_folders_are_checked_and_parquet_shards_stream_too(tmp_path, shards):
-    with pytest.raises(ManifestError, match=r"no \.parquet or \.arrow shards"):
+def test_shard_folders_are_checked_and_parquet_and_tar_shards_stream_too(tmp_path, shards):
+    with pytest.raises(ManifestError, match=r"no \.parquet, \.arrow or \.tar shards"):
         shard_files(tmp_path)
     assert shard_files(shards)[0] == "arrow" and len(shard_files(shards)[1]) == 4
     parquet = write_shards(tones(40), tmp_path / "parquet", shards=3, kind="parquet")
     assert shard_files(parquet)[0] == "parquet" and len(shard_files(parquet)[1]) == 3
+    tars = write_tar_shards(tones(40), tmp_path / "tar", shards=4)
+    assert shard_files(tars)[0] == "webdataset"
     arrow_rows = {entry.id: payload for entry, payload in open_shards(shards)}
     parquet_rows = {entry.id: payload for entry, payload in open_shards(parquet)}
-    assert len(parquet_rows) == 40 and parquet_rows == arrow_rows
+    tar_rows = {entry.id: payload for entry, payload in open_shards(tars)}
+    assert len(parquet_rows) == 40 and parquet_rows == arrow_rows == tar_rows
+    # A stream of tars batches and resumes like any other.
+    reference = take(stream_of(tars), 10)
+    interrupted = stream_of(tars)
+    take(interrupted, 4)
+    resumed = stream_of(tars)
+    resumed.load_state_dict(interrupted.state_dict())
+    assert ids_of(take(resumed, 6)) == ids_of(reference[4:])
     with pytest.raises(ManifestError, match="--valid as a manifest"):
         build_audio_data(
             str(shards), split=None, recipe=Recipe, min_samples=400, seed=0, on_bad="raise", num_replicas=1,

@@ -1,8 +1,9 @@
-"""Audio in shard files, read as a stream: a folder (or glob) of Parquet or Arrow shards.
+"""Audio in shard files, read as a stream: a folder (or glob) of Parquet, Arrow or tar shards.
 
 Corpora too large to list and validate file by file (Libri-Light's millions of files) are stored
 as shards: Parquet files (``Dataset.to_parquet``, the Hub's own format) or Arrow files (what
-``save_to_disk`` writes). ``open_shards`` opens them as a ``datasets`` streaming ``IterableDataset``
+``save_to_disk`` writes), or tar archives in the WebDataset layout (``KEY.flac`` / ``KEY.wav`` with an
+optional ``KEY.txt`` transcript per example). ``open_shards`` opens them as a ``datasets`` streaming ``IterableDataset``
 (``load_dataset(..., streaming=True)``: nothing is read up front, one shard per ``n_shards``) and
 returns the ``AudioStream`` of ``open_audio_source``: rows become ``(ManifestEntry, payload)`` pairs,
 checked as they stream by.
@@ -17,7 +18,7 @@ from pathlib import Path
 from wav2vec_hf.data.records import ManifestError
 from wav2vec_hf.data.sources import AudioStream, open_audio_source
 
-SHARD_BUILDERS = {".parquet": "parquet", ".arrow": "arrow"}
+SHARD_BUILDERS = {".parquet": "parquet", ".arrow": "arrow", ".tar": "webdataset"}
 """Shard file suffix -> the ``datasets`` packaged builder that streams it."""
 
 
@@ -35,12 +36,15 @@ def shard_files(location: str | os.PathLike[str]) -> tuple[str, list[str]]:
     files = [f for f in files if Path(f).suffix in SHARD_BUILDERS]
     if not files:
         raise ManifestError(
-            f"{location}: no .parquet or .arrow shards there; write them with datasets' "
-            "Dataset.to_parquet / save_to_disk (one file per shard), or give a manifest without --streaming"
+            f"{location}: no .parquet, .arrow or .tar shards there; write them with datasets' "
+            "Dataset.to_parquet / save_to_disk (one file per shard) or as WebDataset tars (KEY.flac + "
+            "KEY.txt), or give a manifest without --streaming"
         )
     kinds = {SHARD_BUILDERS[Path(f).suffix] for f in files}
     if len(kinds) > 1:
-        raise ManifestError(f"{location}: both Parquet and Arrow shards; keep one kind per data source")
+        raise ManifestError(
+            f"{location}: shards of several kinds ({sorted(kinds)}); keep one kind per data source"
+        )
     return kinds.pop(), files
 
 
@@ -55,6 +59,30 @@ def open_shards(
 
     builder, files = shard_files(location)
     dataset = datasets.load_dataset(builder, data_files={"train": files}, split="train", streaming=True)
+    if builder == "webdataset":  # columns are named by file extension: pick them by their features
+        features = dataset.features or {}
+        audio = [column for column, feature in features.items() if isinstance(feature, datasets.Audio)]
+        if len(audio) != 1:
+            raise ManifestError(
+                f"{location}: a tar shard example needs exactly one audio file (KEY.flac, KEY.wav, ...); "
+                f"its files give the columns {list(features)}"
+            )
+        column_options.setdefault("audio_column", audio[0])
+        column_options.setdefault("id_column", "__key__")
+        if "txt" in features:
+            column_options.setdefault("text_column", "txt")
+        # The file bytes as they are: datasets would encode them through torchcodec (absent here).
+        raw = {
+            column: datasets.Value("binary") if column in audio else feature
+            for column, feature in features.items()
+        }
+        dataset = datasets.load_dataset(
+            builder,
+            data_files={"train": files},
+            split="train",
+            streaming=True,
+            features=datasets.Features(raw),
+        )
     return open_audio_source(dataset, name=name or os.fspath(location), **column_options)
 
 

@@ -366,7 +366,7 @@ class DataArguments:
     streaming: bool = field(
         default=False,
         metadata={
-            "help": "--train is a folder (or glob) of Parquet / Arrow shards, read as a stream: no listing "
+            "help": "--train is a folder (or glob) of Parquet / Arrow / WebDataset tar shards, read as a stream: no listing "
             "or validation up front; resumes at the exact batch (same processes and --num_workers)"
         },
     )
