@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 from wav2vec_hf.convert.checkpoint import CheckpointError, FairseqCheckpoint, parse_python_literal
+from wav2vec_hf.convert.key_mapping import KeyTable, map_state_dict, require_complete
 from wav2vec_hf.models.wav2vec.configuration_wav2vec import VQWav2VecConfig, Wav2VecConfig
 from wav2vec_hf.models.wav2vec.modeling_wav2vec import VQWav2VecForPreTraining, Wav2VecForPreTraining
 
@@ -174,62 +175,59 @@ _CONTEXT_RULES = (
     (r"conv_layers\.(\d+)\.3\.(weight|bias)", r"layers.\1.norm.\2"),
     (r"residual_proj\.(\d+)\.weight", r"layers.\1.residual_projection.weight"),
 )
-KEY_TABLE: tuple[tuple[str, str], ...] = (
+KEY_TABLE = KeyTable(
     (
-        r"feature_extractor\.conv_layers\.(\d+)\.0\.weight",
-        r"wav2vec.feature_extractor.conv_layers.\1.conv.weight",
-    ),
-    (
-        r"feature_extractor\.conv_layers\.(\d+)\.2\.(weight|bias)",
-        r"wav2vec.feature_extractor.conv_layers.\1.norm.\2",
-    ),
-    (r"vector_quantizer\.vars", "wav2vec.quantizer.codevectors"),
-    (r"vector_quantizer\.weight_proj\.(weight|bias)", r"wav2vec.quantizer.logit_projection.\1"),
-    (r"vector_quantizer\.weight_proj\.(\d+)\.0\.(weight|bias)", r"wav2vec.quantizer.hidden_layers.\1.\2"),
-    (r"vector_quantizer\.weight_proj\.(\d+)\.(weight|bias)", r"wav2vec.quantizer.logit_projection.\2"),
-    (r"vector_quantizer\.embedding", "wav2vec.quantizer.codebook"),
-    (r"vector_quantizer\.projection\.0\.weight", "wav2vec.quantizer.projection.weight"),
-    (r"vector_quantizer\.projection\.1\.(weight|bias)", r"wav2vec.quantizer.projection_norm.\1"),
-    *(
-        (rf"feature_aggregator\.{pattern}", rf"wav2vec.context_network.{target}")
-        for pattern, target in _CONTEXT_RULES
-    ),
-    *(
-        (rf"project_features\.{pattern}", rf"target_projection.{target}")
-        for pattern, target in _CONTEXT_RULES
-    ),
-    (r"wav2vec_predictions\.project_to_steps\.(weight|bias)", r"step_projection.\1"),
+        (
+            r"feature_extractor\.conv_layers\.(\d+)\.0\.weight",
+            r"wav2vec.feature_extractor.conv_layers.\1.conv.weight",
+        ),
+        (
+            r"feature_extractor\.conv_layers\.(\d+)\.2\.(weight|bias)",
+            r"wav2vec.feature_extractor.conv_layers.\1.norm.\2",
+        ),
+        (r"vector_quantizer\.vars", "wav2vec.quantizer.codevectors"),
+        (r"vector_quantizer\.weight_proj\.(weight|bias)", r"wav2vec.quantizer.logit_projection.\1"),
+        (r"vector_quantizer\.weight_proj\.(\d+)\.0\.(weight|bias)", r"wav2vec.quantizer.hidden_layers.\1.\2"),
+        (r"vector_quantizer\.weight_proj\.(\d+)\.(weight|bias)", r"wav2vec.quantizer.logit_projection.\2"),
+        (r"vector_quantizer\.embedding", "wav2vec.quantizer.codebook"),
+        (r"vector_quantizer\.projection\.0\.weight", "wav2vec.quantizer.projection.weight"),
+        (r"vector_quantizer\.projection\.1\.(weight|bias)", r"wav2vec.quantizer.projection_norm.\1"),
+        *(
+            (rf"feature_aggregator\.{pattern}", rf"wav2vec.context_network.{target}")
+            for pattern, target in _CONTEXT_RULES
+        ),
+        *(
+            (rf"project_features\.{pattern}", rf"target_projection.{target}")
+            for pattern, target in _CONTEXT_RULES
+        ),
+        (r"wav2vec_predictions\.project_to_steps\.(weight|bias)", r"step_projection.\1"),
+    )
 )
-_COMPILED = tuple((re.compile(pattern), target) for pattern, target in KEY_TABLE)
 
 
 def rename_fairseq_key(key: str) -> str | None:
     """Our parameter name for a fairseq one, or None when no rule of ``KEY_TABLE`` matches."""
-    for pattern, target in _COMPILED:
-        match = pattern.fullmatch(key)
-        if match:
-            return match.expand(target)
-    return None
+    return KEY_TABLE.rename(key)
 
 
 def convert_state_dict(
-    state: dict[str, torch.Tensor], config: Wav2VecConfig, where: str
+    state: dict[str, torch.Tensor], config: Wav2VecConfig, target_state: dict[str, torch.Tensor], where: str
 ) -> dict[str, torch.Tensor]:
-    """Rename a fairseq wav2vec state dict to ours (``where`` names the file in errors)."""
+    """Rename a fairseq wav2vec state dict to ours and check it fills ``target_state`` (the model's
+    ``state_dict()``) exactly (``key_mapping.map_state_dict``; ``where`` names the file in errors)."""
     state = _drop_shared_projection(state, config, where)
-    renamed, unknown = {}, []
+    # Only the last hidden layer of the Gumbel logit projection maps (``.N.weight``, not ``.N.0.weight``).
     last_hidden = config.vq_depth - 1
-    for key, tensor in state.items():
-        new_key = rename_fairseq_key(key)
-        layer = re.fullmatch(r"vector_quantizer\.weight_proj\.(\d+)\.(weight|bias)", key)
-        if new_key is None or (layer and int(layer.group(1)) != last_hidden):
-            unknown.append(key)
-            continue
-        renamed[new_key] = tensor
-    if unknown:
-        raise CheckpointError(
-            f"{where}: {len(unknown)} parameter(s) that no wav2vec rule maps: {sorted(unknown)}."
-        )
+    other_layers = [
+        key
+        for key in state
+        if (layer := re.fullmatch(r"vector_quantizer\.weight_proj\.(\d+)\.(weight|bias)", key))
+        and int(layer.group(1)) != last_hidden
+    ]
+    renamed = map_state_dict(
+        state, target_state, KEY_TABLE, path=where, family="wav2vec / vq-wav2vec", unknown=other_layers
+    )
+    require_complete(renamed, target_state, path=where)
     return renamed
 
 
@@ -269,23 +267,8 @@ def convert_wav2vec1_checkpoint(checkpoint: FairseqCheckpoint) -> Wav2VecForPreT
         VQWav2VecForPreTraining if isinstance(config, VQWav2VecConfig) else Wav2VecForPreTraining
     )
     model = model_class(config)
-    state = convert_state_dict(checkpoint.model, config, checkpoint.path)
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    if missing or unexpected:
-        raise CheckpointError(
-            f"{checkpoint.path}: the parameters do not match the model its args describe; "
-            f"missing from the checkpoint: {missing}; not in the model: {unexpected}."
-        )
-    mismatched = [
-        f"{key}: checkpoint {tuple(state[key].shape)} vs model {tuple(expected[key].shape)}"
-        for key in sorted(state)
-        if state[key].shape != expected[key].shape
-    ]
-    if mismatched:
-        raise CheckpointError(f"{checkpoint.path}: shape mismatches: {mismatched}.")
-    model.load_state_dict({key: tensor.float() for key, tensor in state.items()}, strict=True)
+    state = convert_state_dict(checkpoint.model, config, model.state_dict(), checkpoint.path)
+    model.load_state_dict(state, strict=True)
     if config.vq_type == "gumbel":
         model.set_gumbel_temperature_for_step(checkpoint.num_updates)
     return model.eval()

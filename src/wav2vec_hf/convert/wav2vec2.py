@@ -8,7 +8,7 @@ Two kinds of checkpoint are handled:
 * CTC fine-tuning (``cfg.model._name == "wav2vec_ctc"``: ``w2v_encoder.w2v_model.*`` plus
   ``w2v_encoder.proj``) -> ``Wav2Vec2ForCTC``.
 
-Parameters are renamed with one table (``_KEY_TABLE``). A fairseq key the table does not know, a
+Parameters are renamed with one table (``KEY_TABLE``, a ``key_mapping.KeyTable``). A fairseq key the table does not know, a
 transformers parameter no fairseq key fills, or a shape that differs is a ``CheckpointError``
 listing every offending name: nothing is dropped or left at its random initial value silently.
 The only parameters not copied one to one are documented in ``options_not_in_transformers``:
@@ -35,7 +35,6 @@ How fairseq's inference quirks line up with transformers (checked by the parity 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -49,6 +48,7 @@ from transformers import (
 )
 
 from wav2vec_hf.convert.checkpoint import CheckpointError, FairseqCheckpoint, parse_python_literal
+from wav2vec_hf.convert.key_mapping import KeyTable, map_state_dict, require_complete
 
 # fairseq's own defaults (``Wav2Vec2Config`` dataclass) for options an older checkpoint may lack.
 # fairseq fills missing options from these same defaults when it loads such a checkpoint.
@@ -147,67 +147,68 @@ SUMMARY_KEYS = (
     "mask_channel_length",
 )
 
-# fairseq key (regular expression, whole key) -> transformers key (format string over the groups).
+# fairseq key (regular expression, whole key) -> transformers key (``re`` template, \1 the first group).
 # "<WN_G>" / "<WN_V>" stand for the weight-norm parameter names of the transformers model at hand
 # (``parametrizations.weight.original0/1`` with today's torch, ``weight_g/weight_v`` with old ones).
-_KEY_TABLE: tuple[tuple[str, str], ...] = (
-    (r"mask_emb", "wav2vec2.masked_spec_embed"),
-    # conv block = Sequential(conv, dropout, norm, GELU); the layer-norm mode wraps the norm in
-    # Sequential(TransposeLast, LayerNorm, TransposeLast), hence ".2.1".
+KEY_TABLE = KeyTable(
     (
-        r"feature_extractor\.conv_layers\.(\d+)\.0\.(weight|bias)",
-        "wav2vec2.feature_extractor.conv_layers.{0}.conv.{1}",
-    ),
-    (
-        r"feature_extractor\.conv_layers\.(\d+)\.2\.(weight|bias)",
-        "wav2vec2.feature_extractor.conv_layers.{0}.layer_norm.{1}",
-    ),
-    (
-        r"feature_extractor\.conv_layers\.(\d+)\.2\.1\.(weight|bias)",
-        "wav2vec2.feature_extractor.conv_layers.{0}.layer_norm.{1}",
-    ),
-    (r"layer_norm\.(weight|bias)", "wav2vec2.feature_projection.layer_norm.{0}"),
-    (r"post_extract_proj\.(weight|bias)", "wav2vec2.feature_projection.projection.{0}"),
-    (r"encoder\.pos_conv\.0\.bias", "wav2vec2.encoder.pos_conv_embed.conv.bias"),
-    (r"encoder\.pos_conv\.0\.weight_g", "wav2vec2.encoder.pos_conv_embed.conv.<WN_G>"),
-    (r"encoder\.pos_conv\.0\.weight_v", "wav2vec2.encoder.pos_conv_embed.conv.<WN_V>"),
-    (
-        r"encoder\.pos_conv\.0\.parametrizations\.weight\.original0",
-        "wav2vec2.encoder.pos_conv_embed.conv.<WN_G>",
-    ),
-    (
-        r"encoder\.pos_conv\.0\.parametrizations\.weight\.original1",
-        "wav2vec2.encoder.pos_conv_embed.conv.<WN_V>",
-    ),
-    (
-        r"encoder\.layers\.(\d+)\.self_attn\.(q|k|v|out)_proj\.(weight|bias)",
-        "wav2vec2.encoder.layers.{0}.attention.{1}_proj.{2}",
-    ),
-    (
-        r"encoder\.layers\.(\d+)\.self_attn_layer_norm\.(weight|bias)",
-        "wav2vec2.encoder.layers.{0}.layer_norm.{1}",
-    ),
-    (
-        r"encoder\.layers\.(\d+)\.fc1\.(weight|bias)",
-        "wav2vec2.encoder.layers.{0}.feed_forward.intermediate_dense.{1}",
-    ),
-    (
-        r"encoder\.layers\.(\d+)\.fc2\.(weight|bias)",
-        "wav2vec2.encoder.layers.{0}.feed_forward.output_dense.{1}",
-    ),
-    (
-        r"encoder\.layers\.(\d+)\.final_layer_norm\.(weight|bias)",
-        "wav2vec2.encoder.layers.{0}.final_layer_norm.{1}",
-    ),
-    (r"encoder\.layer_norm\.(weight|bias)", "wav2vec2.encoder.layer_norm.{0}"),
-    (r"quantizer\.vars", "quantizer.codevectors"),
-    (r"quantizer\.weight_proj\.(weight|bias)", "quantizer.weight_proj.{0}"),
-    (r"project_q\.(weight|bias)", "project_q.{0}"),
-    (r"final_proj\.(weight|bias)", "project_hid.{0}"),
-    # CTC fine-tuning head (keys outside the w2v_model prefix).
-    (r"w2v_encoder\.proj\.(weight|bias)", "lm_head.{0}"),
+        (r"mask_emb", "wav2vec2.masked_spec_embed"),
+        # conv block = Sequential(conv, dropout, norm, GELU); the layer-norm mode wraps the norm in
+        # Sequential(TransposeLast, LayerNorm, TransposeLast), hence ".2.1".
+        (
+            r"feature_extractor\.conv_layers\.(\d+)\.0\.(weight|bias)",
+            r"wav2vec2.feature_extractor.conv_layers.\1.conv.\2",
+        ),
+        (
+            r"feature_extractor\.conv_layers\.(\d+)\.2\.(weight|bias)",
+            r"wav2vec2.feature_extractor.conv_layers.\1.layer_norm.\2",
+        ),
+        (
+            r"feature_extractor\.conv_layers\.(\d+)\.2\.1\.(weight|bias)",
+            r"wav2vec2.feature_extractor.conv_layers.\1.layer_norm.\2",
+        ),
+        (r"layer_norm\.(weight|bias)", r"wav2vec2.feature_projection.layer_norm.\1"),
+        (r"post_extract_proj\.(weight|bias)", r"wav2vec2.feature_projection.projection.\1"),
+        (r"encoder\.pos_conv\.0\.bias", "wav2vec2.encoder.pos_conv_embed.conv.bias"),
+        (r"encoder\.pos_conv\.0\.weight_g", "wav2vec2.encoder.pos_conv_embed.conv.<WN_G>"),
+        (r"encoder\.pos_conv\.0\.weight_v", "wav2vec2.encoder.pos_conv_embed.conv.<WN_V>"),
+        (
+            r"encoder\.pos_conv\.0\.parametrizations\.weight\.original0",
+            "wav2vec2.encoder.pos_conv_embed.conv.<WN_G>",
+        ),
+        (
+            r"encoder\.pos_conv\.0\.parametrizations\.weight\.original1",
+            "wav2vec2.encoder.pos_conv_embed.conv.<WN_V>",
+        ),
+        (
+            r"encoder\.layers\.(\d+)\.self_attn\.(q|k|v|out)_proj\.(weight|bias)",
+            r"wav2vec2.encoder.layers.\1.attention.\2_proj.\3",
+        ),
+        (
+            r"encoder\.layers\.(\d+)\.self_attn_layer_norm\.(weight|bias)",
+            r"wav2vec2.encoder.layers.\1.layer_norm.\2",
+        ),
+        (
+            r"encoder\.layers\.(\d+)\.fc1\.(weight|bias)",
+            r"wav2vec2.encoder.layers.\1.feed_forward.intermediate_dense.\2",
+        ),
+        (
+            r"encoder\.layers\.(\d+)\.fc2\.(weight|bias)",
+            r"wav2vec2.encoder.layers.\1.feed_forward.output_dense.\2",
+        ),
+        (
+            r"encoder\.layers\.(\d+)\.final_layer_norm\.(weight|bias)",
+            r"wav2vec2.encoder.layers.\1.final_layer_norm.\2",
+        ),
+        (r"encoder\.layer_norm\.(weight|bias)", r"wav2vec2.encoder.layer_norm.\1"),
+        (r"quantizer\.vars", "quantizer.codevectors"),
+        (r"quantizer\.weight_proj\.(weight|bias)", r"quantizer.weight_proj.\1"),
+        (r"project_q\.(weight|bias)", r"project_q.\1"),
+        (r"final_proj\.(weight|bias)", r"project_hid.\1"),
+        # CTC fine-tuning head (keys outside the w2v_model prefix).
+        (r"w2v_encoder\.proj\.(weight|bias)", r"lm_head.\1"),
+    )
 )
-_COMPILED_TABLE = tuple((re.compile(pattern), template) for pattern, template in _KEY_TABLE)
 
 _CTC_BODY_PREFIX = "w2v_encoder.w2v_model."
 
@@ -583,64 +584,6 @@ def convert_wav2vec2_ctc_checkpoint(
     return model.eval(), feature_extractor_from_fairseq(checkpoint.task_config, config)
 
 
-def map_fairseq_state_dict(
-    fairseq_state: Mapping[str, torch.Tensor],
-    target_state: Mapping[str, torch.Tensor],
-    *,
-    weight_norm_names: tuple[str, str],
-    path: str = "<checkpoint>",
-) -> dict[str, torch.Tensor]:
-    """Rename a fairseq wav2vec 2.0 state dict to transformers names and check it is complete.
-
-    Args:
-        fairseq_state: fairseq parameter name -> tensor (CTC keys already stripped of
-            ``w2v_encoder.w2v_model.``).
-        target_state: the transformers model's ``state_dict()`` (names and shapes wanted).
-        weight_norm_names: the transformers names of the positional conv's weight-norm magnitude
-            and direction (e.g. ``("parametrizations.weight.original0", "parametrizations.weight.original1")``).
-        path: the checkpoint path, for error messages.
-
-    Returns:
-        transformers name -> float32 tensor, covering every fairseq key. The caller fills what
-        fairseq does not have by design (``post_extract_proj`` when C == D).
-
-    Raises:
-        CheckpointError: unknown fairseq keys, two fairseq keys for one transformers parameter,
-            or shape mismatches; the message lists all of them.
-    """
-    renamed: dict[str, torch.Tensor] = {}
-    sources: dict[str, str] = {}
-    unknown, clashes, bad_shapes = [], [], []
-    for key, tensor in fairseq_state.items():
-        target = _rename(key, weight_norm_names)
-        if target is None or target not in target_state:
-            unknown.append(
-                key if target is None else f"{key} (-> {target}, which the transformers model lacks)"
-            )
-            continue
-        if target in renamed:
-            clashes.append(f"{sources[target]} and {key} -> {target}")
-            continue
-        if tuple(tensor.shape) != tuple(target_state[target].shape):
-            bad_shapes.append(f"{key} {tuple(tensor.shape)} -> {target} {tuple(target_state[target].shape)}")
-            continue
-        renamed[target], sources[target] = tensor.detach().to(torch.float32), key
-    problems = []
-    if unknown:
-        problems.append(f"unknown fairseq keys: {sorted(unknown)}")
-    if clashes:
-        problems.append(f"several fairseq keys for one parameter: {clashes}")
-    if bad_shapes:
-        problems.append(f"shape mismatches: {bad_shapes}")
-    if problems:
-        raise CheckpointError(
-            f"{path}: the fairseq state dict does not match the wav2vec 2.0 mapping; "
-            + "; ".join(problems)
-            + ". The checkpoint is from a model variant this converter does not know."
-        )
-    return renamed
-
-
 def _load_fairseq_weights(
     model: PreTrainedModel,
     fairseq_state: Mapping[str, torch.Tensor],
@@ -650,11 +593,14 @@ def _load_fairseq_weights(
 ) -> None:
     """Copy fairseq weights into ``model``; every transformers parameter must be accounted for."""
     target_state = model.state_dict()
-    renamed = map_fairseq_state_dict(
+    norm_g, norm_v = _weight_norm_names(target_state)
+    renamed = map_state_dict(
         _without_unused_mask_embedding(fairseq_state, options),
         target_state,
-        weight_norm_names=_weight_norm_names(target_state),
+        KEY_TABLE,
         path=path,
+        family="wav2vec 2.0",
+        placeholders={"<WN_G>": norm_g, "<WN_V>": norm_v},
     )
     projection = "wav2vec2.feature_projection.projection"
     if "post_extract_proj.weight" not in fairseq_state and f"{projection}.weight" in target_state:
@@ -668,23 +614,9 @@ def _load_fairseq_weights(
             )
         renamed[f"{projection}.weight"] = torch.eye(weight.shape[0])
         renamed[f"{projection}.bias"] = torch.zeros(weight.shape[0])
-    missing = sorted(set(target_state) - set(renamed))
-    if missing:
-        raise CheckpointError(
-            f"{path}: the checkpoint has no weights for these transformers parameters: {missing}. "
-            "The checkpoint is incomplete or from a variant this converter does not know."
-        )
+    require_complete(renamed, target_state, path=path)
     with torch.no_grad():
         model.load_state_dict(renamed, strict=True)
-
-
-def _rename(key: str, weight_norm_names: tuple[str, str]) -> str | None:
-    for pattern, template in _COMPILED_TABLE:
-        match = pattern.fullmatch(key)
-        if match:
-            target = template.format(*match.groups())
-            return target.replace("<WN_G>", weight_norm_names[0]).replace("<WN_V>", weight_norm_names[1])
-    return None
 
 
 def _weight_norm_names(target_state: Mapping[str, torch.Tensor]) -> tuple[str, str]:
