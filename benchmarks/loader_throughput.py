@@ -41,7 +41,7 @@ from synthetic_audio import ensure_audio
 from validation_startup import build_manifest
 from validation_startup import run as startup_run
 from wav2vec_hf.data.batching import crop_offset
-from wav2vec_hf.pretraining.arguments import RECIPES
+from wav2vec_hf.presets import get_recipe
 from wav2vec_hf.pretraining.data import BatchStream, build_audio_data
 
 
@@ -97,7 +97,7 @@ def floor_run(crops) -> tuple[float, float]:
 def measure(folder: Path, fmt: str, args) -> dict:
     ensure_audio(folder, args.files, args.file_seconds, fmt=fmt)
     recipe = dataclasses.replace(
-        RECIPES["wav2vec2-base"], crop_samples=args.crop_samples, max_batch_samples=args.batch_samples
+        get_recipe("wav2vec2-base"), crop_samples=args.crop_samples, max_batch_samples=args.batch_samples
     )
     data = build_audio_data(
         str(folder), split=None, recipe=recipe, min_samples=400, seed=1, on_bad="raise",

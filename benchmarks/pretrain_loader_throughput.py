@@ -539,8 +539,7 @@ def main() -> None:
     import transformers
     from transformers import Wav2Vec2ForPreTraining
 
-    from wav2vec_hf.presets import get_preset
-    from wav2vec_hf.pretraining.arguments import RECIPES
+    from wav2vec_hf.presets import get_preset, get_recipe
 
     json_path = Path(args.json) if args.json else None
     record = {
@@ -579,7 +578,7 @@ def main() -> None:
     torch.manual_seed(args.seed)
     config = get_preset(preset_name)
     config._attn_implementation = "sdpa"
-    base_recipe = RECIPES[preset_name]
+    base_recipe = get_recipe(preset_name)
     recipe = dataclasses.replace(
         base_recipe,
         crop_samples=args.num_samples,

@@ -31,8 +31,10 @@ def test_unknown_preset_names_the_known_ones():
 
 
 def test_register_preset_refuses_a_taken_name():
+    from wav2vec_hf.pretraining.training_recipes import PretrainingRecipe
+
     with pytest.raises(ValueError, match="already registered"):
-        register_preset("wav2vec-base", Wav2VecConfig)
+        register_preset("wav2vec-base", Wav2VecConfig, recipe=PretrainingRecipe())
 
 
 def test_paper_encoder_numbers():

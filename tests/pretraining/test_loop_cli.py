@@ -8,7 +8,8 @@ import torch
 
 from tests.pretraining.support import build_tiny_corpus, run
 from wav2vec_hf.data import DataValidationError
-from wav2vec_hf.pretraining.arguments import RECIPES, parse_arguments
+from wav2vec_hf.presets import get_recipe
+from wav2vec_hf.pretraining.arguments import parse_arguments
 from wav2vec_hf.pretraining.health import TrainingDivergedError
 from wav2vec_hf.pretraining.tasks import StepOutput, Wav2Vec2Task
 
@@ -49,7 +50,7 @@ def test_recipe_fills_unset_options_and_command_line_wins_over_config_file(tmp_p
     recipe = parsed.recipe
     assert recipe.learning_rate == 2e-4  # command line over file
     assert recipe.max_steps == 1000 and recipe.update_freq == 8  # file over recipe
-    base = RECIPES["wav2vec2-base"]
+    base = get_recipe("wav2vec2-base")
     assert recipe.warmup_steps == base.warmup_steps == 32_000  # recipe
     assert recipe.feature_grad_mult == 0.1 and recipe.crop_samples == 250_000
     assert recipe.max_batch_samples == 1_400_000 and recipe.adam_betas == (0.9, 0.98)
@@ -275,21 +276,24 @@ def test_non_finite_audio_is_found_before_training_skipped_and_counted_once(corp
     assert report["examples"]["non_finite"][0].endswith("nan.wav")
 
 
-def test_every_preset_has_its_recipe_and_a_preset_without_one_is_refused(tmp_path, monkeypatch):
-    from wav2vec_hf.presets import list_presets
+def test_a_preset_is_one_object_and_one_without_a_recipe_cannot_exist():
+    from transformers import Wav2Vec2Config
 
-    assert set(list_presets()) <= set(RECIPES)
-    monkeypatch.delitem(RECIPES, "wav2vec2-tiny")
-    with pytest.raises(ValueError, match="'wav2vec2-tiny' has a model but no training recipe"):
-        parse_arguments(
-            [
-                "--model_type",
-                "wav2vec2",
-                "--preset",
-                "wav2vec2-tiny",
-                "--train",
-                "t.tsv",
-                "--output_dir",
-                str(tmp_path),
-            ]
-        )
+    from wav2vec_hf.finetuning.paper_recipes import recipe_names
+    from wav2vec_hf.presets import list_presets, preset, register_preset
+    from wav2vec_hf.pretraining.training_recipes import PretrainingRecipe
+
+    for name in list_presets():
+        entry = preset(name)
+        assert isinstance(entry.recipe, PretrainingRecipe) and entry.recipe.source  # says where from
+        assert get_recipe(name) is entry.recipe
+        assert set(entry.finetuning_recipes) <= set(recipe_names())
+    assert preset("wav2vec2-base").finetuning_recipes[0] == "base_10m"
+    assert preset("wav2vec2-large-lv60").finetuning_recipes[-1] == "vox_960h"
+    with pytest.raises(TypeError, match="recipe"):
+        register_preset("no-recipe", Wav2Vec2Config, "a model alone")  # the recipe is required
+    with pytest.raises(ValueError, match="recipe= must be a PretrainingRecipe"):
+        register_preset("bad-recipe", Wav2Vec2Config, "a model alone", recipe={"learning_rate": 1e-3})
+    assert "no-recipe" not in list_presets() and "bad-recipe" not in list_presets()
+    with pytest.raises(KeyError, match="unknown preset 'nowhere'"):
+        get_recipe("nowhere")

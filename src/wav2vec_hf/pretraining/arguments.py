@@ -1,10 +1,11 @@
-"""Command-line arguments of ``scripts/pretrain.py`` and the papers' training recipes.
+"""Command-line arguments of ``scripts/pretrain.py``, merged over the preset's training recipe.
 
 Three ``HfArgumentParser`` dataclasses (``ModelArguments``, ``DataArguments``, ``TrainingArguments``)
 hold every option. A YAML/JSON file given with ``--config FILE`` supplies values for any of their
 fields (flat, or nested under ``model:`` / ``data:`` / ``training:``); options on the command line win.
 
-Fields left at ``None`` are filled from the **recipe** of the preset: ``RECIPES[name]`` holds the
+Fields left at ``None`` are filled from the **recipe** of the preset: ``presets.get_recipe(name)``
+(``pretraining.training_recipes.PretrainingRecipe``, carried by the preset itself) holds the
 training settings that are not part of the model config (learning rate and schedule, warm-up,
 crops and batch size, feature-encoder gradient scale, Gumbel schedule, segment concatenation, ...),
 so ``--preset wav2vec2-base`` alone reproduces fairseq's BASE run. Without a preset (``--model-config``
@@ -27,235 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from wav2vec_hf.pretraining.training_recipes import LR_SCHEDULERS, PretrainingRecipe
+
 MODEL_TYPES = ("wav2vec", "vq-wav2vec", "wav2vec2", "units-bert")
-LR_SCHEDULERS = ("polynomial", "cosine", "constant")
 MIXED_PRECISION = ("no", "fp16", "bf16")
 
-
-@dataclass(frozen=True)
-class PretrainingRecipe:
-    """A preset's training settings (everything that is not model config).
-
-    Attributes:
-        learning_rate: peak learning rate after warm-up.
-        lr_scheduler: ``"polynomial"`` (linear decay to ``end_learning_rate``, fairseq's
-            ``polynomial_decay`` with power 1), ``"cosine"`` (fairseq's cosine to ``end_learning_rate``) or
-            ``"constant"`` (after warm-up).
-        warmup_steps: linear warm-up updates (from ``warmup_init_lr``).
-        warmup_fraction: warm-up as a fraction of ``max_steps`` (used when ``warmup_steps`` is None).
-        warmup_init_lr: learning rate at update 0.
-        end_learning_rate: learning rate at ``max_steps``.
-        adam_betas, adam_epsilon, weight_decay: AdamW settings (decoupled weight decay on every parameter).
-        max_grad_norm: gradient clipping threshold (0: no clipping; the norm is still logged).
-        max_steps: the number of updates of the recipe.
-        update_freq: micro-batches accumulated per update and process (fairseq ``update_freq``).
-        feature_grad_mult: wav2vec 2.0 feature-encoder gradient scale (0.1 BASE, 1.0 LARGE).
-        feature_penalty_weight: wav2vec 2.0 L2 penalty on the feature-encoder output (10 BASE, 0 LARGE).
-        require_same_masks: wav2vec 2.0: every utterance of a micro-batch keeps the same number of masked
-            frames, the fewest any has (fairseq's default; extra masked frames are unmasked at random).
-        gumbel_temperature: ``(start, end, decay)``: ``max(end, start * decay ** update)``; None takes the
-            model config's (wav2vec / vq-wav2vec ``vq_temp``) or (2, 0.5, 0.999995).
-        gumbel_floor_fraction: if set, the decay is recomputed so that the temperature reaches ``end`` at
-            this fraction of ``max_steps`` (short runs: the paper's decay needs ~277k updates).
-        crop_samples: longest input (random crop; fairseq ``max_sample_size``); None: no crop.
-        min_samples: shortest input kept (fairseq ``min_sample_size``); never below the model's minimum.
-        max_batch_samples: bound on ``batch x padded length`` per micro-batch (fairseq ``max_tokens``);
-            for units-bert: unit tokens.
-        max_batch_size: cap on utterances per micro-batch.
-        crop_to_shortest: crop each batch to its shortest utterance (fairseq: no padding in pretraining).
-        segment_seconds: if set, utterances are concatenated and cut into segments of this length.
-        normalize: per-utterance zero mean / unit variance (LARGE / LV-60 recipes).
-        unit_mask_length, unit_mask_start_prob: units-bert span masking (10 tokens, start prob 0.05).
-        max_units_per_sample: units-bert: longest token sequence (longer ones are split).
-        source: where the numbers come from.
-    """
-
-    learning_rate: float = 5e-4
-    lr_scheduler: str = "polynomial"
-    warmup_steps: int | None = None
-    warmup_fraction: float = 0.08
-    warmup_init_lr: float = 0.0
-    end_learning_rate: float = 0.0
-    adam_betas: tuple[float, float] = (0.9, 0.98)
-    adam_epsilon: float = 1e-6
-    weight_decay: float = 0.01
-    max_grad_norm: float = 0.0
-    max_steps: int = 400_000
-    update_freq: int = 1
-    feature_grad_mult: float = 0.1
-    feature_penalty_weight: float = 10.0
-    require_same_masks: bool = False
-    gumbel_temperature: tuple[float, float, float] | None = (2.0, 0.5, 0.999995)
-    gumbel_floor_fraction: float | None = None
-    crop_samples: int | None = 250_000
-    min_samples: int | None = 32_000
-    max_batch_samples: int = 1_400_000
-    max_batch_size: int | None = None
-    crop_to_shortest: bool = True
-    segment_seconds: float | None = None
-    normalize: bool = False
-    unit_mask_length: int = 10
-    unit_mask_start_prob: float = 0.05
-    max_units_per_sample: int = 512
-    source: str = ""
-
-
-_WAV2VEC1 = {
-    "lr_scheduler": "cosine",
-    "gumbel_temperature": None,  # the model config's vq_temp
-    "warmup_init_lr": 1e-7,
-    "end_learning_rate": 1e-6,
-    "adam_betas": (0.9, 0.999),
-    "adam_epsilon": 1e-8,
-    "weight_decay": 0.0,
-    "feature_grad_mult": 1.0,
-    "feature_penalty_weight": 0.0,
-    "crop_samples": 150_000,
-    "min_samples": None,
-    "max_batch_samples": 1_500_000,
-}
-_WAV2VEC1_TINY = {
-    **_WAV2VEC1,
-    "learning_rate": 5e-3,
-    "warmup_steps": None,
-    "warmup_fraction": 0.1,
-    "end_learning_rate": 1e-4,
-    "max_grad_norm": 10.0,
-    "max_steps": 150,
-    "crop_samples": 32_000,
-    "max_batch_samples": 8 * 32_000,
-    "gumbel_floor_fraction": 0.7,
-    "source": "chosen for CPU smoke runs (tests)",
-}
-_WAV2VEC1_SMALL_CPU = {
-    **_WAV2VEC1_TINY,
-    "learning_rate": 2e-3,
-    "max_steps": 300,
-    "source": "measured on a 2-core CPU (docs/pretraining.md)",
-}
-
-RECIPES: dict[str, PretrainingRecipe] = {
-    "wav2vec2-base": PretrainingRecipe(
-        learning_rate=5e-4,
-        warmup_steps=32_000,
-        max_steps=400_000,
-        require_same_masks=True,
-        source="fairseq wav2vec2_base_librispeech.yaml (64 GPUs x 1.4M samples: update_freq = 64 / GPUs)",
-    ),
-    "wav2vec2-large-lv60": PretrainingRecipe(
-        # The paper (section 4.2) peaks LARGE at 3e-4; fairseq's yaml says 0.005 (unlike every
-        # other wav2vec 2.0 config); we follow the paper.
-        learning_rate=3e-4,
-        warmup_steps=32_000,
-        max_steps=1_000_000,
-        feature_grad_mult=1.0,
-        feature_penalty_weight=0.0,
-        gumbel_temperature=(2.0, 0.1, 0.999995),
-        crop_samples=320_000,
-        max_batch_samples=1_200_000,
-        normalize=True,
-        require_same_masks=True,
-        source="fairseq wav2vec2_large_librivox.yaml (128 GPUs x 1.2M samples), LR from the paper",
-    ),
-    # The small presets drop the feature penalty (fairseq BASE: 10): measured on the built-in corpus,
-    # a weight of 10 or even 1 holds the tiny model at chance for 100+ updates, 0 lets it learn
-    # within 20 (docs/pretraining.md). They keep require_same_masks off (fairseq: on): their recipes
-    # were tuned without it and it was not measured on them.
-    # Warm-up over 25% of the run, not 8%: reaching 2e-3 after 48 updates, the post-LN Transformer
-    # could collapse (every frame gets the same prediction; seed 0 stayed at chance). Measured on seeds
-    # 0-4 of the built-in corpus in docs/pretraining.md ("Every seed learns"); LR 1e-3 also avoided the
-    # collapse but its models fine-tuned worse.
-    "wav2vec2-small-cpu": PretrainingRecipe(
-        learning_rate=2e-3,
-        warmup_fraction=0.25,
-        feature_penalty_weight=0.0,
-        max_grad_norm=10.0,
-        max_steps=600,
-        gumbel_floor_fraction=0.7,
-        crop_samples=None,
-        min_samples=None,
-        segment_seconds=4.0,
-        max_batch_samples=4 * 64_000,
-        source="measured on a 2-core CPU (docs/pretraining.md): 4 s segments, LR 2e-3 after 25% warm-up, "
-        "Gumbel floor at 70%",
-    ),
-    "wav2vec2-tiny": PretrainingRecipe(
-        learning_rate=5e-3,
-        warmup_fraction=0.1,
-        feature_grad_mult=1.0,
-        feature_penalty_weight=0.0,
-        max_grad_norm=10.0,
-        max_steps=150,
-        gumbel_floor_fraction=0.7,
-        crop_samples=None,
-        min_samples=None,
-        segment_seconds=2.0,
-        max_batch_samples=6 * 32_000,
-        source="chosen for CPU smoke runs (tests)",
-    ),
-    "wav2vec-base": PretrainingRecipe(
-        **{**_WAV2VEC1, "learning_rate": 5e-3, "warmup_steps": 500, "max_steps": 400_000},
-        source="wav2vec paper / fairseq README (cosine to 1e-6, warm-up 500 from 1e-7)",
-    ),
-    "wav2vec-large": PretrainingRecipe(
-        **{**_WAV2VEC1, "learning_rate": 5e-3, "warmup_steps": 500, "max_steps": 400_000},
-        source="fairseq README wav2vec_large command",
-    ),
-    "vq-wav2vec-gumbel": PretrainingRecipe(
-        # The paper: warm-up 500 updates from 1e-7 to 5e-3, cosine to 1e-6; the README command shows
-        # --max-lr 1e-05 --warmup-updates 1000 --max-tokens 300000 on 16 GPUs.
-        **{
-            **_WAV2VEC1,
-            "learning_rate": 5e-3,
-            "warmup_steps": 500,
-            "max_steps": 400_000,
-            "max_batch_samples": 300_000,
-        },
-        source="vq-wav2vec paper section 5.1; batch from the fairseq README (16 GPUs)",
-    ),
-    "vq-wav2vec-kmeans": PretrainingRecipe(
-        **{
-            **_WAV2VEC1,
-            "learning_rate": 5e-3,
-            "warmup_steps": 500,
-            "max_steps": 400_000,
-            "max_batch_samples": 300_000,
-        },
-        source="vq-wav2vec paper section 5.1; batch from the fairseq README (16 GPUs)",
-    ),
-    "wav2vec-small-cpu": PretrainingRecipe(**_WAV2VEC1_SMALL_CPU),
-    "vq-wav2vec-gumbel-small-cpu": PretrainingRecipe(**_WAV2VEC1_SMALL_CPU),
-    "vq-wav2vec-kmeans-small-cpu": PretrainingRecipe(**_WAV2VEC1_SMALL_CPU),
-    "wav2vec-tiny": PretrainingRecipe(**_WAV2VEC1_TINY),
-    "vq-wav2vec-gumbel-tiny": PretrainingRecipe(**_WAV2VEC1_TINY),
-    "vq-wav2vec-kmeans-tiny": PretrainingRecipe(**_WAV2VEC1_TINY),
-    "units-bert-base": PretrainingRecipe(
-        learning_rate=5e-4,
-        warmup_steps=10_000,
-        max_steps=250_000,
-        max_batch_samples=3072,
-        max_units_per_sample=512,
-        crop_samples=None,
-        min_samples=None,
-        gumbel_temperature=None,
-        feature_penalty_weight=0.0,
-        source="vq-wav2vec paper (BERT base, 3072 tokens per GPU, spans of 10, start prob 0.05); "
-        "LR and warm-up as RoBERTa base (not given in the paper)",
-    ),
-    "units-bert-tiny": PretrainingRecipe(
-        learning_rate=2e-3,
-        warmup_fraction=0.1,
-        max_grad_norm=10.0,
-        max_steps=150,
-        max_batch_samples=2048,
-        max_units_per_sample=128,
-        crop_samples=None,
-        min_samples=None,
-        gumbel_temperature=None,
-        feature_penalty_weight=0.0,
-        source="chosen for CPU smoke runs (tests)",
-    ),
-}
 
 DEFAULT_RECIPE = {
     "wav2vec2": "wav2vec2-base",
@@ -263,17 +40,7 @@ DEFAULT_RECIPE = {
     "vq-wav2vec": "vq-wav2vec-gumbel",
     "units-bert": "units-bert-base",
 }
-"""The recipe used when no preset names one (``--model-config`` / ``--init-from``)."""
-
-
-def get_recipe(name: str) -> PretrainingRecipe:
-    """The recipe of preset ``name`` (KeyError listing the known ones)."""
-    try:
-        return RECIPES[name]
-    except KeyError:
-        raise KeyError(
-            f"no training recipe for preset {name!r}; recipes exist for: {', '.join(sorted(RECIPES))}."
-        ) from None
+"""The preset whose recipe a run without one uses (``--model-config`` / ``--init-from``)."""
 
 
 @dataclass
@@ -564,11 +331,6 @@ def resolve_arguments(
             raise ValueError(
                 f"--preset {model.preset!r}: no such preset; choose one of {', '.join(list_presets())}."
             )
-        if model.preset not in RECIPES:  # never the default recipe in silence (issue 22)
-            raise ValueError(
-                f"--preset {model.preset!r} has a model but no training recipe: add one to "
-                "wav2vec_hf.pretraining.arguments.RECIPES, or pass --model_config with the preset's config."
-            )
     sources = [name for name in ("preset", "model_config", "init_from") if getattr(model, name)]
     if not sources:
         raise ValueError("say which model to train: --preset NAME, --model_config FILE or --init_from DIR.")
@@ -586,6 +348,8 @@ def resolve_arguments(
         raise ValueError(
             "units-bert needs --quantizer DIR: a trained vq-wav2vec folder that turns audio into units."
         )
+
+    from wav2vec_hf.presets import get_recipe
 
     recipe_name = model.preset or DEFAULT_RECIPE[model.model_type]
     recipe = get_recipe(recipe_name)
@@ -856,14 +620,11 @@ def parse_arguments(argv: list[str] | None = None, prog: str | None = None, styl
 __all__ = [
     "DEFAULT_RECIPE",
     "MODEL_TYPES",
-    "RECIPES",
     "DataArguments",
     "ModelArguments",
     "PretrainingConfig",
-    "PretrainingRecipe",
     "TrainingArguments",
     "build_parser",
-    "get_recipe",
     "load_config_file",
     "parse_arguments",
     "parse_config_overrides",

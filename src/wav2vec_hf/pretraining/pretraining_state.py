@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from wav2vec_hf.json_files import write_json
-from wav2vec_hf.pretraining.arguments import LR_SCHEDULERS, PretrainingRecipe
+from wav2vec_hf.pretraining.training_recipes import LR_SCHEDULERS, PretrainingRecipe
 
 PRETRAINING_STATE_FILE = "pretraining_state.json"
 FORMAT = "wav2vec-hf pretraining state"
