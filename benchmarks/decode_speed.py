@@ -17,6 +17,14 @@ grammar's LM text.
     python benchmarks/decode_speed.py                           # synthetic, beam 100, 300 utterances
     python benchmarks/decode_speed.py --beam-width 32 --noise 1.5 --peak 8   # less confident emissions
     python benchmarks/decode_speed.py --model runs/ft --data corpus/dev.tsv  # a real model's outputs
+    python benchmarks/decode_speed.py --per-utterance --beam-width 50       # one call per utterance
+
+``--per-utterance`` times what the pipeline and ``decode()`` do: every decoder is called once per
+utterance, ours included (``CTCBeamSearchDecoder.decode``), in CPU seconds of this process, and
+ctc-beam-decoder (the C++ port of pyctcdecode, dev extra) joins when it is installed. Its JSON has
+``mode: "per_utterance"``, ``cpu_ms_per_utterance`` per decoder and
+``ratio_to_pyctcdecode`` / ``ratio_to_ctc_beam_decoder`` (their CPU time over ours: above 1 means
+ours is faster).
 """
 
 from __future__ import annotations
@@ -129,6 +137,9 @@ def main() -> None:
     parser.add_argument("--peak", type=float, default=12.0, help="synthetic setting: spike height")
     parser.add_argument("--ambiguity", type=float, default=0.25, help="synthetic setting: confusable letters")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--per-utterance", action="store_true", help="one decoder call per utterance (CPU time), all peers"
+    )
     args = parser.parse_args()
     logging.getLogger("pyctcdecode").setLevel(logging.ERROR)
     from pyctcdecode import build_ctcdecoder
@@ -167,6 +178,11 @@ def main() -> None:
         audio_seconds = float(sum(seconds))
 
         ours.decode_batch(logits[:10], options)  # import-time and first-call costs out of the timing
+        if args.per_utterance:
+            per_utterance(
+                args, source, labels, lm_path, unigrams, logits, references, seconds, ours, options, theirs
+            )
+            return
         if args.workers > 1:
             context = multiprocessing.get_context("fork")
             our_pool = DecoderPool(args.workers, "fork")
@@ -245,6 +261,81 @@ def main() -> None:
         f"WER {100 * result['pyctcdecode']['wer']:.2f}% (ours on the same utterances: {100 * ours_wer_on_theirs:.2f}%)"
     )
     print(f"speedup {result['speedup']:.2f}x; greedy WER {100 * result['greedy_wer']:.2f}%")
+    print(json.dumps(result))
+
+
+def per_utterance(
+    args, source, labels, lm_path, unigrams, logits, references, seconds, ours, options, theirs
+):
+    """Each decoder called once per utterance, in turns, best of ``--repeats`` in CPU seconds."""
+    their_kwargs = dict(
+        beam_width=args.beam_width, token_min_logp=args.token_min_logp, beam_prune_logp=args.beam_prune_logp
+    )
+    decoders = {
+        "ours": lambda x: ours.decode(x, options)[0].text,
+        "pyctcdecode": lambda x: theirs.decode(x, **their_kwargs),
+    }
+    try:
+        import ctc_beam_decoder
+    except ImportError:
+        missing = "ctc-beam-decoder is not installed (pip install ctc-beam-decoder==0.2.0)"
+    else:
+        missing = None
+        cpp = ctc_beam_decoder.build_ctcdecoder(
+            labels,
+            kenlm_model_path=str(lm_path),
+            unigrams=unigrams,
+            alpha=args.alpha,
+            beta=args.beta,
+            unk_score_offset=args.unk_score_offset,
+        )
+        decoders["ctc_beam_decoder"] = lambda x: cpp.decode(x, **their_kwargs)
+    for decode in decoders.values():
+        decode(logits[0])  # first-call costs out of the timing
+    best = {name: float("inf") for name in decoders}
+    texts: dict[str, list[str]] = {}
+    for _ in range(args.repeats):
+        for name, decode in decoders.items():
+            started = time.process_time()
+            texts[name] = [decode(x) for x in logits]
+            best[name] = min(best[name], time.process_time() - started)
+    result = {
+        "benchmark": "decode_speed",
+        "mode": "per_utterance",
+        "source": source,
+        "utterances": len(logits),
+        "audio_seconds": round(float(sum(seconds)), 2),
+        "settings": {
+            "beam_width": args.beam_width,
+            "token_min_logp": args.token_min_logp,
+            "beam_prune_logp": args.beam_prune_logp,
+            "alpha": args.alpha,
+            "beta": args.beta,
+            "unk_score_offset": args.unk_score_offset,
+            "lm": Path(lm_path).name,
+            "unigrams": len(unigrams),
+        },
+        "cpu_ms_per_utterance": {name: round(1000 * t / len(logits), 3) for name, t in best.items()},
+        "wer": {name: word_error_rate(references, out) for name, out in texts.items()},
+        "ratio_to_pyctcdecode": round(best["pyctcdecode"] / best["ours"], 3),
+        "ratio_to_ctc_beam_decoder": (
+            round(best["ctc_beam_decoder"] / best["ours"], 3) if "ctc_beam_decoder" in best else None
+        ),
+        "ctc_beam_decoder": missing or "installed",
+        "greedy_wer": word_error_rate(references, [greedy_decode(x, labels) for x in logits]),
+        "machine": {
+            "python": platform.python_version(),
+            "processor": platform.processor() or platform.machine(),
+        },
+    }
+    print(f"source: {source}; {len(logits)} utterances, one decoder call each (CPU ms per utterance)")
+    for name in decoders:
+        ms, wer = result["cpu_ms_per_utterance"][name], result["wer"][name]
+        print(f"{name:17s} {ms:9.3f} ms  WER {100 * wer:.2f}%")
+    print(
+        f"ours vs pyctcdecode {result['ratio_to_pyctcdecode']:.2f}x; vs ctc-beam-decoder "
+        f"{result['ratio_to_ctc_beam_decoder'] if result['ratio_to_ctc_beam_decoder'] else missing}"
+    )
     print(json.dumps(result))
 
 
