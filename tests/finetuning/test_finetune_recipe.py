@@ -18,6 +18,7 @@ from wav2vec_hf.cli import main
 from wav2vec_hf.data import open_audio_source
 from wav2vec_hf.data.normalization import TextNormalizer
 from wav2vec_hf.finetuning.metrics import character_error_rate, word_error_rate
+from wav2vec_hf.hub.cards import CardOptions, render_card
 from wav2vec_hf.inference.transcribe import transcribe_arrays
 
 ALL_BLANK_CER = 1.0  # an empty transcript deletes every reference character
@@ -58,6 +59,9 @@ def test_run_report_records_the_recipe_data_checks_and_best_checkpoint(escape_ru
     assert run["arguments"]["model"]["freeze_feature_encoder"] is False
     assert run["reports"]["eval_unknown_characters"]["utterances"] == run["eval_utterances"]
     assert run["vocabulary"][:3] == ["<pad>", "<unk>", "|"]
+    assert run["hardware"]["device"] == "cpu" and run["hardware"]["num_processes"] == 1  # for the card
+    card = render_card(folder, CardOptions(repo_id="org/escape")).text
+    assert "| device | cpu |" in card and "| num processes | 1 |" in card
     # The best checkpoint is the one with the lowest dev WER among the evaluations during training.
     state = json.loads((folder / "checkpoint-120" / "trainer_state.json").read_text())
     evaluations = {e["step"]: e["eval_wer"] for e in state["log_history"] if "eval_wer" in e}

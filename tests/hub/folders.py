@@ -99,29 +99,32 @@ def build_wav2vec(folder: Path) -> Path:
 
     Wav2VecForPreTraining(get_preset("wav2vec-tiny")).save_pretrained(folder)
     _feature_extractor().save_pretrained(folder)
-    write_json(
-        folder / "run_config.json",
-        {
-            "model.preset": "wav2vec-tiny",
-            "data.train": "runs/demo/corpus/unlabeled.tsv",
-            "recipe.max_steps": 120,
-            "recipe.learning_rate": 0.0005,
-            "recipe.adam_betas": [0.9, 0.98],
-            "recipe.max_batch_samples": 64000,
-            "training.seed": 3,
-            "training.mixed_precision": "no",
-        },
+    # The records as the pretraining loop writes them (its own types), not hand-written dicts: a
+    # renamed field breaks the card tests.
+    from wav2vec_hf.hardware import hardware_record
+    from wav2vec_hf.pretraining.arguments import parse_arguments
+    from wav2vec_hf.pretraining.loop import PretrainingResult, summary_record
+
+    config = parse_arguments(
+        ["--model_type", "wav2vec", "--preset", "wav2vec-tiny", "--train", "runs/demo/corpus/unlabeled.tsv",
+         "--output_dir", str(folder), "--max_steps", "120", "--learning_rate", "0.0005", "--adam_beta2", "0.98",
+         "--max_batch_samples", "64000", "--seed", "3"]
+    )  # fmt: skip
+    write_json(folder / "run_config.json", config.to_dict())
+    result = PretrainingResult(
+        output_dir=folder,
+        updates=120,
+        interrupted=False,
+        export_dir=folder,
+        first_valid=None,
+        last_valid={"update": 120, "loss": 2.25, "accuracy": 0.375},
+        last_train={"update": 120, "loss": 2.5},
+        health={"healthy": True, "events": []},
+        seconds=754.0,
+        audio_seconds=7200.0,
     )
     write_json(
-        folder / "pretraining_summary.json",
-        {
-            "updates": 120,
-            "seconds": 754.0,
-            "audio_seconds": 7200.0,
-            "interrupted": False,
-            "last_valid": {"update": 120, "loss": 2.25, "accuracy": 0.375},
-            "hardware": {"device": "cpu", "num_processes": 2, "mixed_precision": "no"},
-        },
+        folder / "pretraining_summary.json", summary_record(result, hardware_record("cpu", num_processes=2))
     )
     write_json(folder / "health.json", {"healthy": True, "events": [], "nonfinite_updates_skipped": 0})
     (folder / "metrics.jsonl").write_text('{"update": 1, "loss": 3.0}\n', encoding="utf-8")

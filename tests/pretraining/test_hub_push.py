@@ -49,6 +49,9 @@ def test_every_export_is_pushed_in_order_and_the_repo_ends_with_the_final_one(
     ]  # the last commit carries the final weights, not the first export's
     card = ModelCard(uploaded["README.md"].decode())
     assert "org/tiny-pretrained" in card.text
+    # The card's rows come from the loop's own records (not hand-written fixtures).
+    assert "| device | cpu |" in card.text and "| num processes | 1 |" in card.text
+    assert "| model preset | wav2vec2-tiny |" in card.text and "| updates | 4 |" in card.text
     printed = capsys.readouterr()
     assert TOKEN not in printed.out + printed.err
     assert "pushed to org/tiny-pretrained@main" in printed.out

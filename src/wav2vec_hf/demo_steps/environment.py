@@ -9,11 +9,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import platform
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
+from wav2vec_hf.hardware import hardware_record
 from wav2vec_hf.json_files import write_json
 
 
@@ -54,20 +53,6 @@ def accelerate_on(device: str) -> Iterator[None]:
             os.environ["ACCELERATE_USE_CPU"] = previous
         AcceleratorState._reset_state(True)
         GradientState._reset_state()
-
-
-def hardware_record(device: str) -> dict[str, Any]:
-    """The ``hardware`` object of the run records (read by the model cards)."""
-    import torch
-
-    record: dict[str, Any] = {"device": device, "num_processes": 1, "mixed_precision": "no"}
-    if device == "cuda":
-        record["gpu"] = torch.cuda.get_device_name(0)
-    record["cpu"] = platform.processor() or platform.machine()
-    record["cpu_cores"] = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    record["torch_threads"] = torch.get_num_threads()
-    record["torch"] = torch.__version__
-    return record
 
 
 def read_jsonl(path: Path) -> list[dict]:

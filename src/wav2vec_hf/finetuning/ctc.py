@@ -77,6 +77,7 @@ from wav2vec_hf.finetuning.paper_recipes import SENTENCE_REDUCTION
 from wav2vec_hf.finetuning.recipe_resolution import RECIPE_FILE, ResolvedRecipe
 from wav2vec_hf.finetuning.schedule import FrozenStartSchedule, TwoPhaseSchedule, auto_learning_rate
 from wav2vec_hf.finetuning.vocabulary import UnknownCharacterReport, Vocabulary
+from wav2vec_hf.hardware import hardware_record
 from wav2vec_hf.inference.logits import ctc_logits, greedy_ids
 from wav2vec_hf.json_files import write_json
 from wav2vec_hf.models.wav2vec.modeling_wav2vec import ctc_loss
@@ -571,6 +572,11 @@ def _run_report(
         "best_checkpoint": trainer.state.best_model_checkpoint,
         "reports": data.reports,
         "seconds": seconds,
+        "hardware": hardware_record(
+            training_args.device.type,
+            num_processes=training_args.world_size,
+            mixed_precision="bf16" if training_args.bf16 else "fp16" if training_args.fp16 else "no",
+        ),
     }
 
 

@@ -46,6 +46,7 @@ import torch
 from wav2vec_hf.data import SkipReport
 from wav2vec_hf.data.bad_files import BAD_FILES_NAME, bad_files_summary, write_bad_files
 from wav2vec_hf.extras import install_command, missing_modules
+from wav2vec_hf.hardware import hardware_record
 from wav2vec_hf.json_files import write_json
 from wav2vec_hf.pretraining.arguments import PretrainingConfig
 from wav2vec_hf.pretraining.checkpointing import (
@@ -103,6 +104,12 @@ class PretrainingResult:
     bad_files: Path | None = None
     seconds: float = 0.0
     audio_seconds: float = 0.0
+
+
+def summary_record(result: PretrainingResult, hardware: dict) -> dict:
+    """``pretraining_summary.json``: the result's fields (paths as strings) and the ``hardware`` object."""
+    summary = {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(result).items()}
+    return {**summary, "hardware": hardware}
 
 
 def make_accelerator(config: PretrainingConfig):
@@ -409,8 +416,12 @@ def run_pretraining(
     )
     if main and not interrupted:
         write_json(output_dir / HEALTH_FILE, result.health)
-        summary = {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(result).items()}
-        write_json(output_dir / SUMMARY_FILE, summary)
+        hardware = hardware_record(
+            accelerator.device.type,
+            num_processes=accelerator.num_processes,
+            mixed_precision=accelerator.mixed_precision,
+        )
+        write_json(output_dir / SUMMARY_FILE, summary_record(result, hardware))
         if draw_plots:
             plot_curves(
                 read_metrics(output_dir / METRICS_FILE),
