@@ -92,6 +92,20 @@ def model_set(args):
     )
 
 
+def search_settings(args, lm_path, unigrams) -> dict:
+    """The search settings both decoders share, for the JSON record."""
+    return {
+        "beam_width": args.beam_width,
+        "token_min_logp": args.token_min_logp,
+        "beam_prune_logp": args.beam_prune_logp,
+        "alpha": args.alpha,
+        "beta": args.beta,
+        "unk_score_offset": args.unk_score_offset,
+        "lm": Path(lm_path).name,
+        "unigrams": len(unigrams),
+    }
+
+
 def best_times(runs, repeats: int):
     """(fastest seconds, last result) of each of ``runs``, called in turn ``repeats`` times.
 
@@ -220,16 +234,9 @@ def main() -> None:
         "utterances": len(logits),
         "audio_seconds": round(audio_seconds, 2),
         "settings": {
-            "beam_width": args.beam_width,
-            "token_min_logp": args.token_min_logp,
-            "beam_prune_logp": args.beam_prune_logp,
-            "alpha": args.alpha,
-            "beta": args.beta,
-            "unk_score_offset": args.unk_score_offset,
+            **search_settings(args, lm_path, unigrams),
             "workers": args.workers,
             "lockstep_utterances": args.lockstep,
-            "lm": Path(lm_path).name,
-            "unigrams": len(unigrams),
         },
         "ours": {
             "utterances_per_second": round(ours_ups, 2),
@@ -305,16 +312,7 @@ def per_utterance(
         "source": source,
         "utterances": len(logits),
         "audio_seconds": round(float(sum(seconds)), 2),
-        "settings": {
-            "beam_width": args.beam_width,
-            "token_min_logp": args.token_min_logp,
-            "beam_prune_logp": args.beam_prune_logp,
-            "alpha": args.alpha,
-            "beta": args.beta,
-            "unk_score_offset": args.unk_score_offset,
-            "lm": Path(lm_path).name,
-            "unigrams": len(unigrams),
-        },
+        "settings": search_settings(args, lm_path, unigrams),
         "cpu_ms_per_utterance": {name: round(1000 * t / len(logits), 3) for name, t in best.items()},
         "wer": {name: word_error_rate(references, out) for name, out in texts.items()},
         "ratio_to_pyctcdecode": round(best["pyctcdecode"] / best["ours"], 3),

@@ -18,6 +18,7 @@ import torch
 from safetensors.torch import load_file
 
 from tests.pretraining.support import build_tiny_corpus, run
+from tests.pretraining.test_resume import trajectory
 from wav2vec_hf.data import AudioError, ManifestError, open_audio_source
 from wav2vec_hf.data.huggingface import build_dataset
 from wav2vec_hf.data.shards import open_shards, shard_files
@@ -244,13 +245,6 @@ def loop_arguments(shards: Path, corpus: Path, output_dir: Path, *extra: str) ->
         "--seed", "7",
         *extra,
     ]  # fmt: skip
-
-
-def trajectory(output_dir: Path) -> list[dict]:
-    records = [json.loads(line) for line in (output_dir / "metrics.jsonl").read_text().splitlines()]
-    for record in records:
-        record.pop("audio_seconds_per_second", None)
-    return records
 
 
 def test_a_streamed_pretraining_run_resumes_exactly(tmp_path):
