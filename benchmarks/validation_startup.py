@@ -9,9 +9,13 @@ and fine-tuning call at start) in fresh processes, side by side in one run:
 * ``no_cache``: the cache turned off (what every run and every rank paid before it).
 
 Reported per run: wall and CPU seconds (``resource.getrusage`` of the child), those per 100k files,
-and the resident memory the opened set holds per utterance (RSS after minus before opening). The
-last line is one JSON object with ``startup_rerun_seconds_per_100k`` (wall) and
-``rss_bytes_per_utterance``.
+and the resident memory the opened set holds per utterance: RSS after minus before opening, in a
+process that has opened a 200-file manifest once (so the per-process costs of a first open, such as
+lazy imports, are not counted per utterance), in all and beyond the paths' own UTF-8 bytes; and what
+each added utterance costs (the rerun against a rerun of the manifest's first half: a fixed few MiB
+that the allocator keeps whatever the corpus size drops out). The last line is one JSON object with
+``startup_rerun_seconds_per_100k`` (wall), ``rss_bytes_per_utterance``,
+``rss_bytes_per_utterance_beyond_paths`` and ``rss_bytes_per_additional_utterance_beyond_paths``.
 
     python benchmarks/validation_startup.py                 # 20,000 files
     python benchmarks/validation_startup.py --files 100000 --workdir /tmp/startup
@@ -42,17 +46,25 @@ def rss():
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
-manifest, cache = sys.argv[1], sys.argv[2]
+manifest, warm_up, cache = sys.argv[1], sys.argv[2], sys.argv[3]
+cache = False if cache == "off" else cache
+# A small manifest first: what any first open costs once per process (lazy imports, first-use caches,
+# the allocator's own pools) is not a cost per utterance.
+data.open_audio_source(warm_up, validation_cache=cache)
 before_rss = rss()
 usage = resource.getrusage(resource.RUSAGE_SELF)
 cpu0, wall0 = usage.ru_utime + usage.ru_stime, time.perf_counter()
-audio = data.open_audio_source(manifest, validation_cache=False if cache == "off" else cache)
+audio = data.open_audio_source(manifest, validation_cache=cache)
 wall = time.perf_counter() - wall0
 usage = resource.getrusage(resource.RUSAGE_SELF)
 cpu = usage.ru_utime + usage.ru_stime - cpu0
 print(json.dumps({"utterances": len(audio), "wall_s": wall, "cpu_s": cpu, "rss_bytes": rss() - before_rss,
-                  "path_bytes": sum(sys.getsizeof(r.path) for r in audio.records)}))
+                  "path_bytes": sum(len(r.path.encode()) for r in audio.records)}))
 """
+
+
+WARM_UP_FILES = 200
+"""Each child first opens a manifest of this many of the files: per-process costs are not per utterance."""
 
 
 def build_manifest(folder: Path, files: int) -> Path:
@@ -74,12 +86,20 @@ def build_manifest(folder: Path, files: int) -> Path:
         rows.append(f"{path.relative_to(audio)}\t1600")
     manifest = folder / "train.tsv"
     manifest.write_text(f"{audio}\n" + "\n".join(rows) + "\n")
+    warm_up = folder / "warm_up.tsv"
+    warm_up.write_text(f"{audio}\n" + "\n".join(rows[:WARM_UP_FILES]) + "\n")
+    half = folder / "half.tsv"
+    half.write_text(f"{audio}\n" + "\n".join(rows[: files // 2]) + "\n")
     return manifest
 
 
 def run(manifest: Path, cache: str) -> dict:
+    warm_up = manifest.with_name("warm_up.tsv")
     done = subprocess.run(
-        [sys.executable, "-c", CHILD, str(manifest), cache], capture_output=True, text=True, check=True
+        [sys.executable, "-c", CHILD, str(manifest), str(warm_up), cache],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -98,17 +118,23 @@ def main(argv=None) -> dict:
             "rerun": run(manifest, str(cache)),
             "no_cache": run(manifest, "off"),
         }
+        run(manifest.with_name("half.tsv"), str(cache))  # its cache, so the next one is a rerun too
+        half = run(manifest.with_name("half.tsv"), str(cache))
     finally:
         if not args.workdir:
             shutil.rmtree(workdir, ignore_errors=True)
     per_100k = 100_000 / args.files
     print(f"{args.files} files ({platform.processor() or platform.machine()}, {os.cpu_count()} CPUs)")
-    print("| run | wall s | CPU s | wall s / 100k files | CPU s / 100k files | RSS bytes / utterance |")
-    print("|---|---|---|---|---|---|")
+    print(
+        "| run | wall s | CPU s | wall s / 100k files | CPU s / 100k files | RSS bytes / utterance "
+        "| beyond the paths |"
+    )
+    print("|---|---|---|---|---|---|---|")
     for name, r in results.items():
         print(
             f"| {name} | {r['wall_s']:.2f} | {r['cpu_s']:.2f} | {r['wall_s'] * per_100k:.1f} | "
-            f"{r['cpu_s'] * per_100k:.1f} | {r['rss_bytes'] / r['utterances']:.0f} |"
+            f"{r['cpu_s'] * per_100k:.1f} | {r['rss_bytes'] / r['utterances']:.0f} | "
+            f"{(r['rss_bytes'] - r['path_bytes']) / r['utterances']:.0f} |"
         )
     rerun = results["rerun"]
     summary = {
@@ -122,6 +148,17 @@ def main(argv=None) -> dict:
         "rss_bytes_per_utterance_beyond_paths": (rerun["rss_bytes"] - rerun["path_bytes"])
         / rerun["utterances"],
     }
+    # What one more utterance costs: the rerun's RSS against a rerun of the first half of the manifest.
+    added = rerun["utterances"] - half["utterances"]
+    summary["rss_bytes_per_additional_utterance"] = (rerun["rss_bytes"] - half["rss_bytes"]) / added
+    summary["rss_bytes_per_additional_utterance_beyond_paths"] = (
+        rerun["rss_bytes"] - rerun["path_bytes"] - half["rss_bytes"] + half["path_bytes"]
+    ) / added
+    print(
+        f"rerun of the first half ({half['utterances']} files): RSS {half['rss_bytes'] / 2**20:.1f} MiB; "
+        f"each added utterance: {summary['rss_bytes_per_additional_utterance']:.0f} bytes, "
+        f"{summary['rss_bytes_per_additional_utterance_beyond_paths']:.0f} beyond its path"
+    )
     print(json.dumps(summary))
     return summary
 

@@ -128,6 +128,29 @@ def _strip_extension(relative: str) -> str:
     return root if ext else relative
 
 
+def join_path(root: str, relative: str) -> str:
+    """``str(Path(root) / relative)`` without pathlib for the common case.
+
+    pathlib interns every path part for the life of the process: on a manifest of millions of
+    files that is memory never given back. Relative paths that pathlib would rewrite (``./``,
+    ``//``, a trailing ``/``) still go through it, so the result is the same string either way.
+    """
+    if os.path.isabs(relative) or root == ".":
+        root = ""
+    plain = (
+        relative
+        and os.sep == "/"
+        and not relative.startswith("./")
+        and "//" not in relative
+        and "/./" not in relative
+        and not relative.endswith(("/", "/."))
+        and relative != "."
+    )
+    if not plain:
+        return str(Path(root) / relative) if root else str(Path(relative))
+    return relative if not root else root + relative if root.endswith("/") else f"{root}/{relative}"
+
+
 def read_utf8(path: str | os.PathLike[str]) -> str:
     """The text of a UTF-8 manifest, table or label file.
 
@@ -220,10 +243,11 @@ def read_fairseq_manifest(manifest: str | os.PathLike[str]) -> list[ManifestEntr
         letter_lines = _read_label_lines(letters_file, len(rows), manifest)
         transcripts = [clean_transcript(ltr_to_words(t)) for t in letter_lines]
 
+    root_text = str(root)
     return [
         ManifestEntry(
             id=_strip_extension(relative),
-            path=str(root / relative),
+            path=join_path(root_text, relative),
             origin=f"{manifest}:{line_number}",
             transcript=transcript,
             num_samples=num_samples,
@@ -387,6 +411,7 @@ def read_transcript_table(
     rate_key = _pick_column(header, None, SAMPLE_RATE_COLUMNS, table, "sample_rate")
     id_key = _pick_column(header, id_column, ("id",), table, "id")
 
+    base_text = str(base)
     entries = []
     for line_number, row in rows:
         relative = str(row.get(path_key) or "").strip()
@@ -394,14 +419,14 @@ def read_transcript_table(
             raise ManifestError(
                 f"{table}:{line_number}: empty {path_key!r} field; every row needs an audio path."
             )
-        path = Path(relative) if Path(relative).is_absolute() else base / relative
+        path = join_path(base_text, relative)
         speaker = clean_transcript(row.get(speaker_key)) if speaker_key else None
         entries.append(
             ManifestEntry(
                 id=str(row[id_key])
                 if id_key and row.get(id_key) not in (None, "")
                 else _strip_extension(relative),
-                path=str(path),
+                path=path,
                 origin=f"{table}:{line_number}",
                 transcript=clean_transcript(row.get(text_key)) if text_key else None,
                 speaker=speaker,

@@ -26,6 +26,7 @@ up-sample them) and reported: a warning with their count and the first of them
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -44,9 +45,9 @@ from wav2vec_hf.data.audio import (
     prepare_waveform,
     read_audio_info,
     read_audio_window,
-    resampled_length,
 )
 from wav2vec_hf.data.file_facts import FileFacts, resolve_cache_folder
+from wav2vec_hf.data.heap import release_free_memory
 from wav2vec_hf.data.huggingface import (
     DatasetColumns,
     RowAudioReader,
@@ -56,6 +57,7 @@ from wav2vec_hf.data.huggingface import (
     scan_dataset,
     without_audio_decoding,
 )
+from wav2vec_hf.data.record_table import RecordTable
 from wav2vec_hf.data.records import (
     AudioRecord,
     ManifestEntry,
@@ -68,6 +70,8 @@ from wav2vec_hf.data.records import (
 from wav2vec_hf.data.validation import SkipReport, ValidationRules, check_on_bad, validate_entries
 
 TABLE_SUFFIXES = (".tsv", ".csv", ".jsonl", ".json")
+RELEASE_MEMORY_FROM = 10_000
+"""Sets of at least this many entries give the heap their validation freed back (``data.heap``)."""
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +86,8 @@ class AudioSet(Sequence[AudioRecord]):
     Indexing gives ``AudioRecord``s; ``load(i)`` gives the model input for record ``i``.
 
     Attributes:
-        records: the utterances that passed validation, in source order.
+        records: the utterances that passed validation, in source order, as a columnar
+            ``RecordTable`` (a few dozen bytes per utterance; indexing it builds an ``AudioRecord``).
         name: what the set was opened from (for messages).
         skip_report: what validation dropped (empty when ``on_bad="raise"``, which raises instead).
         repeated: rows that repeat an earlier row's audio (kept, and logged as a warning when opened).
@@ -96,7 +101,7 @@ class AudioSet(Sequence[AudioRecord]):
         skip_report: SkipReport | None = None,
         reader: Callable[[str, int | None], AudioPayload] = _file_payload,
     ) -> None:
-        self.records = list(records)
+        self.records = RecordTable.from_records(records)
         self.name = name
         self.skip_report = skip_report or SkipReport(source=name, seen=len(self.records))
         self._reader = reader
@@ -114,12 +119,11 @@ class AudioSet(Sequence[AudioRecord]):
     @property
     def total_seconds(self) -> float:
         """Total duration in seconds."""
-        return float(sum(r.duration for r in self.records))
+        return float(self.records.durations().sum())
 
     def payload(self, index: int) -> AudioPayload:
         """The path, bytes or decoded array of record ``index``."""
-        record = self.records[index]
-        return self._reader(record.path, record.row)
+        return self._reader(self.records.path(index), self.records.row(index))
 
     def load(self, index: int, target_rate: int | None = DEFAULT_SAMPLE_RATE, **options) -> np.ndarray:
         """Model input for record ``index``: float32 ``(samples,)`` at ``target_rate`` Hz.
@@ -129,8 +133,7 @@ class AudioSet(Sequence[AudioRecord]):
         Raises:
             AudioError: the audio cannot be decoded or holds NaN/inf (names the file).
         """
-        record = self.records[index]
-        return load_payload(self.payload(index), target_rate, name=record.path, **options)
+        return load_payload(self.payload(index), target_rate, name=self.records.path(index), **options)
 
     def load_window(self, index: int, start: int, frames: int, **options) -> np.ndarray | None:
         """Frames ``[start, start + frames)`` of record ``index`` at its own rate, decoded without the
@@ -143,21 +146,18 @@ class AudioSet(Sequence[AudioRecord]):
         payload = self.payload(index)
         if not isinstance(payload, str):
             return None
-        name = self.records[index].path
+        name = self.records.path(index)
         waveform, rate = read_audio_window(payload, start, frames, name=name)
         return prepare_waveform(waveform, rate, None, name=name, channels_first=False, **options)
 
     def lengths(self, target_rate: int = DEFAULT_SAMPLE_RATE) -> np.ndarray:
         """``(len(self),)`` int64: samples of each utterance after resampling to ``target_rate``."""
-        return np.array(
-            [resampled_length(r.num_samples, r.sample_rate, target_rate) for r in self.records],
-            dtype=np.int64,
-        )
+        return self.records.lengths(target_rate)
 
     def subset(self, indices: Sequence[int]) -> AudioSet:
         """A new set with the records at ``indices`` (same reader, same report)."""
         return AudioSet(
-            [self.records[i] for i in indices],
+            self.records.take(indices),
             name=self.name,
             skip_report=self.skip_report,
             reader=self._reader,
@@ -331,7 +331,14 @@ def open_audio_source(
             }
             entries = _entries_of_path(path, root=root, transcripts=transcripts, **table_options)
             cache = resolve_cache_folder(validation_cache)
-            return _validated(entries, rules, on_bad, name, _header_reader({}), cache_folder=cache)
+            audio = _validated(entries, rules, on_bad, name, _header_reader({}), cache_folder=cache)
+            if len(entries) >= RELEASE_MEMORY_FROM:
+                del entries  # the last reference: entries and their strings go, then their heap
+                # The set's own small objects were allocated among the entries' and would keep their
+                # allocator arenas alive; fresh copies made now gather in the few arenas still in use.
+                audio = copy.deepcopy(audio)
+                release_free_memory()
+            return audio
     import datasets
 
     if isinstance(source, (str, os.PathLike)):  # a folder written by save_to_disk

@@ -66,6 +66,7 @@ from wav2vec_hf.data.audio import (
     truncation_message,
 )
 from wav2vec_hf.data.file_facts import FileFacts
+from wav2vec_hf.data.record_table import RecordTable, RecordTableBuilder
 from wav2vec_hf.data.records import AudioRecord, ManifestEntry
 from wav2vec_hf.errors import Wav2VecHFError
 
@@ -387,7 +388,7 @@ def validate_entries(
     num_threads: int | None = None,
     decode_threads: int | None = None,
     facts: FileFacts | None = None,
-) -> tuple[list[AudioRecord], SkipReport]:
+) -> tuple[RecordTable, SkipReport]:
     """Check every entry from its header, then (see ``ValidationRules.decode``) decode the survivors,
     and return the good ones as records.
 
@@ -410,7 +411,8 @@ def validate_entries(
             ones are learnt (the caller saves them). The rules are applied afresh either way.
 
     Returns:
-        ``(records, report)``: records in entry order, and the report of what was dropped.
+        ``(records, report)``: records in entry order (a columnar ``RecordTable``), and the report of
+        what was dropped.
 
     Raises:
         DataValidationError: ``on_bad="raise"`` and at least one entry failed.
@@ -488,12 +490,13 @@ def validate_entries(
             source or "data", seconds / 3600, rules.decode_limit_hours, on_bad,
         )  # fmt: skip
 
-    records = []
+    builder = RecordTableBuilder()
     for outcome in outcomes:
         if isinstance(outcome, AudioRecord):
-            records.append(outcome)
+            builder.append(outcome)
         else:
             report.add(*outcome)
+    records = builder.build()
     if report.failed_count and on_bad == "raise":
         raise DataValidationError(report)
     return records, report
