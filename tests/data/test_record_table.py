@@ -126,3 +126,21 @@ def test_opened_sets_hold_a_table_that_subsets_and_pickles(tmp_path):
     assert np.array_equal(part.load(0), audio.load(11))
     copy = pickle.loads(pickle.dumps(audio))  # DataLoader workers started with spawn get the set this way
     assert copy.records == audio.records and np.array_equal(copy.load(3), audio.load(3))
+
+
+def test_a_large_manifest_is_compacted_and_still_whole(tmp_path, caplog):
+    """From ``RELEASE_MEMORY_FROM`` entries the opened set is copied and the heap trimmed: same set."""
+    from wav2vec_hf.data.sources import RELEASE_MEMORY_FROM
+
+    root = tmp_path / "audio"
+    write_tone(root / "one.wav", 800, rate=16000)
+    write_tone(root / "two.wav", 1200, rate=8000)
+    rows = [("one.wav", 800) if i % 5 else ("two.wav", 1200) for i in range(RELEASE_MEMORY_FROM)]
+    manifest = tmp_path / "train.tsv"
+    manifest.write_text(f"{root}\n" + "".join(f"{p}\t{n}\n" for p, n in rows))
+    audio = open_audio_source(manifest, validation_cache=False, rules=None)
+    assert len(audio) == RELEASE_MEMORY_FROM and isinstance(audio.records, RecordTable)
+    assert audio.repeated.count == RELEASE_MEMORY_FROM - 2  # the set's report survived the copy
+    assert [audio[i].id for i in (0, 1, 5, RELEASE_MEMORY_FROM - 1)] == ["two", "one", "two", "one"]
+    assert audio.lengths(16000)[:5].tolist() == [2400, 800, 800, 800, 800]
+    assert np.array_equal(audio.load(5), audio.load(0)) and len(audio.load(1)) == 800
