@@ -1,5 +1,6 @@
-"""Random crops of files at the model's rate are decoded alone (issue 19): the same samples as
-decoding the whole file and cropping it, with only the crop read from disk."""
+"""Random crops are decoded alone (issue 19): files at the model's rate give the very samples of
+decoding the whole file and cropping it, with only the crop read from disk; files at other rates
+read the crop plus a margin and resample only that, giving the whole file's samples to float rounding."""
 
 from __future__ import annotations
 
@@ -22,8 +23,13 @@ def source(tmp_path):
         write_tone(tmp_path / "long.flac", 30000, frequency=180),
         write_tone(tmp_path / "wav.wav", 24000, frequency=260),
         write_wav(tmp_path / "stereo.wav", stereo),
-        write_tone(tmp_path / "eight_k.wav", 12000, rate=8000, frequency=300),  # another rate: whole file
+        write_tone(tmp_path / "eight_k.wav", 12000, rate=8000, frequency=300),  # other rates: resampled crops
+        write_wav(tmp_path / "cd.flac", np.random.default_rng(0).uniform(-0.5, 0.5, 60000), 44100),
+        write_wav(
+            tmp_path / "stereo_48k.wav", np.stack([sine(200, 48000, 50000), sine(90, 48000, 50000)], 1), 48000
+        ),
         write_tone(tmp_path / "short.wav", 3000),  # shorter than the crop: whole file
+        write_tone(tmp_path / "short_22k.wav", 4500, rate=22050),  # 3265 samples at 16 kHz: whole file
     ]
     manifest = tmp_path / "list.tsv"
     manifest.write_text("path\n" + "\n".join(str(f) for f in files) + "\n")
@@ -53,12 +59,22 @@ def test_window_reads_give_the_samples_of_whole_reads(source, reads, random_crop
     for epoch in (0, 1, 2):
         for index in range(len(source)):
             reads.clear()
-            got = windowed[(epoch, index)]["input_values"]
+            got = windowed[(epoch, index)]["input_values"].numpy()
             asked = list(reads)
-            expected = whole[(epoch, index)]["input_values"]
-            assert np.array_equal(got.numpy(), expected.numpy()), (epoch, index)
-            name = source[index].path.rsplit("/", 1)[-1]
-            assert asked == ([CROP] if name in ("long.flac", "wav.wav", "stereo.wav") else [-1]), name
+            expected = whole[(epoch, index)]["input_values"].numpy()
+            record = source[index]
+            name = record.path.rsplit("/", 1)[-1]
+            if name.startswith("short"):
+                assert asked == [-1] and np.array_equal(got, expected), name
+            elif record.sample_rate == 16000:
+                assert asked == [CROP] and np.array_equal(got, expected), (epoch, index)
+            else:
+                (frames,) = asked
+                assert CROP * record.sample_rate / 16000 < frames < record.num_samples, name
+                assert got.shape == expected.shape == (CROP,)
+                np.testing.assert_allclose(got, expected, atol=2e-5, err_msg=f"{name} epoch {epoch}")
+                moved = not np.array_equal(got, windowed[(epoch + 1, index)]["input_values"].numpy())
+                assert moved == random_crop, name
 
 
 def test_crops_move_with_the_epoch(source):

@@ -39,6 +39,9 @@ from wav2vec_hf.data.audio import (
     load_payload,
     normalize_waveform,
     payload_info,
+    resample,
+    resampled_length,
+    resampled_window,
 )
 from wav2vec_hf.data.augmentation import WaveformAugmentation
 from wav2vec_hf.data.batching import crop_offset
@@ -183,24 +186,36 @@ class AudioDataset(_AudioOptions, Dataset):
         return self._example(waveform, record.id, record.transcript, index)
 
     def _cropped_window(self, index: int, record) -> np.ndarray | None:
-        """The crop of a file already at ``target_rate``, decoded alone (the same samples as decoding the
-        file and cropping it, without reading the rest); ``None`` where the whole file must be loaded
-        (no crop, shorter than it, another rate, augmentation, an in-memory or dataset source)."""
+        """The crop, decoded without the rest of the file; ``None`` where the whole file must be loaded
+        (no crop, shorter than it, augmentation, an in-memory or dataset source).
+
+        A file at ``target_rate`` gives exactly the samples of decoding it whole and cropping. A file
+        at another rate is decoded over the crop plus a margin, resampled, and cut (``audio.
+        resampled_window``): the samples of resampling the whole file, to float rounding.
+        """
         crop = self.crop_samples
-        if crop is None or self.augment is not None or record.sample_rate != self.target_rate:
+        if crop is None or self.augment is not None:
             return None
-        if record.num_samples <= crop:
+        length = resampled_length(record.num_samples, record.sample_rate, self.target_rate)
+        if length <= crop:
             return None
         start = (
-            crop_offset(record.num_samples, crop, seed=self.seed, epoch=self.epoch, index=index)
+            crop_offset(length, crop, seed=self.seed, epoch=self.epoch, index=index)
             if self.random_crop
             else 0
         )
         load_window = getattr(self.source, "load_window", None)
         if load_window is None:
             return None
-        window = load_window(index, start, crop, strict_mono=self.strict_mono)
-        return window if window is not None and len(window) == crop else None
+        if record.sample_rate == self.target_rate:
+            window = load_window(index, start, crop, strict_mono=self.strict_mono)
+            return window if window is not None and len(window) == crop else None
+        part = resampled_window(start, crop, record.num_samples, record.sample_rate, self.target_rate)
+        window = load_window(index, part.read_start, part.read_frames, strict_mono=self.strict_mono)
+        if window is None:
+            return None
+        window = resample(window, record.sample_rate, self.target_rate)[part.offset : part.offset + crop]
+        return window if len(window) == crop else None
 
 
 class StreamingAudioDataset(_AudioOptions, IterableDataset):
