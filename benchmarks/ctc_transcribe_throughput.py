@@ -52,8 +52,8 @@ def log(message: str) -> None:
 def stand_in_emissions(frame_counts, labels, seed: int, exclude) -> tuple[list[np.ndarray], list[str]]:
     """Per utterance: synthetic emissions of whole held-out sentences, padded with blank frames to
     the utterance's frame count, and their reference text."""
-    from wav2vec_hf.data.text import sentence_stream
     from wav2vec_hf.decoding.synthetic import synthetic_emissions
+    from wav2vec_hf.recipes.corpus_text import sentence_stream
 
     rng = np.random.default_rng(seed)
     sentences = sentence_stream(seed, "dev", exclude=exclude)
@@ -125,7 +125,6 @@ def main() -> None:
     from transformers import Wav2Vec2FeatureExtractor, Wav2Vec2ForCTC
 
     from wav2vec_hf.data import open_audio_source
-    from wav2vec_hf.data.text import sentence_stream
     from wav2vec_hf.decoding.alphabet import labels_from_vocabulary
     from wav2vec_hf.decoding.decoder import CTCBeamSearchDecoder, DecodeOptions, greedy_decode
     from wav2vec_hf.decoding.inference import logits_of
@@ -134,6 +133,7 @@ def main() -> None:
     from wav2vec_hf.decoding.parallel import DecoderPool, DecoderSpec
     from wav2vec_hf.error_rates import word_error_rate
     from wav2vec_hf.presets import get_preset
+    from wav2vec_hf.recipes.corpus_text import sentence_stream
 
     json_path = Path(args.json) if args.json else None
     record = {

@@ -41,7 +41,6 @@ from pathlib import Path
 
 import numpy as np
 
-from wav2vec_hf.data.text import sentence_stream
 from wav2vec_hf.decoding.alphabet import labels_from_vocabulary
 from wav2vec_hf.decoding.decoder import CTCBeamSearchDecoder, DecodeOptions, greedy_decode
 from wav2vec_hf.decoding.language_model import FusionWeights, NgramLanguageModel
@@ -49,6 +48,7 @@ from wav2vec_hf.decoding.ngram import estimate_kneser_ney, write_arpa
 from wav2vec_hf.decoding.parallel import DecoderPool, DecoderSpec
 from wav2vec_hf.decoding.synthetic import synthetic_emissions
 from wav2vec_hf.error_rates import word_error_rate
+from wav2vec_hf.recipes.corpus_text import sentence_stream
 
 FRAME_SECONDS = 0.02  # wav2vec 2.0: 320 samples at 16 kHz
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ'"

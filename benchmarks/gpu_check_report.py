@@ -27,7 +27,7 @@ DISTRIBUTIONS = (
 )  # fmt: skip
 IMPORTS = {
     "part 1/2 (pretraining loader)": ["soundfile", "soxr", "wav2vec_hf.pretraining.data", "wav2vec_hf.pretraining.wav2vec2_objective"],
-    "part 3 (demo)": ["espeakng_loader", "datasets", "evaluate", "kenlm", "wav2vec_hf.demo", "wav2vec_hf.finetuning.ctc"],
+    "part 3 (demo)": ["espeakng_loader", "datasets", "evaluate", "kenlm", "wav2vec_hf.recipes.demo", "wav2vec_hf.finetuning.ctc"],
     "part 4 (CTC + LM)": ["kenlm", "wav2vec_hf.decoding.parallel", "wav2vec_hf.decoding.inference"],
 }  # fmt: skip
 PART_FILES = {

@@ -23,8 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from wav2vec_hf.data.text import sentence_stream
 from wav2vec_hf.decoding.ngram import estimate_kneser_ney, perplexity, write_arpa
+from wav2vec_hf.recipes.corpus_text import sentence_stream
 
 
 def arpa_ngram_count(path: Path) -> int:

@@ -49,10 +49,10 @@ def prepare(out: Path, minutes: float) -> None:
         Wav2Vec2Processor,
     )
 
-    from wav2vec_hf.data.text import sentence_stream
     from wav2vec_hf.decoding.language_model import FusionWeights
     from wav2vec_hf.decoding.ngram import estimate_kneser_ney, write_arpa
     from wav2vec_hf.decoding.processor import attach_language_model
+    from wav2vec_hf.recipes.corpus_text import sentence_stream
 
     out.mkdir(parents=True, exist_ok=True)
     audio = out / f"long-{minutes:g}min.wav"
@@ -104,9 +104,9 @@ def dense_logits(minutes: float, seed: int = 0) -> tuple[np.ndarray, str]:
 
     Sentences are separated by a pause: blank frames around one word delimiter frame.
     """
-    from wav2vec_hf.data.text import sentence_stream
     from wav2vec_hf.decoding.alphabet import labels_from_vocabulary
     from wav2vec_hf.decoding.synthetic import synthetic_emissions
+    from wav2vec_hf.recipes.corpus_text import sentence_stream
 
     labels = labels_from_vocabulary(VOCAB)
     rng = np.random.default_rng(seed)

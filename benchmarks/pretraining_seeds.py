@@ -27,10 +27,10 @@ from pathlib import Path
 
 import torch
 
-from wav2vec_hf.data.corpus import build_corpus
-from wav2vec_hf.demo import DemoRun
-from wav2vec_hf.demo_steps.finetuning import budget_arguments
-from wav2vec_hf.demo_steps.pretraining import run_pretraining_command, wav2vec2_pretraining_arguments
+from wav2vec_hf.recipes.corpus import build_corpus
+from wav2vec_hf.recipes.demo import DemoRun
+from wav2vec_hf.recipes.demo_steps.finetuning import budget_arguments
+from wav2vec_hf.recipes.demo_steps.pretraining import run_pretraining_command, wav2vec2_pretraining_arguments
 
 
 def finetune(run: DemoRun, model: Path, output_dir: Path, seed: int, from_scratch: bool) -> dict:

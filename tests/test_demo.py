@@ -14,14 +14,14 @@ import sys
 
 import pytest
 
-from wav2vec_hf import demo
-from wav2vec_hf.demo_steps.claims import (
+from wav2vec_hf.recipes import demo
+from wav2vec_hf.recipes.demo_steps.claims import (
     PretrainingClaimNotShown,
     build_table,
     check_pretraining_beats_scratch,
     table_markdown,
 )
-from wav2vec_hf.demo_steps.scales import SCALES
+from wav2vec_hf.recipes.demo_steps.scales import SCALES
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -211,7 +211,7 @@ def test_table_with_self_training_rows_and_claims():
 
 
 def test_self_training_step_fails_clearly_without_the_package(tmp_path, monkeypatch):
-    from wav2vec_hf.demo_steps.selftraining import SelfTrainingUnavailable, self_training_step
+    from wav2vec_hf.recipes.demo_steps.selftraining import SelfTrainingUnavailable, self_training_step
 
     monkeypatch.setitem(sys.modules, "wav2vec_hf.selftraining", None)  # import now raises ImportError
     run = demo.DemoRun(output_dir=tmp_path, options={})
@@ -272,8 +272,11 @@ def test_the_gpu_scales_models_pretrain_and_export_on_cpu(demo_run, tmp_path, na
 
     from transformers import Wav2Vec2ForPreTraining
 
-    from wav2vec_hf.demo_steps.pretraining import run_pretraining_command, wav2vec2_pretraining_arguments
-    from wav2vec_hf.demo_steps.scales import get_scale
+    from wav2vec_hf.recipes.demo_steps.pretraining import (
+        run_pretraining_command,
+        wav2vec2_pretraining_arguments,
+    )
+    from wav2vec_hf.recipes.demo_steps.scales import get_scale
 
     corpus = demo_run[0] / "corpus"
     scale = replace(get_scale(name), pretrain_steps=2, pretrain_batch_samples=4 * 64_000)
@@ -290,7 +293,7 @@ def test_the_gpu_scales_models_pretrain_and_export_on_cpu(demo_run, tmp_path, na
 @pytest.mark.parametrize("scale", sorted(SCALES))
 def test_pretraining_uses_the_users_seed_at_every_scale(scale, tmp_path):
     """No scale pins a pretraining seed: the demo's --seed is the pretraining run's seed."""
-    from wav2vec_hf.demo_steps.pretraining import wav2vec2_pretraining_arguments
+    from wav2vec_hf.recipes.demo_steps.pretraining import wav2vec2_pretraining_arguments
 
     for seed in (0, 3):
         argv = wav2vec2_pretraining_arguments(

@@ -6,7 +6,9 @@ read with ``ast`` (nothing is imported), and imports of forbidden wav2vec_hf sub
 * models import nothing but models (no data, training, inference, decoding or CLI code);
 * data imports no models, training, decoding, inference, Hub or CLI code;
 * decoding imports no training code, Hub or CLI code;
-* pretraining imports no Hub or CLI code (the ``pretrain`` command wires the Hub publisher).
+* pretraining imports no Hub or CLI code (the ``pretrain`` command wires the Hub publisher);
+* nothing in the library imports the recipes layer (``wav2vec_hf.recipes``: the demo, the built-in
+  corpus, the FSDD and self-training recipes); only the command line and ``python -m`` reach it.
 """
 
 from __future__ import annotations
@@ -17,14 +19,17 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "wav2vec_hf"
-TRAINING = {"finetuning", "pretraining", "selftraining", "demo", "demo_steps"}
+RECIPES = {"recipes"}
+TRAINING = {"finetuning", "pretraining", "selftraining"} | RECIPES
 CLI = {"cli", "commands", "cli_config", "cli_help", "cli_options", "cli_messages"}
+LIBRARY = ("finetuning", "selftraining", "inference", "hub", "convert")
 
 CONTRACTS = {
     "models": {"only": {"models"}},
     "data": {"forbidden": {"models", "decoding", "inference", "hub", "convert"} | TRAINING | CLI},
     "decoding": {"forbidden": {"hub"} | TRAINING | CLI},
-    "pretraining": {"forbidden": {"hub", "demo", "demo_steps"} | CLI},
+    "pretraining": {"forbidden": {"hub"} | RECIPES | CLI},
+    **{layer: {"forbidden": RECIPES | CLI} for layer in LIBRARY},
 }
 
 
@@ -49,7 +54,8 @@ def _imported_subpackages(path: Path) -> list[tuple[int, str]]:
 def _violations(layer: str) -> list[str]:
     contract = CONTRACTS[layer]
     bad = []
-    for path in sorted((PACKAGE / layer).rglob("*.py")):
+    paths = (PACKAGE / layer).rglob("*.py") if (PACKAGE / layer).is_dir() else [PACKAGE / f"{layer}.py"]
+    for path in sorted(paths):
         for line, target in _imported_subpackages(path):
             allowed = (
                 target in contract["only"] if "only" in contract else target not in contract["forbidden"]
@@ -63,6 +69,19 @@ def _violations(layer: str) -> list[str]:
 def test_layer_imports_follow_the_data_flow(layer):
     assert (PACKAGE / layer).is_dir()
     assert _violations(layer) == []
+
+
+def test_only_the_command_line_imports_the_recipes():
+    """Every module outside ``recipes/`` that imports it is a command (or the CLI itself)."""
+    importers = set()
+    for path in sorted(PACKAGE.rglob("*.py")):
+        relative = path.relative_to(PACKAGE)
+        if relative.parts[0] == "recipes":
+            continue
+        if any(target == "recipes" for _, target in _imported_subpackages(path)):
+            importers.add(relative.parts[0].removesuffix(".py"))
+    assert importers <= CLI, importers
+    assert importers, "the demo and corpus commands should reach the recipes"
 
 
 def test_the_checker_sees_imports_inside_functions(tmp_path):

@@ -76,7 +76,7 @@ def test_wheel_contents(wheel):
         metadata = archive.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
     data = "wav2vec_hf-0.1.0.data/data/share/wav2vec-hf/model_cards/"
     assert {name.removeprefix(data) for name in names if name.startswith(data)} == set(TEMPLATES)
-    assert "wav2vec_hf/__main__.py" in names and "wav2vec_hf/data/texts/nouns.txt" in names
+    assert "wav2vec_hf/__main__.py" in names and "wav2vec_hf/recipes/texts/nouns.txt" in names
     assert {"wav2vec_hf/help_text/finetune.json", "wav2vec_hf/help_text/pretrain.json"} <= names
     requires = [line for line in metadata.splitlines() if line.startswith("Requires-Dist:")]
     core = [line for line in requires if "extra ==" not in line]

@@ -13,8 +13,8 @@ import pytest
 import soundfile
 
 from wav2vec_hf.cli import main
-from wav2vec_hf.data import corpus as corpus_module
-from wav2vec_hf.data.corpus import SPLITS, build_corpus, speakers_by_split
+from wav2vec_hf.recipes import corpus as corpus_module
+from wav2vec_hf.recipes.corpus import SPLITS, build_corpus, speakers_by_split
 
 TINY = {"unlabeled_minutes": 0.3, "labeled_minutes": 0.3, "dev_minutes": 0.3, "test_minutes": 0.3}
 LM_SENTENCES = 3000

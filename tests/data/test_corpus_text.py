@@ -8,7 +8,7 @@ import re
 import pytest
 
 from wav2vec_hf.data.normalization import normalize_transcript
-from wav2vec_hf.data.text import (
+from wav2vec_hf.recipes.corpus_text import (
     MAX_WORDS,
     MIN_WORDS,
     letters_line,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from wav2vec_hf.data.tts import (
+from wav2vec_hf.recipes.tts import (
     ENGLISH_ACCENTS,
     ESPEAK_SAMPLE_RATE,
     TARGET_SAMPLE_RATE,
@@ -26,7 +26,7 @@ def synthesizer() -> EspeakSynthesizer:
 
 
 def test_bundled_data_has_the_corpus_voices() -> None:
-    from wav2vec_hf.data.corpus import ACCENTS, VARIANTS
+    from wav2vec_hf.recipes.corpus import ACCENTS, VARIANTS
 
     assert set(VARIANTS) <= set(available_variants())
     for accent in ACCENTS:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from wav2vec_hf.data.spoken_digits import DIGIT_WORDS, synthesize_digits
+from wav2vec_hf.recipes.spoken_digits import DIGIT_WORDS, synthesize_digits
 
 
 def _rows(table):

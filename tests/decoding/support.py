@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from wav2vec_hf.data.text import sentence_stream
 from wav2vec_hf.decoding.alphabet import labels_from_vocabulary
 from wav2vec_hf.decoding.ngram import estimate_kneser_ney, write_arpa
 from wav2vec_hf.decoding.synthetic import synthetic_emissions
+from wav2vec_hf.recipes.corpus_text import sentence_stream
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ'"
 VOCAB = {"<pad>": 0, "<unk>": 1, "|": 2, **{c: i + 3 for i, c in enumerate(LETTERS)}}

@@ -58,7 +58,7 @@ def test_grid_finds_weights_that_beat_no_lm(dev_set):
 
 
 def test_tune_lm_command_writes_the_best_weights(tmp_path, capsys):
-    from wav2vec_hf.data.corpus import build_corpus
+    from wav2vec_hf.recipes.corpus import build_corpus
 
     corpus = build_corpus(
         tmp_path / "corpus",

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import torch
 
-from wav2vec_hf.data.corpus import build_corpus
 from wav2vec_hf.finetuning.arguments import parse_args
 from wav2vec_hf.finetuning.ctc import FinetuneResult, finetune_ctc
+from wav2vec_hf.recipes.corpus import build_corpus
 
 _CACHE: dict = {}
 

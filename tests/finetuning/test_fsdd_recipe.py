@@ -12,7 +12,7 @@ import json
 import pytest
 
 from wav2vec_hf.cli import main
-from wav2vec_hf.finetuning.recipes import (
+from wav2vec_hf.recipes.fsdd import (
     FSDD_FINETUNE_ARGUMENTS,
     LM_TEXT_FILE,
     fsdd_low_resource_split,

@@ -12,11 +12,11 @@ from huggingface_hub import HfApi, ModelCard, constants
 
 from tests.hub.fake_hub import FakeHub
 from wav2vec_hf.data import open_audio_source
-from wav2vec_hf.data.corpus import build_corpus
 from wav2vec_hf.finetuning import hub_push
 from wav2vec_hf.finetuning.arguments import parse_args
 from wav2vec_hf.finetuning.ctc import finetune_ctc
 from wav2vec_hf.hub.publish import PublishError
+from wav2vec_hf.recipes.corpus import build_corpus
 
 TOKEN = "hf_FAKEtokenForFinetuningTests0123456789"
 PICKLES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")

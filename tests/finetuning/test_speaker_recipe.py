@@ -14,8 +14,8 @@ import json
 
 import pytest
 
-from wav2vec_hf.finetuning.recipes import main as recipes_main
-from wav2vec_hf.finetuning.speaker_recipe import (
+from wav2vec_hf.recipes.fsdd import main as recipes_main
+from wav2vec_hf.recipes.fsdd_speakers import (
     SpeakerScore,
     all_speakers,
     format_table,
@@ -121,8 +121,8 @@ def test_the_last_line_is_the_json_summary(one_fold):
 
 
 def test_synthetic_voices_join_every_training_table_only(real_data_dir, tmp_path):
-    from wav2vec_hf.data.spoken_digits import synthesize_digits
-    from wav2vec_hf.finetuning.speaker_recipe import add_training_rows
+    from wav2vec_hf.recipes.fsdd_speakers import add_training_rows
+    from wav2vec_hf.recipes.spoken_digits import synthesize_digits
 
     synthetic = synthesize_digits(tmp_path / "synthetic", 2)
     first = synthetic.read_bytes()
@@ -139,7 +139,7 @@ def test_synthetic_voices_join_every_training_table_only(real_data_dir, tmp_path
 def test_a_test_table_of_other_speakers_is_scored_after_training_on_all_four(real_data_dir, tmp_path, capsys):
     """The form a tester uses with speakers we do not have (here: three synthetic voices); a short run,
     so only the mechanism is checked: the last line is the JSON of that table's WER, in percent."""
-    from wav2vec_hf.data.spoken_digits import synthesize_digits
+    from wav2vec_hf.recipes.spoken_digits import synthesize_digits
 
     others = synthesize_digits(tmp_path / "others", 3, seed=99)
     argv = ["fsdd-speakers", str(real_data_dir), str(tmp_path / "out"), "--test", str(others),

@@ -13,7 +13,7 @@ _CORPORA: dict[Path, Path] = {}
 
 def build_tiny_corpus(base: Path) -> Path:
     """The built-in corpus with 3 min of unlabelled and 0.5 min of dev speech under ``base`` (cached)."""
-    from wav2vec_hf.data.corpus import build_corpus
+    from wav2vec_hf.recipes.corpus import build_corpus
 
     base = Path(base)
     if base not in _CORPORA:

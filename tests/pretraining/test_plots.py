@@ -105,8 +105,8 @@ def test_two_validation_points_are_markers_and_more_a_dashed_line(tmp_path, figu
 def test_demo_plots_mark_validation_and_name_the_bar_colours(tmp_path, figures, monkeypatch):
     from matplotlib.figure import Figure
 
-    from wav2vec_hf.demo_steps.claims import build_table
-    from wav2vec_hf.demo_steps.plots import plot_error_rates, plot_pretraining_curves
+    from wav2vec_hf.recipes.demo_steps.claims import build_table
+    from wav2vec_hf.recipes.demo_steps.plots import plot_error_rates, plot_pretraining_curves
 
     saved: list[dict] = []
     savefig = Figure.savefig

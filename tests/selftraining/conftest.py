@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from wav2vec_hf.data.corpus import build_corpus
+from wav2vec_hf.recipes.corpus import build_corpus
 from wav2vec_hf.selftraining import SelfTrainingConfig, SelfTrainingResult, rounds, run_self_training
 from wav2vec_hf.selftraining.stages import MARKER_FILE
 

@@ -1,6 +1,6 @@
 """The fourth paper's claim on the built-in corpus: one self-training round lowers dev WER.
 
-``python -m wav2vec_hf.selftraining.recipes builtin``, as documented (~16 minutes on 2 cores): 10
+``python -m wav2vec_hf.recipes.self_training builtin``, as documented (~16 minutes on 2 cores): 10
 minutes labelled, 60 minutes unlabelled, the demo's pretrained 1.8M-parameter wav2vec 2.0, 2,000
 fine-tuning updates per model, the 50% most confident pseudo-labels kept. The dev and test voices
 never speak in the training audio; the unlabelled audio's transcripts are read only to report the
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from wav2vec_hf.selftraining.recipes import manifest_prefix, run_builtin_recipe
+from wav2vec_hf.recipes.self_training import manifest_prefix, run_builtin_recipe
 
 
 @pytest.fixture(scope="module")
@@ -60,9 +60,9 @@ def test_a_rerun_keeps_a_finished_pretraining_and_restarts_a_killed_one(tmp_path
     (the loop refuses a folder that holds checkpoints); an exported one is kept."""
     from types import SimpleNamespace
 
-    from wav2vec_hf.data import corpus as corpus_module
-    from wav2vec_hf.demo_steps import pretraining as pretraining_module
     from wav2vec_hf.pretraining.loop import SUMMARY_FILE
+    from wav2vec_hf.recipes import corpus as corpus_module
+    from wav2vec_hf.recipes.demo_steps import pretraining as pretraining_module
     from wav2vec_hf.selftraining import rounds
 
     corpus_root = tmp_path / "run" / "corpus"

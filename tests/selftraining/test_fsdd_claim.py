@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.pretraining.support import run as run_pretraining
-from wav2vec_hf.finetuning.recipes import (
+from wav2vec_hf.recipes.fsdd import (
     FSDD_LOW_RESOURCE_FINETUNE_ARGUMENTS,
     FSDD_PRETRAIN_ARGUMENTS,
     FSDD_SELF_TRAINING_KEEP_FRACTION,

@@ -48,7 +48,7 @@ def test_word_pieces_round_trip_and_keep_fairseq_special_ids(tmp_path):
 
 
 def test_word_pieces_take_any_requested_size_up_to_what_the_text_supports(tmp_path):
-    from wav2vec_hf.data.text import sentence_stream
+    from wav2vec_hf.recipes.corpus_text import sentence_stream
 
     digits = ["ZERO", "ONE", "TWO", "THREE", "FOUR", "FIVE", "SIX", "SEVEN", "EIGHT", "NINE"]
     letters = len(set("".join(digits)))  # 15
@@ -140,7 +140,7 @@ def test_batches_pad_features_and_shift_labels_into_decoder_inputs(tmp_path):
 def test_a_seq2seq_model_learns_fsdd_digits_and_loads_as_stock_speech2text(real_data_dir, tmp_path):
     from transformers import AutoModelForSpeechSeq2Seq
 
-    from wav2vec_hf.finetuning.recipes import fsdd_split
+    from wav2vec_hf.recipes.fsdd import fsdd_split
 
     train, dev, _ = fsdd_split(real_data_dir, tmp_path / "data")
     summary = train_seq2seq(str(train), tmp_path / "model", Seq2SeqOptions(max_steps=300))

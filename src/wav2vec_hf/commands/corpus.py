@@ -47,7 +47,7 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Build (or reuse) the corpus and print what it holds."""
-    from wav2vec_hf.data.corpus import build_corpus
+    from wav2vec_hf.recipes.corpus import build_corpus
 
     try:
         corpus = build_corpus(

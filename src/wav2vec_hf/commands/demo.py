@@ -1,4 +1,4 @@
-"""``wav2vec-hf demo``: the main job on the built-in corpus (see ``wav2vec_hf.demo``)."""
+"""``wav2vec-hf demo``: the main job on the built-in corpus (see ``wav2vec_hf.recipes.demo``)."""
 
 from __future__ import annotations
 
@@ -47,8 +47,8 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the demo; a failing step is reported with its log file (exit 1), a bad option exits 2."""
-    from wav2vec_hf.demo import DemoStepError, run_demo
     from wav2vec_hf.extras import require_extras
+    from wav2vec_hf.recipes.demo import DemoStepError, run_demo
     from wav2vec_hf.run_lock import RunLockError, hold_run_lock
 
     require_extras("demo", purpose="wav2vec-hf demo")  # eSpeak, KenLM, matplotlib: before any step runs

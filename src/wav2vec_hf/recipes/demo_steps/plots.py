@@ -12,9 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from wav2vec_hf.demo_steps.environment import read_jsonl
 from wav2vec_hf.extras import require_extra
 from wav2vec_hf.pretraining.plots import JOIN_VALID_POINTS
+from wav2vec_hf.recipes.demo_steps.environment import read_jsonl
 
 
 def _pyplot():

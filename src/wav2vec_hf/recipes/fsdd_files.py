@@ -8,7 +8,7 @@ import os
 import re
 from pathlib import Path
 
-from wav2vec_hf.data.spoken_digits import DIGIT_WORDS
+from wav2vec_hf.recipes.spoken_digits import DIGIT_WORDS
 
 FSDD_NAME = re.compile(r"^(\d)_([a-z]+)_(\d+)\.wav$")
 """FSDD file names: ``<digit>_<speaker>_<recording index>.wav``."""

@@ -39,7 +39,7 @@ def synthesize_digits(
     import soundfile as sf
     import soxr
 
-    from wav2vec_hf.data.tts import ENGLISH_ACCENTS, EspeakSynthesizer, VoiceSettings, available_variants
+    from wav2vec_hf.recipes.tts import ENGLISH_ACCENTS, EspeakSynthesizer, VoiceSettings, available_variants
 
     if voices < 1:
         raise ValueError(f"synthetic voices must be at least 1, got {voices}")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from wav2vec_hf.demo_steps.claims import build_table, check_pretraining_beats_scratch, table_markdown
-from wav2vec_hf.demo_steps.environment import write_json
-from wav2vec_hf.demo_steps.plots import plot_error_rates, plot_pretraining_curves
+from wav2vec_hf.recipes.demo_steps.claims import build_table, check_pretraining_beats_scratch, table_markdown
+from wav2vec_hf.recipes.demo_steps.environment import write_json
+from wav2vec_hf.recipes.demo_steps.plots import plot_error_rates, plot_pretraining_curves
 
 if TYPE_CHECKING:
-    from wav2vec_hf.demo_steps.run import DemoRun
+    from wav2vec_hf.recipes.demo_steps.run import DemoRun
 
 TABLE_MARKDOWN = "claims.md"
 TABLE_JSON = "claims.json"

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wav2vec_hf.demo_steps.scales import DEFAULT_SCALE, DemoScale, get_scale
+from wav2vec_hf.recipes.demo_steps.scales import DEFAULT_SCALE, DemoScale, get_scale
 
 
 @dataclass

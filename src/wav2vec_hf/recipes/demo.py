@@ -24,17 +24,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from wav2vec_hf.demo_steps.decoding import decode_step
-from wav2vec_hf.demo_steps.finetuning import finetune_step
-from wav2vec_hf.demo_steps.hub import hub_step
-from wav2vec_hf.demo_steps.pretraining import pretrain_wav2vec1_step, pretrain_wav2vec2_step
-from wav2vec_hf.demo_steps.report import TABLE_JSON, TABLE_MARKDOWN, claim_check_step, report_step
-from wav2vec_hf.demo_steps.run import DemoRun
-from wav2vec_hf.demo_steps.selftraining import self_training_step
 from wav2vec_hf.errors import Wav2VecHFError
 from wav2vec_hf.json_files import write_json
+from wav2vec_hf.recipes.demo_steps.decoding import decode_step
+from wav2vec_hf.recipes.demo_steps.finetuning import finetune_step
+from wav2vec_hf.recipes.demo_steps.hub import hub_step
+from wav2vec_hf.recipes.demo_steps.pretraining import pretrain_wav2vec1_step, pretrain_wav2vec2_step
+from wav2vec_hf.recipes.demo_steps.report import TABLE_JSON, TABLE_MARKDOWN, claim_check_step, report_step
+from wav2vec_hf.recipes.demo_steps.run import DemoRun
+from wav2vec_hf.recipes.demo_steps.selftraining import self_training_step
 
-logger = logging.getLogger("wav2vec_hf.demo")
+logger = logging.getLogger("wav2vec_hf.recipes.demo")
 
 RESULTS_FILE = "results.json"
 LOG_FILE = "demo.log"
@@ -51,7 +51,7 @@ class DemoStepError(Wav2VecHFError, RuntimeError):
 
 def build_corpus_step(run: DemoRun) -> dict[str, Any]:
     """Synthesise (or reuse) the built-in corpus."""
-    from wav2vec_hf.data.corpus import build_corpus
+    from wav2vec_hf.recipes.corpus import build_corpus
 
     corpus = build_corpus(
         run.corpus_dir,
@@ -168,7 +168,7 @@ def run_demo(output_dir: str | Path, **options: Any) -> dict[str, Any]:
         ValueError: a bad option (unknown scale, ``cuda`` without a GPU).
         DemoStepError: a step failed; names the step and the log file.
     """
-    from wav2vec_hf.demo_steps.environment import check_device
+    from wav2vec_hf.recipes.demo_steps.environment import check_device
 
     run = DemoRun(output_dir=Path(output_dir), options=options)
     run.scale  # noqa: B018  (validates --scale before any work)

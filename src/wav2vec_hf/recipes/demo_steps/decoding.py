@@ -13,10 +13,10 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from wav2vec_hf.demo_steps.environment import hardware_record, write_json
+from wav2vec_hf.recipes.demo_steps.environment import hardware_record, write_json
 
 if TYPE_CHECKING:
-    from wav2vec_hf.demo_steps.run import DemoRun
+    from wav2vec_hf.recipes.demo_steps.run import DemoRun
 
 LM_ORDER = 4
 EVAL_SPLITS = ("dev", "test")

@@ -15,8 +15,8 @@ Every run is ``wav2vec-hf finetune`` -> ``build-lm`` (order 2 over the training 
 also holds the ten digits spoken by ``--synthetic_voices`` eSpeak voices (``data.spoken_digits``).
 What each lever did for new voices is measured in docs/real-speech.md (the 10% target is not met)::
 
-    python -m wav2vec_hf.finetuning.recipes fsdd-speakers ../shared/data/real runs/fsdd-speakers
-    python -m wav2vec_hf.finetuning.recipes fsdd-speakers ../shared/data/real runs/fsdd-new --test new.tsv
+    python -m wav2vec_hf.recipes.fsdd fsdd-speakers ../shared/data/real runs/fsdd-speakers
+    python -m wav2vec_hf.recipes.fsdd fsdd-speakers ../shared/data/real runs/fsdd-new --test new.tsv
 
 The table goes to stdout and ``OUT_DIR/results.json``; the last stdout line is JSON
 ``{"wer_greedy": ..., "wer_lm": ...}`` in percent (the mean over folds, or the ``--test`` table's).
@@ -34,9 +34,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from wav2vec_hf.errors import Wav2VecHFError
-from wav2vec_hf.finetuning.fsdd_files import LM_TEXT_FILE, fsdd_recordings, write_table
+from wav2vec_hf.recipes.fsdd_files import LM_TEXT_FILE, fsdd_recordings, write_table
 
-PROG = "python -m wav2vec_hf.finetuning.recipes fsdd-speakers"
+PROG = "python -m wav2vec_hf.recipes.fsdd fsdd-speakers"
 DEV_INDICES = range(5)  # FSDD's test recordings of the training speakers choose checkpoints and LM weights
 LM_ORDER = 2
 
@@ -292,7 +292,7 @@ def main(argv: list[str]) -> int:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
     if args.synthetic_voices:
-        from wav2vec_hf.data.spoken_digits import synthesize_digits
+        from wav2vec_hf.recipes.spoken_digits import synthesize_digits
 
         synthetic = synthesize_digits(out / "synthetic_digits", args.synthetic_voices)
         for tables, _ in runs:

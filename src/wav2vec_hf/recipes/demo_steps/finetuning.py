@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from wav2vec_hf.demo_steps.run import DemoRun
+    from wav2vec_hf.recipes.demo_steps.run import DemoRun
 
 ARMS = ("pretrained", "scratch")
 

@@ -5,7 +5,7 @@ recipes (``data.normalization.normalize_transcript``): UPPERCASE ``A``-``Z``, ap
 separated by single spaces. ``letters_line`` turns a
 transcript into fairseq's ``.ltr`` form (``"HELLO WORLD"`` -> ``"H E L L O | W O R L D |"``).
 
-The grammar draws from word lists shipped in ``wav2vec_hf/data/texts/*.txt`` (written for this
+The grammar draws from word lists shipped in ``wav2vec_hf/recipes/texts/*.txt`` (written for this
 project, public domain). Its vocabulary is closed and small (about 300 words) and words repeat a lot,
 so that toy acoustic models and n-gram LMs can learn it from minutes of audio.
 """
@@ -63,7 +63,7 @@ _OTHER_FUNCTION_WORDS = ("an", "was", "were", "very", "there", "some")
 
 def _read_word_list(name: str) -> tuple[str, ...]:
     """Entries of ``texts/<name>.txt`` (comments and blank lines skipped), checked to be lowercase a-z."""
-    text = resources.files("wav2vec_hf.data").joinpath("texts", f"{name}.txt").read_text(encoding="utf-8")
+    text = resources.files("wav2vec_hf.recipes").joinpath("texts", f"{name}.txt").read_text(encoding="utf-8")
     entries = []
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()

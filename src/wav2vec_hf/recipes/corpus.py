@@ -4,7 +4,7 @@ Splits follow the papers' setting: ``unlabeled`` (pretraining audio), ``labeled`
 "10 minutes"-style fine-tuning set), ``dev`` and ``test``. A speaker is an eSpeak accent plus a voice
 variant (``en-gb-scotland_f2``); the speakers of dev and of test never speak in unlabeled/labeled
 (nor in each other), while every accent and every variant is heard in training. Sentences come from
-the seeded grammar of ``wav2vec_hf.data.text``; no sentence is spoken twice in the corpus, and the LM
+the seeded grammar of ``wav2vec_hf.recipes.corpus_text``; no sentence is spoken twice in the corpus, and the LM
 text (``lm_text.txt``, same distribution) holds no dev or test sentence.
 
 Layout under ``OUT`` (every path relative to ``OUT``)::
@@ -45,13 +45,13 @@ from pathlib import Path
 import numpy as np
 
 from wav2vec_hf.data.normalization import TRANSCRIPT_ALPHABET
-from wav2vec_hf.data.text import (
+from wav2vec_hf.recipes.corpus_text import (
     WORD_BOUNDARY,
     letters_line,
     load_lexicon,
     sentence_stream,
 )
-from wav2vec_hf.data.tts import (
+from wav2vec_hf.recipes.tts import (
     ENGLISH_ACCENTS,
     TARGET_SAMPLE_RATE,
     EspeakSynthesizer,

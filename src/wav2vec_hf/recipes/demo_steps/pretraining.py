@@ -9,11 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from wav2vec_hf.demo_steps.environment import accelerate_on, read_jsonl
+from wav2vec_hf.recipes.demo_steps.environment import accelerate_on, read_jsonl
 
 if TYPE_CHECKING:
-    from wav2vec_hf.demo_steps.run import DemoRun
-    from wav2vec_hf.demo_steps.scales import DemoScale
+    from wav2vec_hf.recipes.demo_steps.run import DemoRun
+    from wav2vec_hf.recipes.demo_steps.scales import DemoScale
 
 # (name, model type, preset) of the brief wav2vec / vq-wav2vec runs.
 WAV2VEC1_RUNS = (

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from wav2vec_hf.demo_steps.finetuning import budget_arguments, run_directory
 from wav2vec_hf.errors import Wav2VecHFError
+from wav2vec_hf.recipes.demo_steps.finetuning import budget_arguments, run_directory
 
 if TYPE_CHECKING:
-    from wav2vec_hf.demo_steps.run import DemoRun
+    from wav2vec_hf.recipes.demo_steps.run import DemoRun
 
 
 class SelfTrainingUnavailable(Wav2VecHFError, RuntimeError):

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from wav2vec_hf.demo_steps.finetuning import run_directory
+from wav2vec_hf.recipes.demo_steps.finetuning import run_directory
 
 if TYPE_CHECKING:
-    from wav2vec_hf.demo_steps.run import DemoRun
+    from wav2vec_hf.recipes.demo_steps.run import DemoRun
 
 HUB_USER = "your-hub-name"
 LIMITATION = (
