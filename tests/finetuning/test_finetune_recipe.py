@@ -18,6 +18,7 @@ from wav2vec_hf.cli import main
 from wav2vec_hf.data import open_audio_source
 from wav2vec_hf.data.normalization import TextNormalizer
 from wav2vec_hf.finetuning.metrics import character_error_rate, word_error_rate
+from wav2vec_hf.finetuning.run_record import FinetuningRecord
 from wav2vec_hf.hub.cards import CardOptions, render_card
 from wav2vec_hf.inference.transcribe import transcribe_arrays
 
@@ -59,6 +60,10 @@ def test_run_report_records_the_recipe_data_checks_and_best_checkpoint(escape_ru
     assert run["arguments"]["model"]["freeze_feature_encoder"] is False
     assert run["reports"]["eval_unknown_characters"]["utterances"] == run["eval_utterances"]
     assert run["vocabulary"][:3] == ["<pad>", "<unk>", "|"]
+    record = FinetuningRecord.from_dict(run)  # the file is the typed record, field for field
+    assert (
+        record.to_dict() == run and record.arguments.recipe_option("head_steps") == ESCAPE_STEPS["head_steps"]
+    )
     assert run["hardware"]["device"] == "cpu" and run["hardware"]["num_processes"] == 1  # for the card
     card = render_card(folder, CardOptions(repo_id="org/escape")).text
     assert "| device | cpu |" in card and "| num processes | 1 |" in card

@@ -6,6 +6,7 @@ cards, plans and uploads are tested on what the training code produces, plus the
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import struct
 import zlib
@@ -186,6 +187,8 @@ def build_ctc(folder: Path) -> Path:
     """Stock wav2vec 2.0 CTC, with finetuning.json (greedy WER 0.95) and a Trainer checkpoint."""
     from transformers import Wav2Vec2ForCTC
 
+    from wav2vec_hf.finetuning.arguments import ModelArguments, RecipeArguments
+    from wav2vec_hf.finetuning.run_record import RUN_FILE, FinetuningArgumentsRecord, FinetuningRecord
     from wav2vec_hf.presets import get_preset
 
     processor = _processor(folder)
@@ -193,35 +196,34 @@ def build_ctc(folder: Path) -> Path:
     config.vocab_size, config.pad_token_id = len(VOCAB), 0
     Wav2Vec2ForCTC(config).save_pretrained(folder)
     processor.save_pretrained(folder)
-    write_json(
-        folder / "finetuning.json",
-        {
-            "model": "runs/demo/pretrained",
-            "model_class": "Wav2Vec2ForCTC",
-            "parameters": 123456,
-            "generation": "wav2vec2",
-            "arguments": {
-                "model": {
-                    "model": "runs/demo/pretrained",
-                    "mask_time_prob": 0.05,
-                    "mask_time_length": 10,
-                    "layerdrop": 0.05,
-                },
-                "data": {"train": "runs/demo/corpus/labeled.tsv", "eval": "runs/demo/corpus/dev.tsv"},
-                "recipe": {"head_steps": 50, "head_learning_rate": 0.01, "tri_stage_ratios": "0.1,0.4,0.5"},
-                "peak_learning_rate": 0.0003,
-                "max_steps": 400,
-                "batch_size": 8,
-                "seed": 7,
-            },
-            "train_utterances": 96,
-            "train_minutes": 3.0,
-            "eval_utterances": 64,
-            "metrics": {"eval_wer": 0.95, "eval_cer": 0.412, "eval_loss": 1.7},
-            "seconds": 301.0,
-            "hardware": {"device": "cpu", "num_processes": 1},
-        },
+    # Built from the writer's own types: a field renamed there breaks this fixture, not a card.
+    model_options = ModelArguments(
+        model="runs/demo/pretrained", mask_time_prob=0.05, mask_time_length=10, layerdrop=0.05
     )
+    recipe_options = RecipeArguments(head_steps=50, head_learning_rate=0.01, tri_stage_ratios="0.1,0.4,0.5")
+    record = FinetuningRecord(
+        model="runs/demo/pretrained",
+        model_class="Wav2Vec2ForCTC",
+        parameters=123456,
+        generation="wav2vec2",
+        arguments=FinetuningArgumentsRecord(
+            model=json.loads(json.dumps(dataclasses.asdict(model_options), default=str)),
+            data={"train": "runs/demo/corpus/labeled.tsv", "eval": "runs/demo/corpus/dev.tsv"},
+            recipe=json.loads(json.dumps(dataclasses.asdict(recipe_options), default=str)),
+            peak_learning_rate=0.0003,
+            max_steps=400,
+            batch_size=8,
+            seed=7,
+        ),
+        schedule={"kind": "head_first"},
+        train_utterances=96,
+        train_minutes=3.0,
+        eval_utterances=64,
+        metrics={"eval_wer": 0.95, "eval_cer": 0.412, "eval_loss": 1.7},
+        seconds=301.0,
+        hardware={"device": "cpu", "num_processes": 1},
+    )
+    write_json(folder / RUN_FILE, record.to_dict())
     write_json(folder / "text_normalizer.json", {"case": "upper"})
     (folder / "checkpoint-400").mkdir()
     write_json(

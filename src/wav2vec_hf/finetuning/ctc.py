@@ -75,6 +75,7 @@ from wav2vec_hf.finetuning.models import (
 )
 from wav2vec_hf.finetuning.paper_recipes import SENTENCE_REDUCTION
 from wav2vec_hf.finetuning.recipe_resolution import RECIPE_FILE, ResolvedRecipe
+from wav2vec_hf.finetuning.run_record import RUN_FILE, FinetuningArgumentsRecord, FinetuningRecord
 from wav2vec_hf.finetuning.schedule import FrozenStartSchedule, TwoPhaseSchedule, auto_learning_rate
 from wav2vec_hf.finetuning.vocabulary import UnknownCharacterReport, Vocabulary
 from wav2vec_hf.hardware import hardware_record
@@ -83,8 +84,6 @@ from wav2vec_hf.json_files import write_json
 from wav2vec_hf.models.wav2vec.modeling_wav2vec import ctc_loss
 
 logger = logging.getLogger(__name__)
-
-RUN_FILE = "finetuning.json"
 
 
 class HeadFirstCallback(TrainerCallback):
@@ -536,48 +535,45 @@ def _run_report(
     train_output,
     seconds,
     paper_recipe: ResolvedRecipe | None = None,
-) -> dict:
+) -> FinetuningRecord:
     """The content of ``finetuning.json``; ``options`` are the model options as ``finetune_ctc`` resolved them."""
-    return {
-        "model": model_args.model,
-        "model_class": type(model).__name__,
-        "parameters": count_parameters(model),
-        "generation": "wav2vec2" if is_wav2vec2(model.config) else model.config.model_type,
-        "arguments": {
+    return FinetuningRecord(
+        model=model_args.model,
+        model_class=type(model).__name__,
+        parameters=count_parameters(model),
+        generation="wav2vec2" if is_wav2vec2(model.config) else model.config.model_type,
+        arguments=FinetuningArgumentsRecord(
             # freeze_feature_encoder as decided for this model (the argument may leave it to the default)
-            "model": {
-                **_jsonable(model_args),
-                "freeze_feature_encoder": options.freeze_feature_encoder,
-            },
-            "data": _data_arguments(data_args),
-            "recipe": _jsonable(recipe_args),
-            "peak_learning_rate": training_args.learning_rate,
-            "max_steps": training_args.max_steps,
-            "batch_size": training_args.per_device_train_batch_size,
-            "gradient_accumulation_steps": training_args.gradient_accumulation_steps,
-            "adam_betas": [training_args.adam_beta1, training_args.adam_beta2],
-            "max_grad_norm": training_args.max_grad_norm,
-            "seed": training_args.seed,
-        },
-        "schedule": {"kind": trainer.schedule.kind, "description": trainer.schedule.describe()},
-        "paper_recipe": paper_recipe.to_json() if paper_recipe is not None else None,
-        "datasets": _dataset_references(data_args),
-        "vocabulary": vocabulary.tokens,
-        "text_normalizer": vocabulary.normalizer.to_dict(),
-        "train_utterances": len(data.train),
-        "train_minutes": data.train.audio.total_seconds / 60,
-        "eval_utterances": len(data.evaluation) if data.evaluation is not None else 0,
-        "metrics": metrics,
-        "train_metrics": train_output.metrics,
-        "best_checkpoint": trainer.state.best_model_checkpoint,
-        "reports": data.reports,
-        "seconds": seconds,
-        "hardware": hardware_record(
+            model={**_jsonable(model_args), "freeze_feature_encoder": options.freeze_feature_encoder},
+            data=_data_arguments(data_args),
+            recipe=_jsonable(recipe_args),
+            peak_learning_rate=training_args.learning_rate,
+            max_steps=training_args.max_steps,
+            batch_size=training_args.per_device_train_batch_size,
+            gradient_accumulation_steps=training_args.gradient_accumulation_steps,
+            adam_betas=[training_args.adam_beta1, training_args.adam_beta2],
+            max_grad_norm=training_args.max_grad_norm,
+            seed=training_args.seed,
+        ),
+        schedule={"kind": trainer.schedule.kind, "description": trainer.schedule.describe()},
+        paper_recipe=paper_recipe.to_json() if paper_recipe is not None else None,
+        datasets=_dataset_references(data_args),
+        vocabulary=list(vocabulary.tokens),
+        text_normalizer=vocabulary.normalizer.to_dict(),
+        train_utterances=len(data.train),
+        train_minutes=data.train.audio.total_seconds / 60,
+        eval_utterances=len(data.evaluation) if data.evaluation is not None else 0,
+        metrics=metrics,
+        train_metrics=train_output.metrics,
+        best_checkpoint=trainer.state.best_model_checkpoint,
+        reports=data.reports,
+        seconds=seconds,
+        hardware=hardware_record(
             training_args.device.type,
             num_processes=training_args.world_size,
             mixed_precision="bf16" if training_args.bf16 else "fp16" if training_args.fp16 else "no",
         ),
-    }
+    )
 
 
 def _data_arguments(data_args: DataArguments) -> dict:
@@ -667,7 +663,7 @@ def finetune_ctc(
             model_args, options, data_args, recipe_args, training_args, model, vocabulary, data, trainer,
             metrics, train_output, time.perf_counter() - started, recipe,
         )  # fmt: skip
-        write_json(output_dir / RUN_FILE, _jsonable(run))
+        write_json(output_dir / RUN_FILE, _jsonable(run.to_dict()))
     if hub is not None:  # the package's card and upload plan: safetensors, no pickles
         push_finetuned(output_dir, hub)
     return FinetuneResult(

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from wav2vec_hf.data.references import DatasetReference
+from wav2vec_hf.finetuning.run_record import FinetuningRecord
 from wav2vec_hf.hub.artefacts import ArtefactError, read_json_file
 
 RECORD_FILES = {
@@ -158,29 +159,29 @@ def hyperparameters(records: RunRecords) -> Rows:
     then pretraining, then a fairseq conversion)."""
     finetuning = records.get("finetuning")
     if finetuning:
-        arguments = finetuning.get("arguments") or {}
-        recipe = arguments.get("recipe") or {}
-        model = arguments.get("model") or {}
-        schedule = finetuning.get("schedule") or {}
-        head_first = schedule.get("kind") != "fairseq"
+        record = FinetuningRecord.from_dict(finetuning)
+        arguments = record.arguments
+        head_first = record.schedule.get("kind") != "fairseq"
         return _rows(
             [
-                *_paper_recipe_rows(finetuning.get("paper_recipe")),
-                ("schedule", schedule.get("description")),
-                ("peak learning rate", arguments.get("peak_learning_rate")),
-                ("updates", arguments.get("max_steps")),
-                ("batch size (utterances per device)", arguments.get("batch_size")),
-                ("head-only updates", recipe.get("head_steps") if head_first else None),
-                ("head learning rate", recipe.get("head_learning_rate") if head_first else None),
-                ("tri-stage ratios", recipe.get("tri_stage_ratios")),
+                *_paper_recipe_rows(record.paper_recipe),
+                ("schedule", record.schedule.get("description")),
+                ("peak learning rate", arguments.peak_learning_rate),
+                ("updates", arguments.max_steps),
+                ("batch size (utterances per device)", arguments.batch_size),
+                ("head-only updates", arguments.recipe_option("head_steps") if head_first else None),
+                ("head learning rate", arguments.recipe_option("head_learning_rate") if head_first else None),
+                ("tri-stage ratios", arguments.recipe_option("tri_stage_ratios")),
                 (
                     "time masking (p, length)",
-                    _pair(model.get("mask_time_prob"), model.get("mask_time_length")),
+                    _pair(
+                        arguments.model_option("mask_time_prob"), arguments.model_option("mask_time_length")
+                    ),
                 ),
-                ("LayerDrop", model.get("layerdrop")),
-                ("feature encoder frozen", model.get("freeze_feature_encoder")),
-                ("from scratch", model.get("from_scratch")),
-                ("seed", arguments.get("seed")),
+                ("LayerDrop", arguments.model_option("layerdrop")),
+                ("feature encoder frozen", arguments.model_option("freeze_feature_encoder")),
+                ("from scratch", arguments.model_option("from_scratch")),
+                ("seed", arguments.seed),
             ]
         )
     state = records.get("trainer_state")
@@ -283,14 +284,15 @@ def run_facts(records: RunRecords) -> Rows:
     rows: list[tuple[str, Any]] = []
     finetuning = records.get("finetuning")
     if finetuning:
+        record = FinetuningRecord.from_dict(finetuning)
         rows += [
-            ("training utterances", finetuning.get("train_utterances")),
-            ("labelled audio (min)", finetuning.get("train_minutes")),
-            ("evaluation utterances", finetuning.get("eval_utterances") or None),
-            ("parameters", finetuning.get("parameters")),
+            ("training utterances", record.train_utterances),
+            ("labelled audio (min)", record.train_minutes),
+            ("evaluation utterances", record.eval_utterances or None),
+            ("parameters", record.parameters),
         ]
-        if finetuning.get("seconds") is not None:
-            rows.append(("training time", format_duration(finetuning["seconds"])))
+        if record.seconds is not None:
+            rows.append(("training time", format_duration(record.seconds)))
     summary = records.get("pretraining_summary")
     if summary:
         rows.append(("updates", summary.get("updates")))
@@ -317,7 +319,9 @@ def hardware(records: RunRecords) -> Rows:
     """The ``hardware`` object of the first record that has one, as rows (empty when none does)."""
     for name in ("finetuning", "pretraining_summary", "run_config", "evaluation"):
         content = records.get(name) or {}
-        found = content.get("hardware")
+        found = (
+            FinetuningRecord.from_dict(content).hardware if name == "finetuning" else content.get("hardware")
+        )
         if isinstance(found, dict) and found:
             return _rows([(str(key).replace("_", " "), value) for key, value in found.items()])
         if isinstance(found, str) and found:
@@ -341,10 +345,11 @@ def finetuning_dataset(finetuning: dict[str, Any] | None, name: str) -> DatasetR
     """
     if not finetuning:
         return None
-    recorded = (finetuning.get("datasets") or {}).get(name)
+    record = FinetuningRecord.from_dict(finetuning)
+    recorded = record.datasets.get(name)
     if isinstance(recorded, dict) and recorded.get("name"):
         return DatasetReference.from_dict(recorded)
-    data = (finetuning.get("arguments") or {}).get("data") or {}
+    data = record.arguments.data
     source, split = data.get(name), data.get(f"{name}_split")
     if not source:
         return None
@@ -364,7 +369,7 @@ def training_data(records: RunRecords) -> Rows:
     """Where the training (and evaluation) data came from, as the run recorded it."""
     finetuning = records.get("finetuning")
     if finetuning:
-        data = (finetuning.get("arguments") or {}).get("data") or {}
+        data = FinetuningRecord.from_dict(finetuning).arguments.data
         rows = []
         for label, name in (("labelled training data", "train"), ("evaluation data", "eval")):
             reference = finetuning_dataset(finetuning, name)
@@ -419,8 +424,8 @@ def pretraining_quality(records: RunRecords) -> Rows:
 
 def base_model_reference(records: RunRecords) -> str | None:
     """The model the fine-tuning started from, as recorded (a Hub id or a local path)."""
-    finetuning = records.get("finetuning") or {}
-    model = finetuning.get("model") or ((finetuning.get("arguments") or {}).get("model") or {}).get("model")
+    record = FinetuningRecord.from_dict(records.get("finetuning"))
+    model = record.model or record.arguments.model_option("model")
     return str(model) if model else None
 
 

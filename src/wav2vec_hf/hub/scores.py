@@ -35,6 +35,7 @@ from huggingface_hub import EvalResult
 
 from wav2vec_hf.data.references import DatasetReference
 from wav2vec_hf.errors import Wav2VecHFError
+from wav2vec_hf.finetuning.run_record import FinetuningRecord
 from wav2vec_hf.hub.records import RunRecords, finetuning_dataset
 
 GREEDY = "greedy"
@@ -139,7 +140,8 @@ def scores_from_records(records: RunRecords) -> tuple[list[EvalScore], str | Non
         return parse_results(evaluation, records.paths["evaluation"]), records.paths["evaluation"]
     finetuning = records.get("finetuning")
     if finetuning:
-        scores = _trainer_metrics(finetuning.get("metrics") or {}, finetuning_dataset(finetuning, "eval"))
+        metrics = FinetuningRecord.from_dict(finetuning).metrics
+        scores = _trainer_metrics(metrics, finetuning_dataset(finetuning, "eval"))
         if scores:
             return scores, records.paths["finetuning"]
     for name in ("eval_results", "all_results"):
