@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from wav2vec_hf.finetuning.arguments import ModelArguments, RecipeArguments
+from wav2vec_hf.finetuning.arguments import FinetuneModelArguments, RecipeArguments
 from wav2vec_hf.finetuning.run_record import FinetuningArgumentsRecord, FinetuningRecord
 
 
@@ -20,11 +20,11 @@ def test_an_older_or_partial_record_reads_with_gaps_as_none():
 
 
 def test_options_are_read_by_the_names_the_argument_dataclasses_have():
-    model = dataclasses.asdict(ModelArguments(model="m", layerdrop=0.1))
+    model = dataclasses.asdict(FinetuneModelArguments(model="m", layerdrop=0.1))
     recipe = dataclasses.asdict(RecipeArguments(head_steps=7))
     arguments = FinetuningArgumentsRecord(model=model, recipe=recipe)
     assert arguments.model_option("layerdrop") == 0.1 and arguments.recipe_option("head_steps") == 7
-    with pytest.raises(KeyError, match="ModelArguments has no field 'layer_drop'"):
+    with pytest.raises(KeyError, match="FinetuneModelArguments has no field 'layer_drop'"):
         arguments.model_option("layer_drop")
     with pytest.raises(KeyError, match="RecipeArguments"):
         arguments.recipe_option("head_updates")

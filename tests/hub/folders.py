@@ -187,7 +187,7 @@ def build_ctc(folder: Path) -> Path:
     """Stock wav2vec 2.0 CTC, with finetuning.json (greedy WER 0.95) and a Trainer checkpoint."""
     from transformers import Wav2Vec2ForCTC
 
-    from wav2vec_hf.finetuning.arguments import ModelArguments, RecipeArguments
+    from wav2vec_hf.finetuning.arguments import FinetuneModelArguments, RecipeArguments
     from wav2vec_hf.finetuning.run_record import RUN_FILE, FinetuningArgumentsRecord, FinetuningRecord
     from wav2vec_hf.presets import get_preset
 
@@ -197,7 +197,7 @@ def build_ctc(folder: Path) -> Path:
     Wav2Vec2ForCTC(config).save_pretrained(folder)
     processor.save_pretrained(folder)
     # Built from the writer's own types: a field renamed there breaks this fixture, not a card.
-    model_options = ModelArguments(
+    model_options = FinetuneModelArguments(
         model="runs/demo/pretrained", mask_time_prob=0.05, mask_time_length=10, layerdrop=0.05
     )
     recipe_options = RecipeArguments(head_steps=50, head_learning_rate=0.01, tri_stage_ratios="0.1,0.4,0.5")

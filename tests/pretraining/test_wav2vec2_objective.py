@@ -127,9 +127,9 @@ def test_forward_with_same_masks_masks_equally_many_frames_per_utterance():
 
 def test_recipes_turn_same_masks_on_for_the_paper_presets_and_the_option_overrides(tmp_path):
     from wav2vec_hf.pretraining.arguments import (
-        DataArguments,
-        ModelArguments,
-        TrainingArguments,
+        PretrainingDataArguments,
+        PretrainingModelArguments,
+        PretrainingTrainingArguments,
         parse_arguments,
         resolve_arguments,
     )
@@ -137,9 +137,9 @@ def test_recipes_turn_same_masks_on_for_the_paper_presets_and_the_option_overrid
 
     def resolve(preset: str, **training):
         return resolve_arguments(
-            ModelArguments(model_type="wav2vec2", preset=preset),
-            DataArguments(train="train.tsv"),
-            TrainingArguments(output_dir=str(tmp_path), **training),
+            PretrainingModelArguments(model_type="wav2vec2", preset=preset),
+            PretrainingDataArguments(train="train.tsv"),
+            PretrainingTrainingArguments(output_dir=str(tmp_path), **training),
         )
 
     assert resolve("wav2vec2-base").recipe.require_same_masks is True

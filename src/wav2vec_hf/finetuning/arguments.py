@@ -2,8 +2,8 @@
 
 ``scripts/finetune_ctc.py`` and ``wav2vec-hf finetune`` parse the same four groups:
 
-* ``ModelArguments``: which pretrained model, what the recipe sets in its config;
-* ``DataArguments``: training / evaluation data (anything ``open_audio_source`` reads) and text
+* ``FinetuneModelArguments``: which pretrained model, what the recipe sets in its config;
+* ``FinetuneDataArguments``: training / evaluation data (anything ``open_audio_source`` reads) and text
   normalisation;
 * ``RecipeArguments``: a paper recipe (``--recipe base_10m``: see ``paper_recipes``), the schedule
   (head-first warm-up or fairseq's frozen start) and the tri-stage phases;
@@ -33,7 +33,7 @@ from wav2vec_hf.finetuning.vocabulary import TextNormalizer
 
 
 @dataclass
-class ModelArguments:
+class FinetuneModelArguments:
     """The model to fine-tune and its CTC settings."""
 
     model: str = field(
@@ -156,7 +156,7 @@ class ModelArguments:
 
 
 @dataclass
-class DataArguments:
+class FinetuneDataArguments:
     """Training and evaluation data, and how transcripts are normalised."""
 
     train: str = field(
@@ -386,7 +386,9 @@ class FinetuneTrainingArguments(TrainingArguments):
 
 def build_parser() -> HfArgumentParser:
     """The parser of the four argument groups."""
-    return HfArgumentParser((ModelArguments, DataArguments, RecipeArguments, FinetuneTrainingArguments))
+    return HfArgumentParser(
+        (FinetuneModelArguments, FinetuneDataArguments, RecipeArguments, FinetuneTrainingArguments)
+    )
 
 
 def parse_args(argv: list[str] | None = None):
@@ -395,9 +397,9 @@ def parse_args(argv: list[str] | None = None):
 
 
 __all__ = [
-    "DataArguments",
+    "FinetuneDataArguments",
+    "FinetuneModelArguments",
     "FinetuneTrainingArguments",
-    "ModelArguments",
     "RecipeArguments",
     "build_parser",
     "parse_args",

@@ -49,9 +49,9 @@ from wav2vec_hf.data.audio import DEFAULT_SAMPLE_RATE
 from wav2vec_hf.data.augmentation import WaveformAugmentation
 from wav2vec_hf.data.references import dataset_reference, describe_source
 from wav2vec_hf.finetuning.arguments import (
-    DataArguments,
+    FinetuneDataArguments,
+    FinetuneModelArguments,
     FinetuneTrainingArguments,
-    ModelArguments,
     RecipeArguments,
 )
 from wav2vec_hf.finetuning.checkpoints import resolve_resume_checkpoint
@@ -288,7 +288,9 @@ class FinetuneResult:
     seconds: float = 0.0
 
 
-def _open(path: str, *, transcripts, split, data_args: DataArguments, rules: ValidationRules, name: str):
+def _open(
+    path: str, *, transcripts, split, data_args: FinetuneDataArguments, rules: ValidationRules, name: str
+):
     source = open_audio_source(
         path,
         rules=rules,
@@ -304,7 +306,7 @@ def _open(path: str, *, transcripts, split, data_args: DataArguments, rules: Val
     return source
 
 
-def _vocabulary(train_source, data_args: DataArguments) -> Vocabulary:
+def _vocabulary(train_source, data_args: FinetuneDataArguments) -> Vocabulary:
     normalizer = data_args.normalizer()
     if data_args.vocabulary:
         return Vocabulary.from_json(data_args.vocabulary, normalizer)
@@ -360,7 +362,7 @@ class _Data:
     reports: dict = field(default_factory=dict)
 
 
-def _open_data(data_args: DataArguments) -> _Data:
+def _open_data(data_args: FinetuneDataArguments) -> _Data:
     """Open and validate the training and evaluation sources."""
     augment = data_args.augmentation()  # a malformed range fails before any file is read
     max_samples = (
@@ -384,7 +386,7 @@ def _open_data(data_args: DataArguments) -> _Data:
 
 
 def _check_transcripts(
-    data: _Data, vocabulary: Vocabulary, model, rate: int, data_args: DataArguments
+    data: _Data, vocabulary: Vocabulary, model, rate: int, data_args: FinetuneDataArguments
 ) -> None:
     """Encode and check every transcript (``prepare_ctc_set``); log and keep what was found."""
 
@@ -576,7 +578,7 @@ def _run_report(
     )
 
 
-def _data_arguments(data_args: DataArguments) -> dict:
+def _data_arguments(data_args: FinetuneDataArguments) -> dict:
     """The data arguments as recorded: a ``datasets`` object given instead of a path is named
     (``data.references.describe_source``), never written as its ``repr``."""
     recorded = _jsonable(replace(data_args, train=None, eval=None))
@@ -585,7 +587,7 @@ def _data_arguments(data_args: DataArguments) -> dict:
     return recorded
 
 
-def _dataset_references(data_args: DataArguments) -> dict:
+def _dataset_references(data_args: FinetuneDataArguments) -> dict:
     """``{"train": ..., "eval": ...}``: each set's ``DatasetReference`` (name, Hub id only for Hub data)."""
     sources = (
         ("train", data_args.train, data_args.train_split),
@@ -595,8 +597,8 @@ def _dataset_references(data_args: DataArguments) -> dict:
 
 
 def finetune_ctc(
-    model_args: ModelArguments,
-    data_args: DataArguments,
+    model_args: FinetuneModelArguments,
+    data_args: FinetuneDataArguments,
     recipe_args: RecipeArguments,
     training_args: FinetuneTrainingArguments,
     *,

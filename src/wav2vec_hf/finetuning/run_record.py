@@ -3,7 +3,7 @@
 The record is a dataclass (``FinetuningRecord``), so the writer and the card name the same fields: a
 field renamed on one side is an ``AttributeError`` / ``TypeError`` in the tests, not a card row that
 silently turns into "not recorded". The command-line options inside it (``arguments.model``,
-``arguments.recipe``: the fields of ``finetuning.arguments.ModelArguments`` / ``RecipeArguments``)
+``arguments.recipe``: the fields of ``finetuning.arguments.FinetuneModelArguments`` / ``RecipeArguments``)
 are read through ``model_option`` / ``recipe_option``, which refuse a name those dataclasses do not
 have. Reading is tolerant of older files: missing keys are ``None``, unknown keys are ignored.
 """
@@ -14,7 +14,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from wav2vec_hf.finetuning.arguments import ModelArguments, RecipeArguments
+from wav2vec_hf.finetuning.arguments import FinetuneModelArguments, RecipeArguments
 
 RUN_FILE = "finetuning.json"
 
@@ -40,8 +40,8 @@ class FinetuningArgumentsRecord:
     """The options a fine-tuning run used.
 
     Attributes:
-        model: ``ModelArguments`` fields (JSON values), with ``freeze_feature_encoder`` as resolved.
-        data: ``DataArguments`` fields; a ``datasets`` object is named, never written as its ``repr``.
+        model: ``FinetuneModelArguments`` fields (JSON values), with ``freeze_feature_encoder`` as resolved.
+        data: ``FinetuneDataArguments`` fields; a ``datasets`` object is named, never written as its ``repr``.
         recipe: ``RecipeArguments`` fields.
         peak_learning_rate, max_steps, batch_size (per device), gradient_accumulation_steps,
         adam_betas, max_grad_norm, seed: from the ``Trainer``'s arguments.
@@ -59,8 +59,8 @@ class FinetuningArgumentsRecord:
     seed: int | None = None
 
     def model_option(self, name: str) -> Any:
-        """The recorded value of model option ``name`` (a ``ModelArguments`` field), or ``None``."""
-        return self.model.get(_known(name, ModelArguments))
+        """The recorded value of model option ``name`` (a ``FinetuneModelArguments`` field), or ``None``."""
+        return self.model.get(_known(name, FinetuneModelArguments))
 
     def recipe_option(self, name: str) -> Any:
         """The recorded value of recipe option ``name`` (a ``RecipeArguments`` field), or ``None``."""

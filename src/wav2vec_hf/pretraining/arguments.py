@@ -1,6 +1,6 @@
 """Command-line arguments of ``scripts/pretrain.py``, merged over the preset's training recipe.
 
-Three ``HfArgumentParser`` dataclasses (``ModelArguments``, ``DataArguments``, ``TrainingArguments``)
+Three ``HfArgumentParser`` dataclasses (``PretrainingModelArguments``, ``PretrainingDataArguments``, ``PretrainingTrainingArguments``)
 hold every option. A YAML/JSON file given with ``--config FILE`` supplies values for any of their
 fields (flat, or nested under ``model:`` / ``data:`` / ``training:``); options on the command line win.
 
@@ -44,7 +44,7 @@ DEFAULT_RECIPE = {
 
 
 @dataclass
-class ModelArguments:
+class PretrainingModelArguments:
     """What to train."""
 
     model_type: str | None = field(
@@ -87,7 +87,7 @@ class ModelArguments:
 
 
 @dataclass
-class DataArguments:
+class PretrainingDataArguments:
     """Where the audio comes from and how it is batched (None: from the recipe)."""
 
     train: str | None = field(
@@ -143,7 +143,7 @@ class DataArguments:
 
 
 @dataclass
-class TrainingArguments:
+class PretrainingTrainingArguments:
     """How to train (None: from the recipe)."""
 
     output_dir: str | None = field(default=None, metadata={"help": "checkpoints, logs, plots, the export"})
@@ -236,9 +236,9 @@ class TrainingArguments:
 class PretrainingConfig:
     """Everything a run needs, recipe applied (``resolve_arguments``). ``recipe`` is the merged recipe."""
 
-    model: ModelArguments
-    data: DataArguments
-    training: TrainingArguments
+    model: PretrainingModelArguments
+    data: PretrainingDataArguments
+    training: PretrainingTrainingArguments
     recipe: PretrainingRecipe
     recipe_name: str
     start_update: int = 0
@@ -313,7 +313,7 @@ _RECIPE_FROM_DATA = (
 
 
 def resolve_arguments(
-    model: ModelArguments, data: DataArguments, training: TrainingArguments
+    model: PretrainingModelArguments, data: PretrainingDataArguments, training: PretrainingTrainingArguments
 ) -> PretrainingConfig:
     """Check the arguments and merge them over the preset's recipe.
 
@@ -424,7 +424,9 @@ _OPTION_OF_FIELD = {
 }
 
 
-def _overrides_of(state, changes: dict[str, Any], training: TrainingArguments) -> list[dict[str, Any]]:
+def _overrides_of(
+    state, changes: dict[str, Any], training: PretrainingTrainingArguments
+) -> list[dict[str, Any]]:
     """The options (command line or ``--config``) that change a value of the ``--init_from`` record;
     each is logged as a warning."""
     import logging
@@ -557,7 +559,9 @@ def load_config_file(path: str) -> dict[str, Any]:
         else:
             flat[key.replace("-", "_")] = value
     known = {
-        f.name for cls in (ModelArguments, DataArguments, TrainingArguments) for f in dataclasses.fields(cls)
+        f.name
+        for cls in (PretrainingModelArguments, PretrainingDataArguments, PretrainingTrainingArguments)
+        for f in dataclasses.fields(cls)
     }
     unknown = sorted(set(flat) - known)
     if unknown:
@@ -577,7 +581,7 @@ def build_parser(prog: str | None = None):
     from wav2vec_hf.presets import list_presets
 
     parser = HfArgumentParser(
-        (ModelArguments, DataArguments, TrainingArguments),
+        (PretrainingModelArguments, PretrainingDataArguments, PretrainingTrainingArguments),
         prog=prog,
         description="Pretrain wav2vec, vq-wav2vec, wav2vec 2.0 or BERT on vq-wav2vec units (run it with "
         "`accelerate launch`). Presets: " + ", ".join(list_presets()),
@@ -620,10 +624,10 @@ def parse_arguments(argv: list[str] | None = None, prog: str | None = None, styl
 __all__ = [
     "DEFAULT_RECIPE",
     "MODEL_TYPES",
-    "DataArguments",
-    "ModelArguments",
     "PretrainingConfig",
-    "TrainingArguments",
+    "PretrainingDataArguments",
+    "PretrainingModelArguments",
+    "PretrainingTrainingArguments",
     "build_parser",
     "load_config_file",
     "parse_arguments",
