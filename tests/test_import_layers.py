@@ -6,7 +6,8 @@ read with ``ast`` (nothing is imported), and imports of forbidden wav2vec_hf sub
 * models import nothing but models (no data, training, inference, decoding or CLI code);
 * data imports no models, training, decoding, inference, Hub or CLI code;
 * decoding imports no training code, Hub or CLI code;
-* pretraining imports no Hub or CLI code (the ``pretrain`` command wires the Hub publisher);
+* pretraining and fine-tuning import no Hub or CLI code (the ``pretrain`` / ``finetune`` commands wire
+  the Hub publishers);
 * nothing in the library imports the recipes layer (``wav2vec_hf.recipes``: the demo, the built-in
   corpus, the FSDD and self-training recipes); only the command line and ``python -m`` reach it.
 """
@@ -29,7 +30,8 @@ CONTRACTS = {
     "data": {"forbidden": {"models", "decoding", "inference", "hub", "convert"} | TRAINING | CLI},
     "decoding": {"forbidden": {"hub"} | TRAINING | CLI},
     "pretraining": {"forbidden": {"hub"} | RECIPES | CLI},
-    **{layer: {"forbidden": RECIPES | CLI} for layer in LIBRARY},
+    "finetuning": {"forbidden": {"hub"} | RECIPES | CLI},
+    **{layer: {"forbidden": RECIPES | CLI} for layer in LIBRARY if layer != "finetuning"},
 }
 
 

@@ -12,9 +12,9 @@ from huggingface_hub import HfApi, ModelCard, constants
 
 from tests.hub.fake_hub import FakeHub
 from wav2vec_hf.data import open_audio_source
-from wav2vec_hf.finetuning import hub_push
 from wav2vec_hf.finetuning.arguments import parse_args
 from wav2vec_hf.finetuning.ctc import finetune_ctc
+from wav2vec_hf.hub import finetuned_publisher as hub_push
 from wav2vec_hf.hub.publish import PublishError
 from wav2vec_hf.recipes.corpus import build_corpus
 
@@ -58,7 +58,7 @@ def test_push_uploads_the_package_card_and_no_pickle(tmp_path, online, monkeypat
     data_args.eval = open_audio_source(corpus / "dev.tsv").to_hf_dataset()  # an in-memory datasets object
     with FakeHub() as hub:
         monkeypatch.setattr(constants, "ENDPOINT", hub.url)
-        finetune_ctc(model_args, data_args, recipe_args, training_args)
+        finetune_ctc(model_args, data_args, recipe_args, training_args, hub_publisher=hub_push.publisher_for)
         repo = hub.repos["org/tiny-ctc"]
         uploaded = hub.files("org/tiny-ctc")
         assert [r for r in hub.unhandled if "agent-harnesses" not in r] == []
@@ -87,14 +87,19 @@ def test_push_uploads_the_package_card_and_no_pickle(tmp_path, online, monkeypat
 
 def test_push_is_refused_before_training(tmp_path, monkeypatch):
     _, arguments = _arguments(tmp_path, "--push_to_hub", "--hub_model_id", "org/x")
+    # Fine-tuning knows no Hub: a library call asking for a push without a publisher is refused.
+    with pytest.raises(
+        ValueError, match=r"hub_publisher=wav2vec_hf\.hub\.finetuned_publisher\.publisher_for"
+    ):
+        finetune_ctc(*arguments)
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     with pytest.raises(PublishError, match="HF_HUB_OFFLINE"):
-        finetune_ctc(*arguments)
+        finetune_ctc(*arguments, hub_publisher=hub_push.publisher_for)
     assert not (tmp_path / "run" / "model.safetensors").exists()  # nothing trained
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     monkeypatch.setattr(hub_push, "get_token", lambda: None)
     with pytest.raises(PublishError, match="no Hugging Face token"):
-        finetune_ctc(*arguments)
+        finetune_ctc(*arguments, hub_publisher=hub_push.publisher_for)
 
 
 def test_target_takes_the_trainer_push_and_finds_the_namespace(tmp_path, monkeypatch):

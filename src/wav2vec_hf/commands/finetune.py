@@ -60,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     from wav2vec_hf.cli_messages import for_command
     from wav2vec_hf.data import DataValidationError
     from wav2vec_hf.finetuning.ctc import finetune_ctc
+    from wav2vec_hf.hub.finetuned_publisher import publisher_for
     from wav2vec_hf.hub.publish import PublishError
     from wav2vec_hf.process_group import release_process_group
     from wav2vec_hf.run_lock import RunLockError, hold_run_lock
@@ -67,7 +68,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # One run per output folder (only the main rank of a torchrun / accelerate launch locks it).
         with hold_run_lock(training_args.output_dir, prog=prog):
-            result = finetune_ctc(model_args, data_args, recipe_args, training_args, recipe=command.recipe)
+            result = finetune_ctc(
+                model_args,
+                data_args,
+                recipe_args,
+                training_args,
+                recipe=command.recipe,
+                hub_publisher=publisher_for,
+            )
     except (DataValidationError, FileNotFoundError, ValueError, RunLockError) as error:
         print(f"{prog}: error: {for_command(error, '--on_bad skip')}", file=sys.stderr)
         return 2

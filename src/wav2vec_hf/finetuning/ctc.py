@@ -14,7 +14,8 @@
    WER / CER at every evaluation; the best checkpoint (by WER) kept;
 5. save model + processor + ``text_normalizer.json`` + ``finetuning.json`` (recipe, schedule, data
    reports, final metrics) in ``output_dir``; with ``--push_to_hub``, publish it with the package's
-   model card and upload plan (``finetuning.hub_push``; the stock ``Trainer`` push is never used).
+   model card and upload plan (the ``hub_publisher`` the ``finetune`` command passes,
+   ``hub.finetuned_publisher.publisher_for``; the stock ``Trainer`` push is never used).
 
 With a paper recipe (``--recipe``, resolved by ``recipe_resolution``) the per-device batch is set
 from the training data's mean utterance length, and the resolved recipe is written to
@@ -35,6 +36,7 @@ import dataclasses
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -64,7 +66,6 @@ from wav2vec_hf.finetuning.data import (
     prepare_ctc_set,
 )
 from wav2vec_hf.finetuning.diagnostics import PlateauCallback, RunFacts
-from wav2vec_hf.finetuning.hub_push import hub_target, push_finetuned
 from wav2vec_hf.finetuning.metrics import CTCMetrics
 from wav2vec_hf.finetuning.models import (
     body_parameter_names,
@@ -604,6 +605,7 @@ def finetune_ctc(
     *,
     resume_from_checkpoint: str | bool | None = None,
     recipe: ResolvedRecipe | None = None,
+    hub_publisher: Callable | None = None,
 ) -> FinetuneResult:
     """Fine-tune ``model_args.model`` with CTC on ``data_args.train``; see the module docstring.
 
@@ -611,6 +613,9 @@ def finetune_ctc(
     folder, or ``"last"`` / ``True`` for the newest one in ``output_dir`` (none there: start afresh).
     ``recipe``: the paper recipe the arguments were resolved with
     (``recipe_resolution.parse_finetune_arguments``); required when ``recipe_args.recipe`` is set.
+    ``hub_publisher``: ``training_args -> (output_dir -> None) or None`` for ``--push_to_hub``, called
+    before training (it checks the target and turns the ``Trainer``'s own pushing off); the command
+    passes ``wav2vec_hf.hub.finetuned_publisher.publisher_for``. Fine-tuning itself knows no Hub.
 
     Raises:
         ValueError / DataValidationError: bad data (message names the files and the fix), unknown
@@ -626,7 +631,13 @@ def finetune_ctc(
             "recipe_resolution.parse_finetune_arguments and pass its recipe to finetune_ctc"
         )
     output_dir = Path(training_args.output_dir)
-    hub = hub_target(training_args)  # --push_to_hub: checked now; the Trainer itself never pushes
+    if training_args.push_to_hub and hub_publisher is None:
+        raise ValueError(
+            "--push_to_hub: finetune_ctc has no publisher for the model; pass "
+            "hub_publisher=wav2vec_hf.hub.finetuned_publisher.publisher_for (the finetune command does)"
+        )
+    # --push_to_hub: checked now, before any training; the Trainer itself never pushes.
+    publish = hub_publisher(training_args) if training_args.push_to_hub else None
     set_seed(training_args.seed)  # the new layers' initial weights, masks and batch order
 
     data = _open_data(data_args)
@@ -666,8 +677,8 @@ def finetune_ctc(
             metrics, train_output, time.perf_counter() - started, recipe,
         )  # fmt: skip
         write_json(output_dir / RUN_FILE, _jsonable(run.to_dict()))
-    if hub is not None:  # the package's card and upload plan: safetensors, no pickles
-        push_finetuned(output_dir, hub)
+    if publish is not None:  # the package's card and upload plan: safetensors, no pickles
+        publish(output_dir)
     return FinetuneResult(
         output_dir=output_dir,
         metrics=metrics,

@@ -1,5 +1,9 @@
 """``finetune --push_to_hub``: the fine-tuned folder goes to the Hub through the package's publisher.
 
+Fine-tuning knows no Hub: ``finetune_ctc(..., hub_publisher=publisher_for)`` (the ``finetune`` command
+wires it) calls ``publisher_for(training_args)`` before training and hands the finished folder to the
+publisher it returned.
+
 The stock ``Trainer`` would push on its own (at every ``save_model`` and checkpoint, with
 ``hub_strategy``): its own model card and every file of ``output_dir``, ``training_args.bin`` (a
 pickle) included. Instead, ``hub_target`` takes the Hub settings out of the training arguments
@@ -15,7 +19,9 @@ out) and ``hub.push_plan`` (one commit; the token scrubbed from all output and n
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -114,6 +120,23 @@ def push_finetuned(
     return result
 
 
+def publisher_for(training_args) -> Callable[[Path], PublishResult] | None:
+    """The publisher of ``--push_to_hub`` (``None`` without it and on every process but the main
+    one): ``hub_target`` checked now, then ``output_dir -> push_finetuned(output_dir, target)``.
+
+    Raises:
+        PublishError: as ``hub_target``.
+    """
+    target = hub_target(training_args)
+    if target is None:
+        return None
+    return functools.partial(_push_to, target)
+
+
+def _push_to(target: HubTarget, output_dir: str | Path) -> PublishResult:
+    return push_finetuned(output_dir, target)
+
+
 def _namespace(token: str) -> str:
     """The user name of ``token`` (for a ``--hub_model_id`` without ``org/``), asked from the Hub."""
     from huggingface_hub import HfApi
@@ -132,4 +155,4 @@ def _namespace(token: str) -> str:
         ) from None
 
 
-__all__ = ["COMMIT_MESSAGE", "HubTarget", "hub_target", "push_finetuned"]
+__all__ = ["COMMIT_MESSAGE", "HubTarget", "hub_target", "publisher_for", "push_finetuned"]
