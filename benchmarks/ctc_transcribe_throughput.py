@@ -5,7 +5,7 @@ Stages, each timed (audio seconds per wall second):
 1. ``gpu_forward``: a wav2vec 2.0 CTC model (``--preset``, random weights: only speed is measured)
    on one batch already on the device, ``--dtype`` autocast, no loading;
 2. ``logits``: the package's inference path (``decoding.inference.logits_of``: header-planned
-   batches, audio loaded with the project's loader, ``inference.logits.ctc_logits``) over the first
+   batches, audio loaded with the project's loader, ``decoding.logits.ctc_logits``) over the first
    ``--files`` files of the folder, logits back on the host;
 3. ``decode``: the package's beam search with a KenLM n-gram (``decoding.ngram`` builds the ARPA from
    the built-in corpus grammar's LM text) in a ``decoding.parallel.DecoderPool`` of

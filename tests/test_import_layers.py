@@ -5,7 +5,7 @@ read with ``ast`` (nothing is imported), and imports of forbidden wav2vec_hf sub
 
 * models import nothing but models (no data, training, inference, decoding or CLI code);
 * data imports no models, training, decoding, inference, Hub or CLI code;
-* decoding imports no training code, Hub or CLI code;
+* decoding imports no training, inference, Hub or CLI code (inference sits on decoding);
 * pretraining and fine-tuning import no Hub or CLI code (the ``pretrain`` / ``finetune`` commands wire
   the Hub publishers);
 * nothing in the library imports the recipes layer (``wav2vec_hf.recipes``: the demo, the built-in
@@ -28,7 +28,7 @@ LIBRARY = ("finetuning", "selftraining", "inference", "hub", "convert")
 CONTRACTS = {
     "models": {"only": {"models"}},
     "data": {"forbidden": {"models", "decoding", "inference", "hub", "convert"} | TRAINING | CLI},
-    "decoding": {"forbidden": {"hub"} | TRAINING | CLI},
+    "decoding": {"forbidden": {"hub", "inference"} | TRAINING | CLI},
     "pretraining": {"forbidden": {"hub"} | RECIPES | CLI},
     "finetuning": {"forbidden": {"hub"} | RECIPES | CLI},
     **{layer: {"forbidden": RECIPES | CLI} for layer in LIBRARY if layer != "finetuning"},

@@ -124,7 +124,7 @@ def test_score_logits_counts_greedy_and_lm_errors_at_the_given_weights(tmp_path)
 def test_audio_is_loaded_one_batch_at_a_time(model_and_table, monkeypatch):
     """Pseudo-labelling runs over hours of audio: a batch's audio is read only when that batch runs."""
     from wav2vec_hf.data import open_audio_source
-    from wav2vec_hf.inference import logits as inference_logits
+    from wav2vec_hf.decoding import logits as inference_logits
 
     folder, table = model_and_table
     model = load_model(folder)

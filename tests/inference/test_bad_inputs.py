@@ -22,9 +22,9 @@ from wav2vec_hf.cli import main
 from wav2vec_hf.data.audio import AudioError
 from wav2vec_hf.data.normalization import TextNormalizer
 from wav2vec_hf.decoding.language_model import FusionWeights
+from wav2vec_hf.decoding.logits import ctc_logits, min_input_samples
 from wav2vec_hf.decoding.processor import attach_language_model
 from wav2vec_hf.decoding.scoring import model_references
-from wav2vec_hf.inference.logits import ctc_logits, min_input_samples
 from wav2vec_hf.inference.pipeline import SegmentedBeamSearch, SpeechRecognitionPipeline
 from wav2vec_hf.inference.transcribe import TranscriptionError, load_pipeline, transcribe_files
 

@@ -9,7 +9,8 @@ Path of the data: text files -> ``lm_text`` (normalised like the tokenizer) -> `
 Modules: ``lm_text``, ``ngram``, ``lm_build``, ``language_model`` (KenLM + weights + folder),
 ``alphabet`` (labels, ``alphabet.json``), ``greedy`` (the one best-path decoder), ``lexicon``
 (token trie), ``decoder``, ``parallel``,
-``processor``, ``tuning``, ``inference`` (logits of a dev set), ``scoring`` (error rates), ``synthetic``
+``processor``, ``tuning``, ``logits`` (CTC logits of a padded batch equal to each utterance's alone),
+``inference`` (logits of a dev set), ``scoring`` (error rates), ``synthetic``
 (CTC-like emissions for tests and benchmarks).
 """
 

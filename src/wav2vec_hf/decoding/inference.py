@@ -6,7 +6,7 @@ code. Loading is split from running (``load_model``, then ``logits_of`` once per
 caller that scores several sets loads the model once; ``dataset_logits`` does both for one set.
 
 Utterances are sorted by length and batched up to ``batch_seconds`` of audio with an attention mask;
-``inference.logits.ctc_logits`` makes each utterance's logits those it gets alone (group-norm BASE
+``decoding.logits.ctc_logits`` makes each utterance's logits those it gets alone (group-norm BASE
 models included), so batching changes no result beyond float rounding.
 """
 
@@ -84,7 +84,7 @@ def logits_of(
     """
     import torch
 
-    from wav2vec_hf.inference.logits import ctc_logits
+    from wav2vec_hf.decoding.logits import ctc_logits
     from wav2vec_hf.progress import progress_bar
 
     audio = open_audio_source(data) if isinstance(data, str | os.PathLike) else data

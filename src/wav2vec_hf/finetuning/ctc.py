@@ -50,6 +50,7 @@ from wav2vec_hf.data import AudioSet, SkipReport, ValidationRules, open_audio_so
 from wav2vec_hf.data.audio import DEFAULT_SAMPLE_RATE
 from wav2vec_hf.data.augmentation import WaveformAugmentation
 from wav2vec_hf.data.references import dataset_reference, describe_source
+from wav2vec_hf.decoding.logits import ctc_logits, greedy_ids
 from wav2vec_hf.finetuning.arguments import (
     FinetuneDataArguments,
     FinetuneModelArguments,
@@ -80,7 +81,6 @@ from wav2vec_hf.finetuning.run_record import RUN_FILE, FinetuningArgumentsRecord
 from wav2vec_hf.finetuning.schedule import FrozenStartSchedule, TwoPhaseSchedule, auto_learning_rate
 from wav2vec_hf.finetuning.vocabulary import UnknownCharacterReport, Vocabulary
 from wav2vec_hf.hardware import hardware_record
-from wav2vec_hf.inference.logits import ctc_logits, greedy_ids
 from wav2vec_hf.json_files import write_json
 from wav2vec_hf.models.wav2vec.modeling_wav2vec import ctc_loss
 

@@ -6,4 +6,7 @@
   model=DIR)`` build it for the package's own models only; every other model keeps transformers' class.
 * ``transcribe``: many files through that pipeline with a progress bar, TSV / JSONL output with
   timestamps (``wav2vec-hf transcribe``); greedy batch decoding of arrays (``transcribe_arrays``).
+
+Inference sits on decoding: the logits of a padded batch come from ``decoding.logits``, text from
+``decoding``'s greedy and LM decoders; nothing below imports this package.
 """

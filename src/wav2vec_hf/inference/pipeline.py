@@ -20,7 +20,7 @@ Every array goes through ``wav2vec_hf.data.prepare_waveform``, so the rules of t
 integer arrays are PCM and are scaled to [-1, 1) (``int16 / 32768``, ``int32 / 2 ** 31``, ``uint8``
 centred on 128); an array holding NaN or inf, or no sample at all, is refused with an ``AudioError``
 (a ``ValueError``) that says so. Audio shorter than the model's receptive field (400 samples for
-wav2vec 2.0) is padded with silence to it (``inference.logits.min_input_samples``) and usually
+wav2vec 2.0) is padded with silence to it (``decoding.logits.min_input_samples``) and usually
 transcribes as ``""``. A WAV whose header declares more frames than the file holds is transcribed
 as far as it goes, with a warning logged.
 
@@ -46,7 +46,7 @@ used only for a folder without LM files, when passed explicitly (transformers' d
 Neither pyctcdecode nor ``Wav2Vec2ProcessorWithLM`` is imported here.
 
 ``chunk_length_s`` / ``stride_length_s`` and ``return_timestamps="word"`` / ``"char"`` work as in the
-stock pipeline (CTC chunking with overlapping strides). CTC logits come from ``inference.logits.ctc_logits``:
+stock pipeline (CTC chunking with overlapping strides). CTC logits come from ``decoding.logits.ctc_logits``:
 a padded batch (``batch_size > 1``) gives every input the transcript it gets alone, also for
 wav2vec 2.0 group-norm BASE models, which never receive an attention mask.
 """
@@ -72,7 +72,7 @@ from wav2vec_hf.data.audio import (
     read_audio_info,
     truncation_message,
 )
-from wav2vec_hf.inference.logits import ctc_logits, greedy_ids
+from wav2vec_hf.decoding.logits import ctc_logits, greedy_ids
 
 logger = logging.getLogger(__name__)
 

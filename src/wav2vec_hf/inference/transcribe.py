@@ -315,14 +315,14 @@ def transcribe_arrays(
 ) -> list[str]:
     """Greedy CTC transcripts of in-memory waveforms (already at the model's rate), in padded batches.
 
-    Logits come from ``inference.logits.ctc_logits``, so the batch size never changes a transcript
+    Logits come from ``decoding.logits.ctc_logits``, so the batch size never changes a transcript
     (group-norm wav2vec 2.0 models included, which get no attention mask). Integer arrays are PCM
     (``int16 / 32768``, ``int32 / 2 ** 31``); NaN / inf or empty arrays raise ``AudioError``;
     arrays shorter than the receptive field are padded with silence.
     """
     from wav2vec_hf.data.audio import prepare_waveform
     from wav2vec_hf.decoding.greedy import greedy_decode_ids, tokenizer_labels
-    from wav2vec_hf.inference.logits import ctc_logits, greedy_ids
+    from wav2vec_hf.decoding.logits import ctc_logits, greedy_ids
 
     labels = tokenizer_labels(processor.tokenizer)
     model.eval()

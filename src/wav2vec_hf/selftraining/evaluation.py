@@ -45,7 +45,7 @@ def load_finetuned_ctc(model_dir: str | os.PathLike[str]):
 def set_logits(model, processor, data, batch_seconds: float = 60.0, *, progress: bool = False) -> SetLogits:
     """Logits of every utterance of ``data`` (anything ``open_audio_source`` reads, labelled or not).
 
-    Batches of up to ``batch_seconds`` of audio; ``inference.logits.ctc_logits`` makes each
+    Batches of up to ``batch_seconds`` of audio; ``decoding.logits.ctc_logits`` makes each
     utterance's logits equal its logits alone, so batching does not change any result.
     ``progress``: a bar on stderr (only when stderr is a terminal).
 
