@@ -36,6 +36,7 @@ from typing import Any
 from wav2vec_hf.data.references import DatasetReference
 from wav2vec_hf.finetuning.run_record import FinetuningRecord
 from wav2vec_hf.hub.artefacts import ArtefactError, read_json_file
+from wav2vec_hf.pretraining.arguments import run_config_key
 
 RECORD_FILES = {
     "conversion": "conversion.json",
@@ -196,7 +197,11 @@ def hyperparameters(records: RunRecords) -> Rows:
         )
     run_config = records.get("run_config")
     if run_config:
-        pick = run_config.get
+
+        def pick(key: str):
+            section, name = key.split(".", 1)
+            return run_config.get(run_config_key(section, name))
+
         return _rows(
             [
                 ("model preset", pick("model.preset")),
@@ -385,11 +390,17 @@ def training_data(records: RunRecords) -> Rows:
             [
                 (
                     "unlabelled training audio",
-                    _with_split(run_config.get("data.train"), run_config.get("data.train_split")),
+                    _with_split(
+                        run_config.get(run_config_key("data", "train")),
+                        run_config.get(run_config_key("data", "train_split")),
+                    ),
                 ),
                 (
                     "validation audio",
-                    _with_split(run_config.get("data.valid"), run_config.get("data.valid_split")),
+                    _with_split(
+                        run_config.get(run_config_key("data", "valid")),
+                        run_config.get(run_config_key("data", "valid_split")),
+                    ),
                 ),
             ]
         )

@@ -621,6 +621,35 @@ def parse_arguments(argv: list[str] | None = None, prog: str | None = None, styl
     return resolve_arguments(model, data, training)
 
 
+RUN_CONFIG_INIT_KEYS = frozenset({"start_update", "state_file", "overrides"})
+
+
+def run_config_key(section: str, name: str) -> str:
+    """The ``run_config.json`` key (``PretrainingConfig.to_dict``) of field ``name`` of ``section``.
+
+    ``section``: ``"model"``, ``"data"``, ``"training"`` (the argument dataclasses), ``"recipe"``
+    (``PretrainingRecipe``, plus ``name``) or ``"init"``. Readers (the model card) name keys through
+    this, so a field renamed here is a ``KeyError`` in their tests, not a card row gone quiet.
+
+    Raises:
+        KeyError: no such section or field.
+    """
+    fields = {
+        "model": _field_names(PretrainingModelArguments),
+        "data": _field_names(PretrainingDataArguments),
+        "training": _field_names(PretrainingTrainingArguments),
+        "recipe": _field_names(PretrainingRecipe) | {"name"},
+        "init": RUN_CONFIG_INIT_KEYS,
+    }
+    if name not in fields.get(section, ()):
+        raise KeyError(f"run_config.json has no key {section}.{name} (PretrainingConfig.to_dict writes none)")
+    return f"{section}.{name}"
+
+
+def _field_names(cls) -> frozenset[str]:
+    return frozenset(f.name for f in dataclasses.fields(cls))
+
+
 __all__ = [
     "DEFAULT_RECIPE",
     "MODEL_TYPES",
@@ -633,4 +662,5 @@ __all__ = [
     "parse_arguments",
     "parse_config_overrides",
     "resolve_arguments",
+    "run_config_key",
 ]
