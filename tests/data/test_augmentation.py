@@ -1,4 +1,4 @@
-"""Speed perturbation and additive noise for training audio."""
+"""Speed perturbation, the random equaliser and additive noise for training audio."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from wav2vec_hf.data.augmentation import WaveformAugmentation, parse_range
+from wav2vec_hf.data.augmentation import WaveformAugmentation, parse_range, random_equaliser
 
 RATE = 16000
 
@@ -45,6 +45,22 @@ def test_draws_follow_torch_seed_and_differ_between_utterances():
     again = [augment(_tone(0.5), RATE) for _ in range(4)]
     assert all(np.array_equal(a, b) for a, b in zip(first, again, strict=True))
     assert len({len(w) for w in first}) > 1  # a fresh speed per call
+
+
+def test_random_equaliser_is_smooth_bounded_and_varies():
+    noise = np.random.default_rng(0).standard_normal(2 * RATE).astype(np.float32)
+    gains = []
+    for seed in range(5):
+        out = random_equaliser(noise, 6.0, np.random.default_rng(seed))
+        assert out.dtype == np.float32 and out.shape == noise.shape
+        gain_db = 20 * np.log10(np.abs(np.fft.rfft(out)) / np.abs(np.fft.rfft(noise)))
+        assert np.abs(gain_db).max() <= 6.0 + 1e-3  # never more than the bound either way
+        assert np.abs(np.diff(gain_db)).max() < 0.01  # a smooth curve, no notches
+        gains.append(gain_db)
+    assert np.std([g[len(g) // 4] for g in gains]) > 0.5  # another curve per draw
+    assert WaveformAugmentation.from_options(None, None, 6.0).eq_db == 6.0
+    with pytest.raises(ValueError, match="--random_eq_db"):
+        WaveformAugmentation.from_options(None, None, 50.0)
 
 
 def test_inactive_augmentation_is_none_and_empty_audio_passes():

@@ -226,6 +226,13 @@ class FinetuneDataArguments:
         default=None,
         metadata={"help": "training audio only: add white noise at a random SNR in MIN,MAX dB (e.g. 20,40)"},
     )
+    random_eq_db: float | None = field(
+        default=None,
+        metadata={
+            "help": "training audio only: pass each utterance through a random smooth equaliser of at most "
+            "this many dB either way (e.g. 6; imitates other microphones and rooms)"
+        },
+    )
 
     def __post_init__(self):
         self.augmentation()  # a malformed range is a command-line error (exit 2), found before any work
@@ -236,7 +243,9 @@ class FinetuneDataArguments:
         Raises:
             ValueError: a malformed range.
         """
-        return WaveformAugmentation.from_options(self.speed_perturbation, self.noise_snr_db)
+        return WaveformAugmentation.from_options(
+            self.speed_perturbation, self.noise_snr_db, self.random_eq_db
+        )
 
     def normalizer(self) -> TextNormalizer:
         """The transcript normaliser these arguments describe."""
