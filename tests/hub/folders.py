@@ -104,7 +104,7 @@ def build_wav2vec(folder: Path) -> Path:
     # renamed field breaks the card tests.
     from wav2vec_hf.hardware import hardware_record
     from wav2vec_hf.pretraining.arguments import parse_arguments
-    from wav2vec_hf.pretraining.loop import PretrainingResult, summary_record
+    from wav2vec_hf.pretraining.run_summary import PretrainingResult, summary_record
 
     config = parse_arguments(
         ["--model_type", "wav2vec", "--preset", "wav2vec-tiny", "--train", "runs/demo/corpus/unlabeled.tsv",

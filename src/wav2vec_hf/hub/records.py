@@ -37,6 +37,7 @@ from wav2vec_hf.data.references import DatasetReference
 from wav2vec_hf.finetuning.run_record import FinetuningRecord
 from wav2vec_hf.hub.artefacts import ArtefactError, read_json_file
 from wav2vec_hf.pretraining.arguments import run_config_key
+from wav2vec_hf.pretraining.run_summary import summary_key
 
 RECORD_FILES = {
     "conversion": "conversion.json",
@@ -300,12 +301,12 @@ def run_facts(records: RunRecords) -> Rows:
             rows.append(("training time", format_duration(record.seconds)))
     summary = records.get("pretraining_summary")
     if summary:
-        rows.append(("updates", summary.get("updates")))
-        if summary.get("seconds") is not None:
-            rows.append(("training time", format_duration(summary["seconds"])))
-        if summary.get("audio_seconds"):
-            rows.append(("audio processed (h)", summary["audio_seconds"] / 3600))
-        if summary.get("interrupted"):
+        rows.append(("updates", summary.get(summary_key("updates"))))
+        if summary.get(summary_key("seconds")) is not None:
+            rows.append(("training time", format_duration(summary[summary_key("seconds")])))
+        if summary.get(summary_key("audio_seconds")):
+            rows.append(("audio processed (h)", summary[summary_key("audio_seconds")] / 3600))
+        if summary.get(summary_key("interrupted")):
             rows.append(("interrupted", True))
     train_results = records.get("train_results") or records.get("all_results")
     if train_results and not finetuning and train_results.get("train_runtime") is not None:
@@ -416,8 +417,8 @@ def pretraining_quality(records: RunRecords) -> Rows:
     summary = records.get("pretraining_summary") or {}
     rows: list[tuple[str, Any]] = []
     for prefix, metrics in (
-        ("validation", summary.get("last_valid")),
-        ("training", summary.get("last_train")),
+        ("validation", summary.get(summary_key("last_valid"))),
+        ("training", summary.get(summary_key("last_train"))),
     ):
         if isinstance(metrics, dict):
             rows += [
@@ -425,7 +426,7 @@ def pretraining_quality(records: RunRecords) -> Rows:
                 for key, value in metrics.items()
                 if isinstance(value, (int, float)) and not isinstance(value, bool) and key != "update"
             ]
-    health = records.get("health") or summary.get("health")
+    health = records.get("health") or summary.get(summary_key("health"))
     if isinstance(health, dict) and "healthy" in health:
         events = health.get("events") or []
         kinds = sorted({str(event.get("kind")) for event in events if isinstance(event, dict)})

@@ -30,7 +30,6 @@ the uninterrupted run would have (same process count required).
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import logging
 import math
@@ -38,7 +37,6 @@ import os
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -61,6 +59,7 @@ from wav2vec_hf.pretraining.checkpointing import (
 from wav2vec_hf.pretraining.data import BatchStream, loader_workers
 from wav2vec_hf.pretraining.health import HealthMonitor, TrainingDivergedError
 from wav2vec_hf.pretraining.plots import plot_curves, read_metrics
+from wav2vec_hf.pretraining.run_summary import SUMMARY_FILE, PretrainingResult, summary_record
 from wav2vec_hf.pretraining.schedules import LearningRateSchedule
 from wav2vec_hf.pretraining.task_registry import make_task
 from wav2vec_hf.pretraining.tasks import PretrainingTask, StepOutput
@@ -68,48 +67,8 @@ from wav2vec_hf.pretraining.tasks import PretrainingTask, StepOutput
 logger = logging.getLogger(__name__)
 
 METRICS_FILE = "metrics.jsonl"
-SUMMARY_FILE = "pretraining_summary.json"
 HEALTH_FILE = "health.json"
 EXPORT_REQUEST = "EXPORT"
-
-
-@dataclass
-class PretrainingResult:
-    """What a run did.
-
-    Attributes:
-        output_dir: the run folder.
-        updates: updates done (including those of the run it resumed).
-        interrupted: stopped by ``stop_after_steps`` (no final checkpoint, evaluation or export).
-        export_dir: the ``save_pretrained`` folder written at the end (None when interrupted).
-        first_valid, last_valid: validation metrics at the first and last evaluation (None without --valid).
-        last_train: the last update's training metrics.
-        health: ``HealthMonitor.summary()``.
-        data_skips: skip reports (source validation and load-time skips), JSON-ready.
-        bad_files: the table of every skipped file with its reason (``OUTPUT_DIR/bad_files.tsv``), or
-            None when no file was skipped.
-        seconds: wall time of this process's loop.
-        audio_seconds: audio (or unit tokens for units-bert) consumed, all processes, this run only.
-    """
-
-    output_dir: Path
-    updates: int
-    interrupted: bool
-    export_dir: Path | None
-    first_valid: dict | None
-    last_valid: dict | None
-    last_train: dict
-    health: dict
-    data_skips: list[dict] = field(default_factory=list)
-    bad_files: Path | None = None
-    seconds: float = 0.0
-    audio_seconds: float = 0.0
-
-
-def summary_record(result: PretrainingResult, hardware: dict) -> dict:
-    """``pretraining_summary.json``: the result's fields (paths as strings) and the ``hardware`` object."""
-    summary = {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(result).items()}
-    return {**summary, "hardware": hardware}
 
 
 def make_accelerator(config: PretrainingConfig):
