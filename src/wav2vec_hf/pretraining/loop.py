@@ -37,6 +37,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -265,12 +266,14 @@ def run_pretraining(
 
             max_norm = recipe.max_grad_norm if recipe.max_grad_norm > 0 else math.inf
             grad_norm = accelerator.clip_grad_norm_(module.parameters(), max_norm)
-            finite = bool(torch.isfinite(grad_norm)) if grad_norm is not None else True
             group_norms = (
                 _group_grad_norms(task, accelerator.unwrap_model(module))
                 if training.log_module_grad_norms
                 else {}
             )
+            # The update's one host read: metrics, token count and gradient norms come back together.
+            readout = _read_update(accelerator, outputs, tokens, grad_norm, group_norms)
+            finite = math.isfinite(readout.grad_norm) if grad_norm is not None else True
             if accelerator.scaler is not None:  # fp16: the GradScaler decides, and lowers its scale
                 optimizer.step()
                 skipped = accelerator.optimizer_step_was_skipped or not finite
@@ -281,7 +284,7 @@ def run_pretraining(
                 skipped = True
             optimizer.zero_grad(set_to_none=True)
 
-            metrics, total_tokens = _reduce_metrics(accelerator, outputs, tokens)
+            metrics, total_tokens = readout.metrics, readout.tokens
             seconds = time.perf_counter() - tick
             if skipped:
                 monitor.record_nonfinite(update)
@@ -297,8 +300,8 @@ def run_pretraining(
                 **metrics,
                 **values,
                 "learning_rate": learning_rate,
-                "grad_norm": float(grad_norm) if grad_norm is not None else float("nan"),
-                **group_norms,
+                "grad_norm": readout.grad_norm,
+                **readout.group_norms,
                 "tokens_per_update": total_tokens,
                 "epoch": stream.epoch,
                 "nonfinite_updates": monitor.nonfinite_total,
@@ -488,8 +491,8 @@ def _weighted_sums(outputs: list, keys: list[str]) -> torch.Tensor:
     return torch.stack(rows).sum(0)
 
 
-def _group_grad_norms(task: PretrainingTask, model) -> dict[str, float]:
-    """``grad_norm/<group>``: the L2 norm of each parameter group's gradient (after clipping).
+def _group_grad_norms(task: PretrainingTask, model) -> dict[str, torch.Tensor]:
+    """``grad_norm/<group>``: the L2 norm of each parameter group's gradient (after clipping), on device.
 
     Under DDP every process holds the same reduced gradient; under FSDP / DeepSpeed each holds a
     shard, so the figures are this process's shard only.
@@ -498,22 +501,51 @@ def _group_grad_norms(task: PretrainingTask, model) -> dict[str, float]:
     for name, parameters in task.parameter_groups(model).items():
         grads = [p.grad.detach().float().norm() for p in parameters if p.grad is not None]
         if grads:
-            norms[f"grad_norm/{name}"] = float(torch.stack(grads).norm())
+            norms[f"grad_norm/{name}"] = torch.stack(grads).norm()
     return norms
 
 
-def _reduce_metrics(accelerator, outputs: list, tokens: float) -> tuple[dict[str, float], float]:
-    """Weighted means over micro-batches and processes, and the tokens of all processes: one collective."""
+@dataclass(frozen=True)
+class UpdateReadout:
+    """What the host learns about one update: metric means over micro-batches and processes, the
+    tokens of all processes, the (clipped-before) gradient norm (NaN when the backend gives none) and
+    the per-group norms."""
+
+    metrics: dict[str, float]
+    tokens: float
+    grad_norm: float
+    group_norms: dict[str, float]
+
+
+def _read_update(
+    accelerator, outputs: list, tokens: float, grad_norm: torch.Tensor | None, group_norms: dict
+) -> UpdateReadout:
+    """Everything the loop needs from the device after an update, in one collective and one host read.
+
+    The read is the update's only synchronisation with the accelerator: the finite-gradient gate needs
+    the norm on the host before ``optimizer.step`` (as fairseq's and torch's GradScaler's gates do), and
+    the metrics, token count and group norms travel with it instead of costing a read each.
+    """
     keys = sorted(outputs[0].metrics)
     sums = _weighted_sums(outputs, keys)
     vector = torch.cat([sums, torch.tensor([tokens], dtype=torch.float32, device=sums.device)])
     if accelerator.num_processes > 1:
         vector = accelerator.reduce(vector, reduction="sum")
-    values = vector.tolist()
-    total_weight = values[-2]
+    local = [math.nan if grad_norm is None else grad_norm, *group_norms.values()]  # DeepSpeed: no norm
+    local = torch.stack(
+        [torch.as_tensor(value).detach().float().reshape(()).to(vector.device) for value in local]
+    )
+    values = torch.cat([vector, local]).tolist()
+    reduced, local_values = values[: len(keys) + 2], values[len(keys) + 2 :]
+    total_weight = reduced[-2]
     if total_weight <= 0:  # nothing was predicted anywhere: plain means are all there is
         total_weight = 1.0
-    return {key: values[i] / total_weight for i, key in enumerate(keys)}, values[-1]
+    return UpdateReadout(
+        metrics={key: reduced[i] / total_weight for i, key in enumerate(keys)},
+        tokens=reduced[-1],
+        grad_norm=local_values[0],
+        group_norms=dict(zip(group_norms, local_values[1:], strict=True)),
+    )
 
 
 def evaluate(
