@@ -26,7 +26,9 @@ import dataclasses
 import gc
 import itertools
 import json
+import math
 import multiprocessing
+import os
 import resource
 import sys
 import tempfile
@@ -51,21 +53,48 @@ def cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def loader_run(data, batches: int, workers: int) -> tuple[float, float]:
-    """(audio seconds, CPU seconds) of the loader's first ``batches`` batches."""
+def live_children_cpu_seconds() -> float:
+    """CPU seconds (user + system) so far of this process's running children (the loader's workers)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for child in multiprocessing.active_children():
+        try:
+            fields = Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # exited between the listing and the read
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return total / ticks
+
+
+def loader_run(data, batches: int, workers: int) -> dict:
+    """The loader's first ``batches`` batches: steady state and start-up, in audio and CPU seconds.
+
+    Steady state counts the batches after the first, from the moment the first one arrived: this
+    process's CPU plus the running workers' (read from ``/proc``), which is what a long run pays per
+    batch once its persistent workers are up. Start-up is the first batch, worker start included.
+    The harness's own clean-up (closing the loader, reaping the workers) is not counted.
+    """
     stream = BatchStream(data.dataset, data.sampler, data.collator, num_workers=workers)
     iterator = iter(stream)
     start = cpu_seconds()
+    first = next(iterator)
+    steady_start = cpu_seconds() + live_children_cpu_seconds()
+    startup_cpu = steady_start - start
     samples = 0
-    for batch in itertools.islice(iterator, batches):
+    for batch in itertools.islice(iterator, batches - 1):
         samples += int(batch["lengths"].sum())
+    steady_cpu = cpu_seconds() + live_children_cpu_seconds() - steady_start
     iterator.close()  # stops the workers ...
     del iterator, stream
     gc.collect()
-    while multiprocessing.active_children():  # ... and reaps them, so their CPU time is counted
+    while multiprocessing.active_children():  # ... and reaps them
         time.sleep(0.01)
-    used = cpu_seconds() - start
-    return samples / 16000, used
+    return {
+        "audio_s": samples / 16000,
+        "cpu_s": steady_cpu,
+        "startup_cpu_s": startup_cpu,
+        "first_batch_audio_s": int(first["lengths"].sum()) / 16000,
+    }
 
 
 def crops_of(data, batches: int) -> list[tuple[str, int, int]]:
@@ -103,19 +132,22 @@ def measure(folder: Path, fmt: str, args) -> dict:
         str(folder), split=None, recipe=recipe, min_samples=400, seed=1, on_bad="raise",
         num_replicas=1, rank=0, training=True,
     )  # fmt: skip
-    crops = crops_of(data, args.batches)
+    crops = crops_of(data, args.batches)[len(data.sampler.batches(0)[0]) :]  # the loader's steady batches
     best_loader = best_floor = 0.0
+    startup = math.inf
     loader_run(data, 2, args.num_workers)  # warm-up: first-use imports and caches, not counted
     floor_run(crops[:4])
     for _ in range(args.repeats):
-        audio, cpu = loader_run(data, args.batches, args.num_workers)
-        best_loader = max(best_loader, audio / cpu)
+        run = loader_run(data, args.batches, args.num_workers)
+        best_loader = max(best_loader, run["audio_s"] / run["cpu_s"])
+        startup = min(startup, run["startup_cpu_s"])
         audio, cpu = floor_run(crops)
         best_floor = max(best_floor, audio / cpu)
     return {
         "loader_audio_s_per_cpu_s": best_loader,
         "floor_audio_s_per_cpu_s": best_floor,
         "ratio": best_loader / best_floor,
+        "loader_startup_cpu_s": startup,
     }
 
 
@@ -141,11 +173,14 @@ def main(argv=None) -> dict:
     print(
         f"{args.files} files x {args.file_seconds:g} s, crops of {args.crop_samples}, {args.num_workers} workers"
     )
-    print("| format | floor audio-s / CPU-s | loader audio-s / CPU-s | loader / floor |")
-    print("|---|---|---|---|")
+    print(
+        "| format | floor audio-s / CPU-s | loader audio-s / CPU-s (steady) | loader / floor | loader start-up CPU s |"
+    )
+    print("|---|---|---|---|---|")
     for fmt, r in results.items():
         print(
-            f"| {fmt} 16 kHz | {r['floor_audio_s_per_cpu_s']:,.0f} | {r['loader_audio_s_per_cpu_s']:,.0f} | {r['ratio']:.2f} |"
+            f"| {fmt} 16 kHz | {r['floor_audio_s_per_cpu_s']:,.0f} | {r['loader_audio_s_per_cpu_s']:,.0f} "
+            f"| {r['ratio']:.2f} | {r['loader_startup_cpu_s']:.3f} |"
         )
     summary = {
         "ratio_to_floor_flac16k": results["flac"]["ratio"],

@@ -82,3 +82,50 @@ def test_crops_move_with_the_epoch(source):
     assert not np.array_equal(
         dataset[(0, 0)]["input_values"].numpy(), dataset[(1, 0)]["input_values"].numpy()
     )
+
+
+@pytest.mark.parametrize("normalize", [False, True])
+def test_a_batch_is_decoded_into_one_tensor_with_the_samples_of_single_reads(source, normalize):
+    """``__getitems__`` (the DataLoader's batched fetch) decodes the crops of mono 16 kHz files into
+    the rows of one tensor that the collator returns as the batch; every row holds the samples that
+    ``__getitem__`` gives, and a batch mixing in other files is collated as before."""
+    from wav2vec_hf.data import AudioCollator
+
+    dataset = AudioDataset(source, crop_samples=CROP, seed=7, normalize=normalize)
+    collator = AudioCollator(crop_to_shortest=True, seed=7, return_attention_mask=False)
+    names = [source[i].path.rsplit("/", 1)[-1] for i in range(len(source))]
+    mono_16k = [names.index("long.flac"), names.index("wav.wav")]
+    for epoch in (0, 1):
+        keys = [(epoch, index) for index in mono_16k]
+        examples = dataset.__getitems__(keys)
+        batch = collator(examples)
+        rows, _ = examples[0]["batch_row"]
+        assert batch["input_values"] is rows  # handed on, not copied
+        for row, key in enumerate(keys):
+            assert np.array_equal(batch["input_values"][row].numpy(), dataset[key]["input_values"].numpy())
+        mixed_keys = [(epoch, index) for index in range(len(source))]
+        mixed = collator(dataset.__getitems__(mixed_keys))
+        single = collator([dataset[key] for key in mixed_keys])
+        assert mixed["ids"] == single["ids"] and np.array_equal(
+            mixed["input_values"].numpy(), single["input_values"].numpy()
+        )
+
+
+def test_a_bad_file_in_a_decoded_batch_is_skipped_and_counted(tmp_path):
+    """A file that breaks after validation, in a batch decoded into one tensor, is skipped under
+    ``on_bad="skip"`` (counted, reported) and the rest of the batch keeps its samples."""
+    from wav2vec_hf.data import AudioCollator
+
+    files = [write_tone(tmp_path / f"f{i}.wav", 9000, frequency=200 + 40 * i) for i in range(3)]
+    manifest = tmp_path / "list.tsv"
+    manifest.write_text("path\n" + "\n".join(str(f) for f in files) + "\n")
+    source = open_audio_source(manifest, validation_cache=False)
+    dataset = AudioDataset(source, crop_samples=CROP, seed=3, on_bad="skip")
+    expected = [dataset[(0, i)]["input_values"].numpy() for i in (0, 2)]
+    files[1].write_bytes(b"RIFF broken")
+    batch = AudioCollator(crop_to_shortest=True, seed=3)(dataset.__getitems__([(0, 0), (0, 1), (0, 2)]))
+    assert batch["input_values"].shape == (2, CROP)
+    assert np.array_equal(batch["input_values"][0].numpy(), expected[0])
+    assert np.array_equal(batch["input_values"][1].numpy(), expected[1])
+    assert [s["path"] for s in batch["skipped"]] == [str(files[1])]
+    assert dataset.skip_report.failed_count == 1

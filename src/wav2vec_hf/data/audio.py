@@ -458,14 +458,25 @@ def read_audio(source: AudioFile, *, name: str | None = None) -> tuple[np.ndarra
     return waveform, int(rate)
 
 
-def read_audio_window(source: str | os.PathLike[str], start: int, frames: int, *, name: str | None = None):
+def read_audio_window(
+    source: str | os.PathLike[str],
+    start: int,
+    frames: int,
+    *,
+    name: str | None = None,
+    out: np.ndarray | None = None,
+):
     """Decode ``frames`` frames of a file from frame ``start``, as stored, reading only that part.
 
     libsndfile seeks in WAV, FLAC and OGG: a 5 s crop of a 30 s FLAC file decodes about 5 s.
 
+    Args:
+        out: float32 ``(frames, channels)`` C-contiguous array to decode into (a row of a batch),
+            instead of a new array; the file must have that many channels.
+
     Returns:
         ``(waveform, sample_rate)`` as ``read_audio``: float32 ``(frames, channels)`` (fewer frames
-        when the file ends first).
+        when the file ends first; a view of ``out`` when given).
 
     Raises:
         AudioError: missing or corrupt file, or nothing at ``start``.
@@ -474,7 +485,7 @@ def read_audio_window(source: str | os.PathLike[str], start: int, frames: int, *
     target = _open_target(source, label)
     try:
         waveform, rate = sf.read(
-            target, start=int(start), frames=int(frames), dtype="float32", always_2d=True
+            target, start=int(start), frames=int(frames), dtype="float32", always_2d=True, out=out
         )
     except Exception as error:
         raise _unreadable(label, error, source) from error

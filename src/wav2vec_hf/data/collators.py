@@ -30,6 +30,27 @@ import torch
 from wav2vec_hf.data.batching import crop_offset
 
 
+def decoded_batch(examples: list[dict], width: int) -> torch.Tensor | None:
+    """The ``(len(examples), width)`` tensor the examples were decoded into, row by row, in order
+    (``AudioDataset.__getitems__``: each example's ``"batch_row"`` is ``(tensor, row)``), or ``None``
+    when they were not (then the collator copies them into a new batch)."""
+    places = [example.get("batch_row") for example in examples]
+    if not places or places[0] is None:
+        return None
+    values = places[0][0]
+    if values.shape != (len(examples), width):
+        return None
+    for row, (place, example) in enumerate(zip(places, examples, strict=True)):
+        if (
+            place is None
+            or place[0] is not values
+            or place[1] != row
+            or len(example["input_values"]) != width
+        ):
+            return None
+    return values
+
+
 class AudioCollator:
     """Pads (or crops) a list of waveform examples into one batch.
 
@@ -82,9 +103,12 @@ class AudioCollator:
         width = int(lengths.max()) if len(waveforms) else 0
         if self.pad_to_multiple_of and width:
             width = -(-width // self.pad_to_multiple_of) * self.pad_to_multiple_of
-        values = torch.full((len(waveforms), width), self.padding_value, dtype=torch.float32)
-        for row, waveform in enumerate(waveforms):
-            values[row, : len(waveform)] = waveform
+        values = decoded_batch(kept, width)
+        if values is None:
+            values = torch.empty((len(waveforms), width), dtype=torch.float32)
+            for row, waveform in enumerate(waveforms):
+                values[row, : len(waveform)] = waveform
+                values[row, len(waveform) :] = self.padding_value
         batch = {
             "input_values": values,
             "lengths": lengths,

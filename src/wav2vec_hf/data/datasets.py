@@ -104,12 +104,14 @@ class _AudioOptions:
         """Select the epoch that seeds the random crops."""
         self.epoch = int(epoch)
 
-    def _example(self, waveform: np.ndarray, example_id: str, transcript, index: int) -> dict:
+    def _example(
+        self, waveform: np.ndarray, example_id: str, transcript, index: int, normalized: bool = False
+    ) -> dict:
         if self.augment is not None:
             waveform = self.augment(waveform, self.target_rate)
         # Crop before normalising, so each crop is zero-mean / unit-variance like a whole utterance.
         waveform = _crop(waveform, self.crop_samples, self.random_crop, self.seed, self.epoch, index)
-        if self.normalize:
+        if self.normalize and not normalized:
             waveform = normalize_waveform(waveform)
         return {
             "input_values": torch.from_numpy(np.ascontiguousarray(waveform)),
@@ -171,11 +173,53 @@ class AudioDataset(_AudioOptions, Dataset):
 
     def __getitem__(self, key: int | tuple[int, int]) -> dict:
         index = select_epoch(self, key)
-        record = self.source[index]
+        return self._fetch(index, self.source[index])
+
+    def __getitems__(self, keys: list) -> list[dict]:
+        """The examples of one batch (the DataLoader's batched fetch).
+
+        Crops of mono files at ``target_rate`` are decoded straight into the rows of one float32
+        ``(n, crop_samples)`` tensor, in order; ``AudioCollator`` hands that tensor on as the batch
+        without copying it (the example's ``"batch_row"`` says where it sits). Other examples are
+        ``__getitem__``'s. The samples are the same either way.
+        """
+        indices = [select_epoch(self, key) for key in keys]
+        records = [self.source[index] for index in indices]
+        direct = [self._decodes_into_row(record) for record in records]
+        if sum(direct) < 2:
+            return [self._fetch(index, record) for index, record in zip(indices, records, strict=True)]
+        rows = torch.empty((sum(direct), self.crop_samples), dtype=torch.float32)
+        examples, row = [], 0
+        for index, record, into_row in zip(indices, records, direct, strict=True):
+            if not into_row:
+                examples.append(self._fetch(index, record))
+                continue
+            example = self._fetch(index, record, out=rows[row].numpy())
+            if "skipped" not in example and example["input_values"].data_ptr() == rows[row].data_ptr():
+                example["batch_row"] = (rows, row)
+            examples.append(example)
+            row += 1
+        return examples
+
+    def _decodes_into_row(self, record) -> bool:
+        """Whether ``record``'s crop can be decoded into a row of a batch: a mono file at the model's
+        rate, longer than the crop, with no augmentation."""
+        return (
+            self.crop_samples is not None
+            and self.augment is None
+            and record.row is None
+            and record.channels == 1
+            and record.sample_rate == self.target_rate
+            and record.num_samples > self.crop_samples
+            and hasattr(self.source, "load_window")
+        )
+
+    def _fetch(self, index: int, record, out: np.ndarray | None = None) -> dict:
+        """Example ``index`` (``out``: a float32 ``(crop_samples,)`` row to decode the crop into)."""
         self._loaded.add(index)
         self.skip_report.seen = len(self._loaded)
         try:
-            waveform = self._cropped_window(index, record)
+            waveform = self._cropped_window(index, record, out)
             if waveform is None:
                 waveform = self.source.load(index, self.target_rate, strict_mono=self.strict_mono)
         except AudioError as error:
@@ -183,15 +227,20 @@ class AudioDataset(_AudioOptions, Dataset):
                 raise
             self.skip_report.add_error(error)
             return _skipped(error, record.id, index)
+        in_row = out is not None and len(waveform) == len(out) and waveform.ctypes.data == out.ctypes.data
+        if in_row and self.normalize:
+            out[:] = normalize_waveform(waveform)  # in the row, where the crop was decoded
+            return self._example(out, record.id, record.transcript, index, normalized=True)
         return self._example(waveform, record.id, record.transcript, index)
 
-    def _cropped_window(self, index: int, record) -> np.ndarray | None:
+    def _cropped_window(self, index: int, record, out: np.ndarray | None = None) -> np.ndarray | None:
         """The crop, decoded without the rest of the file; ``None`` where the whole file must be loaded
         (no crop, shorter than it, augmentation, an in-memory or dataset source).
 
-        A file at ``target_rate`` gives exactly the samples of decoding it whole and cropping. A file
-        at another rate is decoded over the crop plus a margin, resampled, and cut (``audio.
-        resampled_window``): the samples of resampling the whole file, to float rounding.
+        A file at ``target_rate`` gives exactly the samples of decoding it whole and cropping (into
+        ``out``, a float32 ``(crop,)`` array, when given). A file at another rate is decoded over the
+        crop plus a margin, resampled, and cut (``audio.resampled_window``): the samples of resampling
+        the whole file, to float rounding.
         """
         crop = self.crop_samples
         if crop is None or self.augment is not None:
@@ -208,7 +257,8 @@ class AudioDataset(_AudioOptions, Dataset):
         if load_window is None:
             return None
         if record.sample_rate == self.target_rate:
-            window = load_window(index, start, crop, strict_mono=self.strict_mono)
+            target = out.reshape(-1, 1) if out is not None and record.channels == 1 else None
+            window = load_window(index, start, crop, out=target, strict_mono=self.strict_mono)
             return window if window is not None and len(window) == crop else None
         part = resampled_window(start, crop, record.num_samples, record.sample_rate, self.target_rate)
         window = load_window(index, part.read_start, part.read_frames, strict_mono=self.strict_mono)

@@ -135,10 +135,13 @@ class AudioSet(Sequence[AudioRecord]):
         """
         return load_payload(self.payload(index), target_rate, name=self.records.path(index), **options)
 
-    def load_window(self, index: int, start: int, frames: int, **options) -> np.ndarray | None:
+    def load_window(
+        self, index: int, start: int, frames: int, out: np.ndarray | None = None, **options
+    ) -> np.ndarray | None:
         """Frames ``[start, start + frames)`` of record ``index`` at its own rate, decoded without the
         rest of the file: float32 ``(frames,)`` (mono, finite), or ``None`` when the record is not a
-        plain file (dataset rows: ``load`` it whole). ``options`` as ``load``'s.
+        plain file (dataset rows: ``load`` it whole). ``out``: a float32 ``(frames, channels)`` array
+        to decode into (the result is then a view of it). ``options`` as ``load``'s.
 
         Raises:
             AudioError: the window cannot be decoded or holds NaN/inf (names the file).
@@ -147,7 +150,7 @@ class AudioSet(Sequence[AudioRecord]):
         if not isinstance(payload, str):
             return None
         name = self.records.path(index)
-        waveform, rate = read_audio_window(payload, start, frames, name=name)
+        waveform, rate = read_audio_window(payload, start, frames, name=name, out=out)
         return prepare_waveform(waveform, rate, None, name=name, channels_first=False, **options)
 
     def lengths(self, target_rate: int = DEFAULT_SAMPLE_RATE) -> np.ndarray:
