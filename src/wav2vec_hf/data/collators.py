@@ -28,6 +28,7 @@ from __future__ import annotations
 import torch
 
 from wav2vec_hf.data.batching import crop_offset
+from wav2vec_hf.data.shared_batches import batch_tensor
 
 
 def decoded_batch(examples: list[dict], width: int) -> torch.Tensor | None:
@@ -105,7 +106,7 @@ class AudioCollator:
             width = -(-width // self.pad_to_multiple_of) * self.pad_to_multiple_of
         values = decoded_batch(kept, width)
         if values is None:
-            values = torch.empty((len(waveforms), width), dtype=torch.float32)
+            values = batch_tensor(len(waveforms), width)
             for row, waveform in enumerate(waveforms):
                 values[row, : len(waveform)] = waveform
                 values[row, len(waveform) :] = self.padding_value

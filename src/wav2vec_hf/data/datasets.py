@@ -45,6 +45,7 @@ from wav2vec_hf.data.audio import (
 )
 from wav2vec_hf.data.augmentation import WaveformAugmentation
 from wav2vec_hf.data.batching import crop_offset
+from wav2vec_hf.data.shared_batches import batch_tensor
 from wav2vec_hf.data.sources import AudioSet, AudioStream
 from wav2vec_hf.data.validation import SkipReport, ValidationRules, check_on_bad, entry_error, record_from
 
@@ -188,7 +189,7 @@ class AudioDataset(_AudioOptions, Dataset):
         direct = [self._decodes_into_row(record) for record in records]
         if sum(direct) < 2:
             return [self._fetch(index, record) for index, record in zip(indices, records, strict=True)]
-        rows = torch.empty((sum(direct), self.crop_samples), dtype=torch.float32)
+        rows = batch_tensor(sum(direct), self.crop_samples)  # in a worker: its shared ring buffer
         examples, row = [], 0
         for index, record, into_row in zip(indices, records, direct, strict=True):
             if not into_row:

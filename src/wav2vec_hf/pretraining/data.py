@@ -18,6 +18,7 @@ batch long, equal-length inputs with no padding and no wasted audio, and it lear
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -40,8 +41,11 @@ from wav2vec_hf.data import (
     open_audio_source,
 )
 from wav2vec_hf.data.datasets import select_epoch
+from wav2vec_hf.data.shared_batches import RingCollator, SharedBatchRing, SlotRef
 from wav2vec_hf.data.validation import TOO_SHORT
 from wav2vec_hf.pretraining.streaming import ShardBatchStream, StreamBatches
+
+logger = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16_000
 
@@ -506,17 +510,36 @@ class BatchStream:
             lengths[epoch] = len(self.sampler.batches(epoch))
         return lengths[epoch]
 
+    def _ring(self) -> SharedBatchRing | None:
+        """Reused shared batch buffers for the workers (``data.shared_batches``), or ``None``: no
+        workers, no bound on a batch's samples, or too little shared memory (then each batch gets
+        new shared memory, as torch's DataLoader does by default)."""
+        capacity = getattr(self.sampler, "max_batch_samples", None)
+        if self.num_workers < 1 or not capacity:
+            return None
+        slots = self.prefetch_factor + 2
+        if not SharedBatchRing.fits_in_shared_memory(self.num_workers, slots, capacity):
+            logger.info(
+                "batch buffers: %.0f MB of shared memory would be over half of what is free; "
+                "allocating per batch instead",
+                SharedBatchRing.nbytes(self.num_workers, slots, capacity) / 2**20,
+            )
+            return None
+        return SharedBatchRing(self.num_workers, slots, capacity)
+
     def __iter__(self) -> Iterator[dict]:
         workers = self.num_workers > 0
         self._epoch_batches = EpochBatches(self.sampler, self.epoch, self.position)
+        ring = self._ring()
         loader = DataLoader(
             self.dataset,
             batch_sampler=self._epoch_batches,
-            collate_fn=self.collator,
+            collate_fn=self.collator if ring is None else RingCollator(self.collator, ring),
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
             persistent_workers=workers,
             prefetch_factor=self.prefetch_factor if workers else None,
+            worker_init_fn=None if ring is None else ring.install,
             # A private generator: iterating must not draw from the global RNG that checkpoints restore.
             generator=torch.Generator().manual_seed(self.epoch),
         )
@@ -525,6 +548,10 @@ class BatchStream:
                 self.epoch += 1
                 self.position = 0
             self.position += 1
+            if isinstance(batch, dict) and isinstance(
+                batch.get("input_values"), SlotRef
+            ):  # copied out before the next request
+                batch["input_values"] = ring.take(batch["input_values"], pin_memory=self.pin_memory)
             yield batch
 
 
