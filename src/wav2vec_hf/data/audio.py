@@ -496,13 +496,19 @@ def read_audio_window(
     return waveform, int(rate)
 
 
-def resampled_length(num_samples: int, orig_rate: int, target_rate: int) -> int:
+def resampled_length(num_samples, orig_rate, target_rate: int):
     """Samples after resampling ``num_samples`` from ``orig_rate`` to ``target_rate`` (Hz).
 
     ``round(num_samples * target_rate / orig_rate)`` with halves rounded up, in exact integer
     arithmetic; soxr produces this length and ``resample`` enforces it, so batch sizes computed
-    from headers match the decoded audio.
+    from headers match the decoded audio. Integers give an ``int``; integer arrays (one length and
+    rate per utterance) give an int64 array of the same shape.
     """
+    if isinstance(num_samples, np.ndarray) or isinstance(orig_rate, np.ndarray):
+        samples = np.asarray(num_samples, dtype=np.int64)
+        rates = np.asarray(orig_rate, dtype=np.int64)
+        resampled = (2 * samples * int(target_rate) + rates) // (2 * rates)
+        return np.where(rates == int(target_rate), samples, resampled)
     if orig_rate == target_rate:
         return int(num_samples)
     return (2 * int(num_samples) * int(target_rate) + int(orig_rate)) // (2 * int(orig_rate))

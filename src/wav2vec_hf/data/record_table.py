@@ -23,6 +23,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from wav2vec_hf.data.audio import resampled_length
 from wav2vec_hf.data.records import AudioRecord
 
 
@@ -226,9 +227,7 @@ class RecordTable(Sequence[AudioRecord]):
 
     def lengths(self, target_rate: int) -> np.ndarray:
         """``(n,)`` int64 samples after resampling to ``target_rate`` (``audio.resampled_length``, exact)."""
-        samples, rates = self.num_samples, self.sample_rates.astype(np.int64)
-        resampled = (2 * samples * int(target_rate) + rates) // (2 * rates)
-        return np.where(rates == int(target_rate), samples, resampled)
+        return resampled_length(self.num_samples, self.sample_rates, target_rate)
 
     def durations(self) -> np.ndarray:
         """``(n,)`` float64 seconds."""

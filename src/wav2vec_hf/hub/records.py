@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,12 @@ class RunRecords:
     def get(self, name: str) -> dict[str, Any] | None:
         """The parsed record ``name`` (a key of ``RECORD_FILES``) or None."""
         return self.content.get(name)
+
+    @cached_property
+    def finetuning(self) -> FinetuningRecord | None:
+        """``finetuning.json`` as its type, parsed once per folder (None when there is none)."""
+        content = self.content.get("finetuning")
+        return FinetuningRecord.from_dict(content) if content else None
 
     @property
     def self_trained(self) -> bool:
@@ -159,9 +166,8 @@ def _rows(pairs: list[tuple[str, Any]]) -> Rows:
 def hyperparameters(records: RunRecords) -> Rows:
     """Training hyperparameters, from the most specific record present (fine-tuning, then Trainer,
     then pretraining, then a fairseq conversion)."""
-    finetuning = records.get("finetuning")
-    if finetuning:
-        record = FinetuningRecord.from_dict(finetuning)
+    record = records.finetuning
+    if record is not None:
         arguments = record.arguments
         head_first = record.schedule.get("kind") != "fairseq"
         return _rows(
@@ -288,9 +294,8 @@ def _fairseq_hyperparameters(config: dict[str, Any]) -> Rows:
 def run_facts(records: RunRecords) -> Rows:
     """Size and duration of the run: updates done, wall-clock time, audio processed, data sizes."""
     rows: list[tuple[str, Any]] = []
-    finetuning = records.get("finetuning")
-    if finetuning:
-        record = FinetuningRecord.from_dict(finetuning)
+    record = records.finetuning
+    if record is not None:
         rows += [
             ("training utterances", record.train_utterances),
             ("labelled audio (min)", record.train_minutes),
@@ -309,7 +314,7 @@ def run_facts(records: RunRecords) -> Rows:
         if summary.get(summary_key("interrupted")):
             rows.append(("interrupted", True))
     train_results = records.get("train_results") or records.get("all_results")
-    if train_results and not finetuning and train_results.get("train_runtime") is not None:
+    if train_results and records.finetuning is None and train_results.get("train_runtime") is not None:
         rows.append(("training time", format_duration(train_results["train_runtime"])))
     conversion = records.get("conversion")
     if conversion:
@@ -324,10 +329,10 @@ def run_facts(records: RunRecords) -> Rows:
 def hardware(records: RunRecords) -> Rows:
     """The ``hardware`` object of the first record that has one, as rows (empty when none does)."""
     for name in ("finetuning", "pretraining_summary", "run_config", "evaluation"):
-        content = records.get(name) or {}
-        found = (
-            FinetuningRecord.from_dict(content).hardware if name == "finetuning" else content.get("hardware")
-        )
+        if name == "finetuning":
+            found = records.finetuning.hardware if records.finetuning is not None else None
+        else:
+            found = (records.get(name) or {}).get("hardware")
         if isinstance(found, dict) and found:
             return _rows([(str(key).replace("_", " "), value) for key, value in found.items()])
         if isinstance(found, str) and found:
@@ -341,7 +346,7 @@ def hardware(records: RunRecords) -> Rows:
     )
 
 
-def finetuning_dataset(finetuning: dict[str, Any] | None, name: str) -> DatasetReference | None:
+def finetuning_dataset(record: FinetuningRecord | None, name: str) -> DatasetReference | None:
     """The ``"train"`` or ``"eval"`` set of a ``finetuning.json`` record, or None when it has none.
 
     Read from the record's ``datasets`` (``data.references.DatasetReference``: a Hub id only for data
@@ -349,9 +354,8 @@ def finetuning_dataset(finetuning: dict[str, Any] | None, name: str) -> DatasetR
     of its ``arguments.data`` path, and "in-memory dataset" for the ``repr`` such records hold for a
     ``datasets`` object, never a Hub id.
     """
-    if not finetuning:
+    if record is None:
         return None
-    record = FinetuningRecord.from_dict(finetuning)
     recorded = record.datasets.get(name)
     if isinstance(recorded, dict) and recorded.get("name"):
         return DatasetReference.from_dict(recorded)
@@ -367,15 +371,15 @@ def finetuning_dataset(finetuning: dict[str, Any] | None, name: str) -> DatasetR
 
 def training_dataset_ids(records: RunRecords) -> list[str]:
     """Hub ids of the fine-tuning's training data (empty unless it came from the Hub)."""
-    reference = finetuning_dataset(records.get("finetuning"), "train")
+    reference = finetuning_dataset(records.finetuning, "train")
     return [reference.hub_id] if reference is not None and reference.hub_id else []
 
 
 def training_data(records: RunRecords) -> Rows:
     """Where the training (and evaluation) data came from, as the run recorded it."""
-    finetuning = records.get("finetuning")
-    if finetuning:
-        data = FinetuningRecord.from_dict(finetuning).arguments.data
+    finetuning = records.finetuning
+    if finetuning is not None:
+        data = finetuning.arguments.data
         rows = []
         for label, name in (("labelled training data", "train"), ("evaluation data", "eval")):
             reference = finetuning_dataset(finetuning, name)
@@ -436,7 +440,7 @@ def pretraining_quality(records: RunRecords) -> Rows:
 
 def base_model_reference(records: RunRecords) -> str | None:
     """The model the fine-tuning started from, as recorded (a Hub id or a local path)."""
-    record = FinetuningRecord.from_dict(records.get("finetuning"))
+    record = records.finetuning or FinetuningRecord()
     model = record.model or record.arguments.model_option("model")
     return str(model) if model else None
 

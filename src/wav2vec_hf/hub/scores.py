@@ -35,7 +35,6 @@ from huggingface_hub import EvalResult
 
 from wav2vec_hf.data.references import DatasetReference
 from wav2vec_hf.errors import Wav2VecHFError
-from wav2vec_hf.finetuning.run_record import FinetuningRecord
 from wav2vec_hf.hub.records import RunRecords, finetuning_dataset
 
 GREEDY = "greedy"
@@ -138,10 +137,9 @@ def scores_from_records(records: RunRecords) -> tuple[list[EvalScore], str | Non
     evaluation = records.get("evaluation")
     if evaluation is not None:
         return parse_results(evaluation, records.paths["evaluation"]), records.paths["evaluation"]
-    finetuning = records.get("finetuning")
-    if finetuning:
-        metrics = FinetuningRecord.from_dict(finetuning).metrics
-        scores = _trainer_metrics(metrics, finetuning_dataset(finetuning, "eval"))
+    finetuning = records.finetuning
+    if finetuning is not None:
+        scores = _trainer_metrics(finetuning.metrics, finetuning_dataset(finetuning, "eval"))
         if scores:
             return scores, records.paths["finetuning"]
     for name in ("eval_results", "all_results"):
