@@ -12,6 +12,7 @@ removes the temporary file and leaves the target as it was. The file gets the us
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import threading
@@ -51,3 +52,18 @@ def write_json(
 
 
 __all__ = ["write_json"]
+
+
+def record_field(
+    record_type: type, name: str, *, also: frozenset[str] | set[str] = frozenset(), file: str
+) -> str:
+    """``name`` if it is a field of the dataclass ``record_type`` (or one of ``also``): how readers of a
+    run record (the model card) name its keys, so a field renamed by its writer is a ``KeyError`` in
+    their tests, not a row gone quiet.
+
+    Raises:
+        KeyError: ``name`` is neither (the message names ``file``, the record's JSON file).
+    """
+    if name not in also and name not in {field.name for field in dataclasses.fields(record_type)}:
+        raise KeyError(f"{file} has no key {name!r} ({record_type.__name__} has no such field)")
+    return name

@@ -24,7 +24,7 @@ def test_options_are_read_by_the_names_the_argument_dataclasses_have():
     recipe = dataclasses.asdict(RecipeArguments(head_steps=7))
     arguments = FinetuningArgumentsRecord(model=model, recipe=recipe)
     assert arguments.model_option("layerdrop") == 0.1 and arguments.recipe_option("head_steps") == 7
-    with pytest.raises(KeyError, match="FinetuneModelArguments has no field 'layer_drop'"):
+    with pytest.raises(KeyError, match=r"finetuning.json has no key 'layer_drop' \(FinetuneModelArguments"):
         arguments.model_option("layer_drop")
     with pytest.raises(KeyError, match="RecipeArguments"):
         arguments.recipe_option("head_updates")

@@ -15,18 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wav2vec_hf.finetuning.arguments import FinetuneModelArguments, RecipeArguments
+from wav2vec_hf.json_files import record_field
 
 RUN_FILE = "finetuning.json"
-
-
-def _field_names(cls) -> frozenset[str]:
-    return frozenset(f.name for f in dataclasses.fields(cls))
-
-
-def _known(name: str, cls) -> str:
-    if name not in _field_names(cls):
-        raise KeyError(f"{cls.__name__} has no field {name!r}: the fine-tuning record cannot hold it")
-    return name
 
 
 def _from_dict(cls, content: dict[str, Any] | None):
@@ -60,11 +51,11 @@ class FinetuningArgumentsRecord:
 
     def model_option(self, name: str) -> Any:
         """The recorded value of model option ``name`` (a ``FinetuneModelArguments`` field), or ``None``."""
-        return self.model.get(_known(name, FinetuneModelArguments))
+        return self.model.get(record_field(FinetuneModelArguments, name, file=RUN_FILE))
 
     def recipe_option(self, name: str) -> Any:
         """The recorded value of recipe option ``name`` (a ``RecipeArguments`` field), or ``None``."""
-        return self.recipe.get(_known(name, RecipeArguments))
+        return self.recipe.get(record_field(RecipeArguments, name, file=RUN_FILE))
 
 
 @dataclass

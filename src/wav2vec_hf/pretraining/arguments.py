@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from wav2vec_hf.json_files import record_field
 from wav2vec_hf.pretraining.training_recipes import LR_SCHEDULERS, PretrainingRecipe
 
 MODEL_TYPES = ("wav2vec", "vq-wav2vec", "wav2vec2", "units-bert")
@@ -634,20 +635,20 @@ def run_config_key(section: str, name: str) -> str:
     Raises:
         KeyError: no such section or field.
     """
-    fields = {
-        "model": _field_names(PretrainingModelArguments),
-        "data": _field_names(PretrainingDataArguments),
-        "training": _field_names(PretrainingTrainingArguments),
-        "recipe": _field_names(PretrainingRecipe) | {"name"},
-        "init": RUN_CONFIG_INIT_KEYS,
+    if section == "init":
+        if name not in RUN_CONFIG_INIT_KEYS:
+            raise KeyError(f"run_config.json has no key init.{name} (PretrainingConfig.to_dict writes none)")
+        return f"init.{name}"
+    types = {
+        "model": PretrainingModelArguments,
+        "data": PretrainingDataArguments,
+        "training": PretrainingTrainingArguments,
+        "recipe": PretrainingRecipe,
     }
-    if name not in fields.get(section, ()):
-        raise KeyError(f"run_config.json has no key {section}.{name} (PretrainingConfig.to_dict writes none)")
-    return f"{section}.{name}"
-
-
-def _field_names(cls) -> frozenset[str]:
-    return frozenset(f.name for f in dataclasses.fields(cls))
+    if section not in types:
+        raise KeyError(f"run_config.json has no section {section!r}")
+    also = {"name"} if section == "recipe" else set()
+    return f"{section}.{record_field(types[section], name, also=also, file='run_config.json')}"
 
 
 __all__ = [

@@ -12,6 +12,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from wav2vec_hf.json_files import record_field
+
 SUMMARY_FILE = "pretraining_summary.json"
 
 
@@ -60,9 +62,7 @@ def summary_key(name: str) -> str:
     Raises:
         KeyError: no such key.
     """
-    if name != "hardware" and name not in {f.name for f in dataclasses.fields(PretrainingResult)}:
-        raise KeyError(f"pretraining_summary.json has no key {name!r} (PretrainingResult has no such field)")
-    return name
+    return record_field(PretrainingResult, name, also={"hardware"}, file=SUMMARY_FILE)
 
 
 __all__ = ["SUMMARY_FILE", "PretrainingResult", "summary_key", "summary_record"]
