@@ -15,6 +15,7 @@ from wav2vec_hf.data import open_audio_source
 from wav2vec_hf.finetuning.arguments import parse_args
 from wav2vec_hf.finetuning.ctc import finetune_ctc
 from wav2vec_hf.hub import finetuned_publisher as hub_push
+from wav2vec_hf.hub import publish as hub_publish
 from wav2vec_hf.hub.publish import PublishError
 from wav2vec_hf.recipes.corpus import build_corpus
 
@@ -97,7 +98,7 @@ def test_push_is_refused_before_training(tmp_path, monkeypatch):
         finetune_ctc(*arguments, hub_publisher=hub_push.publisher_for)
     assert not (tmp_path / "run" / "model.safetensors").exists()  # nothing trained
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setattr(hub_push, "get_token", lambda: None)
+    monkeypatch.setattr(hub_publish, "get_token", lambda: None)
     with pytest.raises(PublishError, match="no Hugging Face token"):
         finetune_ctc(*arguments, hub_publisher=hub_push.publisher_for)
 

@@ -20,11 +20,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from huggingface_hub import constants, get_token
-
 from wav2vec_hf.hub.cards import CardOptions
 from wav2vec_hf.hub.plan import plan_upload
-from wav2vec_hf.hub.publish import PublishError, PublishResult, check_repo_id, push_plan
+from wav2vec_hf.hub.publish import PublishError, PublishResult, check_repo_id, push_plan, upload_token
 
 logger = logging.getLogger(__name__)
 
@@ -62,10 +60,7 @@ class ExportPublisher:
     def __post_init__(self) -> None:
         check_repo_id(self.repo_id)
         # Refuse at the start, not after hours of training.
-        if constants.HF_HUB_OFFLINE:
-            raise PublishError("--push_to_hub: HF_HUB_OFFLINE is set, so nothing can be uploaded; unset it.")
-        if not get_token():
-            raise PublishError("--push_to_hub: no Hugging Face token: set HF_TOKEN or run `hf auth login`.")
+        upload_token(option="--push_to_hub")
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub-upload")
 
     def submit(self, export_dir: Path, update: int) -> Future:

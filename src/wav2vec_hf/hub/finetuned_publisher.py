@@ -25,11 +25,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from huggingface_hub import constants, get_token
-
 from wav2vec_hf.hub.cards import CardOptions
 from wav2vec_hf.hub.plan import plan_upload
-from wav2vec_hf.hub.publish import PublishError, PublishResult, check_repo_id, push_plan
+from wav2vec_hf.hub.publish import PublishError, PublishResult, check_repo_id, push_plan, upload_token
 from wav2vec_hf.hub.redaction import hidden_secret, redact
 
 logger = logging.getLogger(__name__)
@@ -67,16 +65,12 @@ def hub_target(training_args) -> HubTarget | None:
     if training_args.process_index != 0:  # only the main process publishes
         training_args.push_to_hub = False
         return None
-    if constants.HF_HUB_OFFLINE:
-        raise PublishError(
-            "--push_to_hub: HF_HUB_OFFLINE (or TRANSFORMERS_OFFLINE) is set, so nothing can be uploaded; "
-            "unset it, or fine-tune without --push_to_hub and publish later with `wav2vec-hf push-to-hub`."
-        )
-    token = training_args.hub_token or get_token()
-    if not token:
-        raise PublishError(
-            "--push_to_hub: no Hugging Face token: set HF_TOKEN, run `hf auth login`, or pass --hub_token."
-        )
+    token = upload_token(
+        training_args.hub_token,
+        option="--push_to_hub",
+        offline_fix="unset it, or fine-tune without --push_to_hub and publish later with `wav2vec-hf push-to-hub`",
+        token_fix="set HF_TOKEN, run `hf auth login`, or pass --hub_token",
+    )
     repo_id = training_args.hub_model_id or Path(training_args.output_dir).resolve().name
     if "/" not in repo_id:
         repo_id = f"{_namespace(token)}/{repo_id}"

@@ -66,6 +66,34 @@ def check_repo_id(repo_id: str) -> str:
     return repo_id
 
 
+def upload_token(
+    token: str | None = None,
+    *,
+    option: str | None = None,
+    offline_fix: str = "unset it",
+    token_fix: str = "set HF_TOKEN or run `hf auth login`",
+) -> str:
+    """The token an upload will use, checked before any work is done: huggingface_hub is online and a
+    token is found (``token``, else ``HF_TOKEN`` or the saved login).
+
+    Args:
+        option: the command-line option that asked for the upload; starts the message.
+        offline_fix, token_fix: what the user can do, ending each message.
+
+    Raises:
+        PublishError: offline, or no token (the message never holds a token).
+    """
+    prefix = f"{option}: " if option else ""
+    if constants.HF_HUB_OFFLINE:
+        raise PublishError(
+            f"{prefix}HF_HUB_OFFLINE is set (or TRANSFORMERS_OFFLINE), so nothing can be uploaded; {offline_fix}."
+        )
+    token = token or get_token()
+    if not token:
+        raise PublishError(f"{prefix}no Hugging Face token found: {token_fix}.")
+    return token
+
+
 def push_plan(
     plan: UploadPlan,
     repo_id: str,
@@ -92,16 +120,11 @@ def push_plan(
         PublishError: offline mode, no token, a bad repo id, or the Hub refused a request.
     """
     check_repo_id(repo_id)
-    if constants.HF_HUB_OFFLINE:
-        raise PublishError(
-            "HF_HUB_OFFLINE (or TRANSFORMERS_OFFLINE) is set, so huggingface_hub sends no request; unset it "
-            "to upload, or use --dry-run to write the folder that would be uploaded."
-        )
-    token = token or get_token()
-    if not token:
-        raise PublishError(
-            "no Hugging Face token found: set HF_TOKEN or run `hf auth login` (a token with write access)."
-        )
+    token = upload_token(
+        token,
+        offline_fix="unset it to upload, or use --dry-run to write the folder that would be uploaded",
+        token_fix="set HF_TOKEN or run `hf auth login` (a token with write access)",
+    )
     branch = revision or DEFAULT_REVISION
     message = commit_message or f"Upload {plan.artefact.kind} model with wav2vec-hf"
     with hidden_secret(token):
