@@ -144,3 +144,28 @@ def test_a_large_manifest_is_compacted_and_still_whole(tmp_path, caplog):
     assert [audio[i].id for i in (0, 1, 5, RELEASE_MEMORY_FROM - 1)] == ["two", "one", "two", "one"]
     assert audio.lengths(16000)[:5].tolist() == [2400, 800, 800, 800, 800]
     assert np.array_equal(audio.load(5), audio.load(0)) and len(audio.load(1)) == 800
+
+
+def test_a_large_dataset_is_compacted_with_its_rows_shared_not_copied(monkeypatch):
+    """A ``datasets.Dataset`` source settles like a manifest, and its reader (the rows) is not copied."""
+    import datasets
+
+    from wav2vec_hf.data import sources
+
+    monkeypatch.setattr(sources, "RELEASE_MEMORY_FROM", 3)
+    copied, trimmed = [], []
+    monkeypatch.setattr(sources, "release_free_memory", lambda: trimmed.append(True))
+    monkeypatch.setattr(
+        sources.RowAudioReader, "__deepcopy__", lambda self, memo: copied.append(self) or self, raising=False
+    )
+    tone = np.sin(np.arange(1600) * 0.05).astype(np.float32)
+    rows = datasets.Dataset.from_dict(
+        {
+            "audio": [{"array": tone * (i + 1) / 4, "sampling_rate": 16000} for i in range(3)],
+            "text": ["A", "B", "C"],
+        }
+    )
+    audio = open_audio_source(rows, validation_cache=False)
+    assert len(audio) == 3 and [audio[i].transcript for i in range(3)] == ["A", "B", "C"]
+    assert trimmed == [True] and copied == []  # the set was settled, but the rows behind it not copied
+    np.testing.assert_allclose(audio.load(2), tone * 3 / 4, atol=1e-6)

@@ -332,16 +332,15 @@ def open_audio_source(
                 "speaker_column": speaker_column,
                 "id_column": id_column,
             }
-            entries = _entries_of_path(path, root=root, transcripts=transcripts, **table_options)
-            cache = resolve_cache_folder(validation_cache)
-            audio = _validated(entries, rules, on_bad, name, _header_reader({}), cache_folder=cache)
-            if len(entries) >= RELEASE_MEMORY_FROM:
-                del entries  # the last reference: entries and their strings go, then their heap
-                # The set's own small objects were allocated among the entries' and would keep their
-                # allocator arenas alive; fresh copies made now gather in the few arenas still in use.
-                audio = copy.deepcopy(audio)
-                release_free_memory()
-            return audio
+
+            def open_files() -> tuple[AudioSet, int]:
+                entries = _entries_of_path(path, root=root, transcripts=transcripts, **table_options)
+                cache = resolve_cache_folder(validation_cache)
+                return _validated(entries, rules, on_bad, name, _header_reader({}), cache_folder=cache), len(
+                    entries
+                )
+
+            return _settled(open_files)
     import datasets
 
     if isinstance(source, (str, os.PathLike)):  # a folder written by save_to_disk
@@ -363,13 +362,35 @@ def open_audio_source(
     if isinstance(dataset, datasets.Dataset):
         columns = resolve_columns(dataset.column_names, **column_options)
         dataset = without_audio_decoding(dataset, columns.audio)
-        entries, headers = scan_dataset(dataset, columns, root=root, name=label)
-        reader = RowAudioReader(dataset, columns, root=root, name=label)
-        return _validated(entries, rules, on_bad, label, _header_reader(headers), reader)
+
+        def open_rows() -> tuple[AudioSet, int]:
+            entries, headers = scan_dataset(dataset, columns, root=root, name=label)
+            reader = RowAudioReader(dataset, columns, root=root, name=label)
+            return _validated(entries, rules, on_bad, label, _header_reader(headers), reader), len(entries)
+
+        return _settled(open_rows)
     raise ValueError(
         f"cannot open {type(source).__name__} as audio; pass a manifest/table path, a folder, a saved "
         "dataset folder, or a datasets.Dataset / IterableDataset."
     )
+
+
+def _settled(open_entries: Callable[[], tuple[AudioSet, int]]) -> AudioSet:
+    """The set ``open_entries`` validates, and after a large open (at least ``RELEASE_MEMORY_FROM``
+    entries) the heap its transient entries took handed back to the system.
+
+    The entries live only inside ``open_entries``, so they are gone when it returns. The set's own
+    small objects were allocated among theirs and would keep their allocator arenas alive: fresh
+    copies made now gather in the few arenas still in use, and the original set is dropped before
+    the heap is trimmed (``data.heap``). The reader (a file opener, or a dataset's rows) is shared,
+    not copied.
+    """
+    audio, entries = open_entries()
+    if entries < RELEASE_MEMORY_FROM:
+        return audio
+    audio = copy.deepcopy(audio, memo={id(audio._reader): audio._reader})  # the rows are not copied
+    release_free_memory()
+    return audio
 
 
 def _validated(
