@@ -5,8 +5,9 @@ batch gets a new shared-memory file: creating it and faulting in its pages costs
 the 2-core CPU this was measured on, more than decoding that much 16 kHz WAV (~2.5 ms). A
 ``SharedBatchRing`` allocates, before the workers start, ``slots`` buffers per worker in shared
 memory; a worker builds each batch's audio in its next buffer (``batch_tensor``: decoded straight
-into the rows by ``AudioDataset.__getitems__``), sends a ``SlotRef`` in its place (``seal``), and the
-main process copies the audio out (``take``, into page-locked memory when asked) as it receives it.
+into the rows by ``AudioDataset.__getitems__``), sends a ``SlotRef`` in its place and the batch's
+small tensors by value (``seal``), and the main process copies the audio out and rebuilds the rest
+(``restore``, into page-locked memory when asked) as it receives it.
 
 Why a buffer is never overwritten while the main process still needs it: the DataLoader keeps at
 most ``prefetch_factor`` batches per worker requested and not yet handed out, and it requests a
@@ -25,6 +26,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch.utils.data import get_worker_info
 
@@ -43,6 +45,13 @@ class SlotRef:
     rows: int
     width: int
     generation: int
+
+
+@dataclass(frozen=True)
+class ByValue:
+    """A small tensor of a sealed batch, travelling as a numpy array (pickled by value)."""
+
+    array: np.ndarray
 
 
 class SharedBatchRing:
@@ -116,7 +125,24 @@ class SharedBatchRing:
             return batch  # the batch was built elsewhere (the collator copied it); the buffer goes unused
         rows, width = values.shape
         ref = SlotRef(worker, slot, rows, width, int(self.generations[worker, slot]))
-        return {**batch, "input_values": ref}
+        # The batch's other tensors are small (lengths, ...): sent by value, they need no shared memory.
+        small = {
+            key: ByValue(value.numpy()) for key, value in batch.items() if isinstance(value, torch.Tensor)
+        }
+        return {**batch, **small, "input_values": ref}
+
+    def restore(self, batch: dict, *, pin_memory: bool = False) -> dict:
+        """A batch ``seal`` sent, with its tensors back: the audio copied out of its buffer (``take``)
+        and the small tensors rebuilt (page-locked too when asked)."""
+        restored = {}
+        for key, value in batch.items():
+            if isinstance(value, SlotRef):
+                value = self.take(value, pin_memory=pin_memory)
+            elif isinstance(value, ByValue):
+                value = torch.from_numpy(value.array)
+                value = value.pin_memory() if pin_memory else value
+            restored[key] = value
+        return restored
 
     def take(self, ref: SlotRef, *, pin_memory: bool = False) -> torch.Tensor:
         """A copy of the batch audio ``ref`` points to: float32 ``(rows, width)``, page-locked if asked.

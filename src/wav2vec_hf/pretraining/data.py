@@ -548,10 +548,8 @@ class BatchStream:
                 self.epoch += 1
                 self.position = 0
             self.position += 1
-            if isinstance(batch, dict) and isinstance(
-                batch.get("input_values"), SlotRef
-            ):  # copied out before the next request
-                batch["input_values"] = ring.take(batch["input_values"], pin_memory=self.pin_memory)
+            if isinstance(batch, dict) and isinstance(batch.get("input_values"), SlotRef):
+                batch = ring.restore(batch, pin_memory=self.pin_memory)  # copied out before the next request
             yield batch
 
 
