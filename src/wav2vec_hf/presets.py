@@ -420,19 +420,24 @@ register_preset(
 # could collapse (every frame gets the same prediction; seed 0 stayed at chance). Measured on seeds
 # 0-4 of the built-in corpus in docs/pretraining.md ("Every seed learns"); LR 1e-3 also avoided the
 # collapse but its models fine-tuned worse.
+# What both CPU wav2vec 2.0 recipes share: no feature penalty, clipping at 10, Gumbel floor reached at
+# 70% of the run, and segments (4 s / 2 s, set below) instead of fairseq's crops and minimum length.
+_WAV2VEC2_CPU_RECIPE = dict(
+    feature_penalty_weight=0.0,
+    max_grad_norm=10.0,
+    gumbel_floor_fraction=0.7,
+    crop_samples=None,
+    min_samples=None,
+)
 register_preset(
     "wav2vec2-small-cpu",
     _wav2vec2_small_cpu,
     "1.8M wav2vec 2.0 that learns on a CPU in minutes",
     recipe=PretrainingRecipe(
+        **_WAV2VEC2_CPU_RECIPE,
         learning_rate=2e-3,
         warmup_fraction=0.25,
-        feature_penalty_weight=0.0,
-        max_grad_norm=10.0,
         max_steps=600,
-        gumbel_floor_fraction=0.7,
-        crop_samples=None,
-        min_samples=None,
         segment_seconds=4.0,
         max_batch_samples=4 * 64_000,
         source="measured on a 2-core CPU (docs/pretraining.md): 4 s segments, LR 2e-3 after 25% warm-up, "
@@ -444,15 +449,11 @@ register_preset(
     _wav2vec2_tiny,
     "tiny wav2vec 2.0 for smoke runs and tests",
     recipe=PretrainingRecipe(
+        **_WAV2VEC2_CPU_RECIPE,
         learning_rate=5e-3,
         warmup_fraction=0.1,
         feature_grad_mult=1.0,
-        feature_penalty_weight=0.0,
-        max_grad_norm=10.0,
         max_steps=150,
-        gumbel_floor_fraction=0.7,
-        crop_samples=None,
-        min_samples=None,
         segment_seconds=2.0,
         max_batch_samples=6 * 32_000,
         source="chosen for CPU smoke runs (tests)",
