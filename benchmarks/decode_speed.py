@@ -121,10 +121,32 @@ def best_times(runs, repeats: int):
     return list(zip(best, results))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_set_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options that choose the logits a decoder benchmark runs on: a model's, or synthetic ones."""
     parser.add_argument("--model", default=None, help="fine-tuned model folder with an attached LM")
     parser.add_argument("--data", default=None, help="labelled audio for --model")
+    parser.add_argument("--order", type=int, default=4, help="synthetic setting: LM order")
+    parser.add_argument("--lm-sentences", type=int, default=20_000, help="synthetic setting: LM text size")
+    parser.add_argument("--noise", type=float, default=1.0, help="synthetic setting: logit noise")
+    parser.add_argument("--peak", type=float, default=12.0, help="synthetic setting: spike height")
+    parser.add_argument("--ambiguity", type=float, default=0.25, help="synthetic setting: confusable letters")
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def load_set(args, parser: argparse.ArgumentParser, folder: Path):
+    """``(labels, lm_path, unigrams, logits, references, seconds, source)`` of ``add_set_arguments``'s
+    choice (the synthetic LM is written into ``folder``)."""
+    if args.model:
+        if not args.data:
+            parser.error("--model needs --data")
+        return (*model_set(args), f"model {args.model} on {args.data}")
+    source = f"synthetic emissions (noise {args.noise}, peak {args.peak}, ambiguity {args.ambiguity})"
+    return (*synthetic_set(args, folder), source)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_set_arguments(parser)
     parser.add_argument("--utterances", type=int, default=300)
     parser.add_argument(
         "--beam-width", type=int, default=100, help="both decoders (pyctcdecode's default: 100)"
@@ -145,12 +167,6 @@ def main() -> None:
     parser.add_argument(
         "--pyctcdecode-utterances", type=int, default=None, help="time pyctcdecode on a prefix"
     )
-    parser.add_argument("--order", type=int, default=4, help="synthetic setting: LM order")
-    parser.add_argument("--lm-sentences", type=int, default=20_000, help="synthetic setting: LM text size")
-    parser.add_argument("--noise", type=float, default=1.0, help="synthetic setting: logit noise")
-    parser.add_argument("--peak", type=float, default=12.0, help="synthetic setting: spike height")
-    parser.add_argument("--ambiguity", type=float, default=0.25, help="synthetic setting: confusable letters")
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--per-utterance", action="store_true", help="one decoder call per utterance (CPU time), all peers"
     )
@@ -159,14 +175,7 @@ def main() -> None:
     from pyctcdecode import build_ctcdecoder
 
     with tempfile.TemporaryDirectory() as tmp:
-        if args.model:
-            if not args.data:
-                parser.error("--model needs --data")
-            labels, lm_path, unigrams, logits, references, seconds = model_set(args)
-            source = f"model {args.model} on {args.data}"
-        else:
-            labels, lm_path, unigrams, logits, references, seconds = synthetic_set(args, Path(tmp))
-            source = f"synthetic emissions (noise {args.noise}, peak {args.peak}, ambiguity {args.ambiguity})"
+        labels, lm_path, unigrams, logits, references, seconds, source = load_set(args, parser, Path(tmp))
         weights = FusionWeights(args.alpha, args.beta, args.unk_score_offset, True)
         ours = CTCBeamSearchDecoder(labels, NgramLanguageModel.from_file(lm_path, unigrams, weights))
         options = DecodeOptions(

@@ -43,7 +43,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from decode_speed import model_set, synthetic_set
+from decode_speed import add_set_arguments, load_set
 from wav2vec_hf.decoding.decoder import CTCBeamSearchDecoder, DecodeOptions, log_softmax
 from wav2vec_hf.decoding.language_model import FusionWeights, NgramLanguageModel
 from wav2vec_hf.decoding.parallel import DecoderPool, DecoderSpec
@@ -208,8 +208,7 @@ def tune(family, run, dev_logits, dev_references) -> tuple[float, float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default=None, help="fine-tuned model folder with an attached LM")
-    parser.add_argument("--data", default=None, help="labelled audio for --model")
+    add_set_arguments(parser)
     parser.add_argument("--utterances", type=int, default=300, help="dev + test utterances")
     parser.add_argument(
         "--dev", type=int, default=60, help="utterances of the dev split (weights tuned there)"
@@ -221,24 +220,11 @@ def main() -> None:
     parser.add_argument("--flashlight-token-beam", type=int, default=4, help="flashlight's beam_size_token")
     parser.add_argument("--workers", type=int, default=2, help="processes of ours_pooled (1: skip it)")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--order", type=int, default=4, help="synthetic setting: LM order")
-    parser.add_argument("--lm-sentences", type=int, default=20_000, help="synthetic setting: LM text size")
-    parser.add_argument("--noise", type=float, default=1.0, help="synthetic setting: logit noise")
-    parser.add_argument("--peak", type=float, default=12.0, help="synthetic setting: spike height")
-    parser.add_argument("--ambiguity", type=float, default=0.25, help="synthetic setting: confusable letters")
-    parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     logging.getLogger("pyctcdecode").setLevel(logging.ERROR)
 
     with tempfile.TemporaryDirectory() as tmp:
-        if args.model:
-            if not args.data:
-                parser.error("--model needs --data")
-            labels, lm_path, unigrams, logits, references, seconds = model_set(args)
-            source = f"model {args.model} on {args.data}"
-        else:
-            labels, lm_path, unigrams, logits, references, seconds = synthetic_set(args, Path(tmp))
-            source = f"synthetic emissions (noise {args.noise}, peak {args.peak}, ambiguity {args.ambiguity})"
+        labels, lm_path, unigrams, logits, references, seconds, source = load_set(args, parser, Path(tmp))
         logits = [log_softmax(x).astype(np.float32) for x in logits]
         if len(logits) <= args.dev:
             parser.error(f"--utterances ({len(logits)}) must exceed --dev ({args.dev})")
