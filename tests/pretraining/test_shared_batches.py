@@ -91,3 +91,20 @@ def test_a_rewritten_buffer_is_an_error_not_wrong_audio(monkeypatch):
         ring.take(ref)
     assert shared_batches.batch_tensor(4, 4).shape == (4, 4)  # too large for a buffer: an ordinary tensor
     ring.seal({})
+
+
+def test_a_collator_that_passes_examples_on_gets_no_ring(parts, monkeypatch):
+    """Only ``AudioCollator`` copies or hands on whole buffers; with any other collator the rows the
+    dataset decoded would reach the main process as views of buffers the worker rewrites later."""
+    dataset, sampler, _ = parts
+    consumer = SlowConsumer(monkeypatch)
+    count = 6 * len(sampler.batches(0))
+
+    def keep_examples(examples):
+        return [example["input_values"] for example in examples if "skipped" not in example]
+
+    inline = batches(BatchStream(dataset, sampler, keep_examples, num_workers=0), count)
+    shared = batches(BatchStream(dataset, sampler, keep_examples, num_workers=2, prefetch_factor=2), count)
+    assert consumer.calls == 0
+    for a, b in zip(inline, shared, strict=True):
+        assert len(a) == len(b) and all(torch.equal(x, y) for x, y in zip(a, b, strict=True))

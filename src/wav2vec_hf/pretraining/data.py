@@ -512,10 +512,12 @@ class BatchStream:
 
     def _ring(self) -> SharedBatchRing | None:
         """Reused shared batch buffers for the workers (``data.shared_batches``), or ``None``: no
-        workers, no bound on a batch's samples, or too little shared memory (then each batch gets
-        new shared memory, as torch's DataLoader does by default)."""
+        workers, no bound on a batch's samples, another collator than ``AudioCollator`` (one that
+        passed the examples' rows on as they are would hand out views of buffers that get rewritten),
+        or too little shared memory (then each batch gets new shared memory, as torch's DataLoader
+        does by default)."""
         capacity = getattr(self.sampler, "max_batch_samples", None)
-        if self.num_workers < 1 or not capacity:
+        if self.num_workers < 1 or not capacity or not isinstance(self.collator, AudioCollator):
             return None
         slots = self.prefetch_factor + 2
         if not SharedBatchRing.fits_in_shared_memory(self.num_workers, slots, capacity):
