@@ -129,3 +129,20 @@ def test_a_bad_file_in_a_decoded_batch_is_skipped_and_counted(tmp_path):
     assert np.array_equal(batch["input_values"][1].numpy(), expected[1])
     assert [s["path"] for s in batch["skipped"]] == [str(files[1])]
     assert dataset.skip_report.failed_count == 1
+
+
+def test_a_set_that_keeps_whole_utterances_gets_no_batch_rows(source, monkeypatch):
+    """With ``--cache_audio`` (a set that keeps whole utterances and gives no windows) the batched
+    fetch allocates no rows it would not fill: every example is ``__getitem__``'s."""
+    from wav2vec_hf.data import datasets as datasets_module
+
+    def no_rows(*args, **kwargs):
+        raise AssertionError("batch rows allocated for a set that gives no windows")
+
+    monkeypatch.setattr(datasets_module, "batch_tensor", no_rows)
+    cached = AudioDataset(CachedAudioSet(source), crop_samples=CROP, seed=7)
+    keys = [(0, index) for index in range(len(source))]
+    examples = cached.__getitems__(keys)
+    assert all("batch_row" not in example for example in examples)
+    for key, example in zip(keys, examples, strict=True):
+        assert np.array_equal(example["input_values"].numpy(), cached[key]["input_values"].numpy())

@@ -212,7 +212,7 @@ class AudioDataset(_AudioOptions, Dataset):
             and record.channels == 1
             and record.sample_rate == self.target_rate
             and record.num_samples > self.crop_samples
-            and hasattr(self.source, "load_window")
+            and getattr(self.source, "reads_windows", False)
         )
 
     def _fetch(self, index: int, record, out: np.ndarray | None = None) -> dict:

@@ -91,7 +91,11 @@ class AudioSet(Sequence[AudioRecord]):
         name: what the set was opened from (for messages).
         skip_report: what validation dropped (empty when ``on_bad="raise"``, which raises instead).
         repeated: rows that repeat an earlier row's audio (kept, and logged as a warning when opened).
+        reads_windows: whether ``load_window`` decodes a crop alone (a subclass that keeps whole
+            utterances says ``False``, so no batch rows are allocated for crops it cannot give).
     """
+
+    reads_windows = True
 
     def __init__(
         self,

@@ -56,6 +56,8 @@ class CachedAudioSet(AudioSet):
     Memory: 4 bytes per sample (a 20-minute corpus takes 77 MB).
     """
 
+    reads_windows = False
+
     def __init__(self, source: AudioSet) -> None:
         super().__init__(
             source.records, name=source.name, skip_report=source.skip_report, reader=source._reader
