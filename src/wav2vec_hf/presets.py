@@ -311,6 +311,15 @@ def _wav2vec2_large_lv60() -> Wav2Vec2Config:
     )
 
 
+# The CPU models' 5-layer group-norm encoder at the BASE frame rate (320-sample hop); their widths differ.
+_CPU_ENCODER = {
+    "conv_stride": (10, 4, 2, 2, 2),
+    "conv_kernel": (20, 8, 4, 4, 4),
+    "feat_extract_norm": "group",
+    "conv_bias": False,
+}
+
+
 def _wav2vec2_small_cpu() -> Wav2Vec2Config:
     """The 1.8M-parameter CPU model: a 5-layer group-norm encoder at the BASE frame rate (320-sample
     hop: kernels 20/8/4/4/4, strides 10/4/2/2/2), 3 x 192 Transformer, G = 2 x V = 64, 20 distractors,
@@ -323,10 +332,7 @@ def _wav2vec2_small_cpu() -> Wav2Vec2Config:
             "num_codevectors_per_group": 64,
         },
         conv_dim=(64, 128, 128, 128, 128),
-        conv_stride=(10, 4, 2, 2, 2),
-        conv_kernel=(20, 8, 4, 4, 4),
-        feat_extract_norm="group",
-        conv_bias=False,
+        **_CPU_ENCODER,
         hidden_size=192,
         num_hidden_layers=3,
         num_attention_heads=4,
@@ -356,10 +362,7 @@ def _wav2vec2_tiny() -> Wav2Vec2Config:
             "num_codevectors_per_group": 32,
         },
         conv_dim=(32, 64, 64, 64, 64),
-        conv_stride=(10, 4, 2, 2, 2),
-        conv_kernel=(20, 8, 4, 4, 4),
-        feat_extract_norm="group",
-        conv_bias=False,
+        **_CPU_ENCODER,
         hidden_size=64,
         num_hidden_layers=2,
         num_attention_heads=4,

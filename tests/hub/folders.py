@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from wav2vec_hf.selftraining.run_record import SelfTrainingRecord
+
 VOCAB = {"<pad>": 0, "<unk>": 1, "|": 2, "A": 3, "B": 4, "C": 5}
 UNIT_TOKENS = [f"{i}-{j}" for i in range(4) for j in range(4)]
 KINDS = ("wav2vec", "vq-wav2vec", "units-bert", "wav2vec2", "ctc", "ctc-remote", "ctc-lm")
@@ -275,7 +277,10 @@ def build_ctc_lm(folder: Path) -> Path:
             "hardware": {"device": "NVIDIA H200", "num_processes": 1},
         },
     )
-    write_json(folder / "self_training.json", {"round": 1, "pseudo_labelled_utterances": 300})
+    SelfTrainingRecord(
+        round=1, starting_model="round-0", pseudo_labels_kept=300, pseudo_labels_total=420,
+        labelled_utterances=120, final_model="ctc",
+    ).write(folder)  # fmt: skip
     return folder
 
 

@@ -82,6 +82,7 @@ def test_ctc_lm_model_index_has_greedy_and_lm_results_per_eval_set(hub_folders, 
     )
     assert "alpha 0.7 (LM weight), beta 1.25" in card.text
     assert "self-training" in card.data.tags  # self_training.json is present
+    assert "| self-training round | 1 |" in card.text and "| pseudo-labelled utterances | 300 |" in card.text
     assert '"language_model/lm.arpa"' in card.text  # the decoder snippet downloads the LM files
 
 

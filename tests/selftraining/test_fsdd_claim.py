@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.pretraining.support import run as run_pretraining
+from wav2vec_hf.hub.records import read_run_records
 from wav2vec_hf.recipes.fsdd import (
     FSDD_LOW_RESOURCE_FINETUNE_ARGUMENTS,
     FSDD_PRETRAIN_ARGUMENTS,
@@ -111,6 +112,7 @@ def test_the_seq2seq_final_model_beats_the_model_that_labelled_its_data(fsdd_rou
     assert fsdd_seq2seq_round.stages_run == ["round-1/train", "round-1/evaluate"]
     assert before == fsdd_round[1].rounds[0]  # the starting model's row, as the CTC run measured it
     assert (fsdd_seq2seq_round.final_model / "seq2seq.json").is_file()
+    assert read_run_records(fsdd_seq2seq_round.final_model).self_training.final_model == "seq2seq"
     # its beam search without any LM against the CTC model's greedy decoding
     assert after["dev_wer_greedy"] < before["dev_wer_greedy"]
     assert after["dev_wer_lm"] is None  # no external LM fused into the seq2seq model

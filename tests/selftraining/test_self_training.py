@@ -12,6 +12,7 @@ import pytest
 from tests.selftraining.conftest import FIRST_STAGES, LATER_STAGES
 from wav2vec_hf.cli import main
 from wav2vec_hf.data import open_audio_source
+from wav2vec_hf.hub.records import read_run_records
 from wav2vec_hf.selftraining import TABLE_KEYS, evaluation, run_self_training
 from wav2vec_hf.selftraining.stages import StageRunner
 
@@ -97,6 +98,22 @@ def test_table_numbers_match_an_independent_measurement(resumed_run):
     assert rows[0]["pseudo_label_wer"] is None and rows[1]["pseudo_labels_kept"] == len(labels)
 
 
+def test_the_self_trained_model_carries_its_round_for_the_model_card(resumed_run):
+    """The round's model folder holds ``self_training.json`` (the round, the pseudo-label counts, the
+    settings): the card of that folder cites and tags self-training without being told; the stage-1
+    model, trained on labelled data only, has none."""
+    first, trained = resumed_run.resumed.rounds
+    records = read_run_records(trained["model"])
+    assert records.self_trained and not read_run_records(first["model"]).self_trained
+    record = records.self_training
+    assert record.round == 1 and record.starting_model == first["model"] and record.final_model == "ctc"
+    assert record.pseudo_labels_kept == trained["pseudo_labels_kept"]
+    assert record.pseudo_labels_total == trained["pseudo_labels_total"]
+    assert record.labelled_utterances == len(open_audio_source(resumed_run.config.labeled))
+    assert record.settings == resumed_run.config.to_json()
+    assert (Path(resumed_run.config.output_dir) / "settings.json").is_file()
+
+
 def test_self_train_command_resumes_a_finished_run(resumed_run, capsys):
     c = resumed_run.config
     floats = lambda values: ",".join(str(v) for v in values)  # noqa: E731
@@ -136,3 +153,6 @@ def test_a_second_round_takes_its_starting_scores_from_the_first_rounds_evaluati
     assert second["dev_wer_greedy"] is not None and second["test_wer_lm"] is not None
     # At this scale round 1's model mostly emits empty transcripts; a round that keeps nothing says so.
     assert ("kept none of the" in caplog.text) == (second["pseudo_labels_kept"] == 0)
+    record = read_run_records(second["model"]).self_training  # what the model card reads
+    assert record.round == 2 and record.starting_model == result.rounds[1]["model"]
+    assert record.pseudo_labels_kept == second["pseudo_labels_kept"]

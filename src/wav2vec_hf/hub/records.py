@@ -18,7 +18,8 @@ file                      written by
 ``.json``
 ``health.json``           ``pretrain``: collapse / divergence events
 ``evaluation.json``       WER / CER per eval set and decoder (schema in ``wav2vec_hf.hub.scores``)
-``self_training.json``    a self-training round (its presence marks the model as self-trained)
+``self_training.json``    the self-training round that trained the model (its presence marks
+                          the model as self-trained)
 ========================  ================================================================
 
 A ``hardware`` object (``{"device": ..., "num_processes": ..., "mixed_precision": ...}``) is read from
@@ -39,6 +40,7 @@ from wav2vec_hf.finetuning.run_record import FinetuningRecord
 from wav2vec_hf.hub.artefacts import ArtefactError, read_json_file
 from wav2vec_hf.pretraining.arguments import run_config_key
 from wav2vec_hf.pretraining.run_summary import summary_key
+from wav2vec_hf.selftraining.run_record import SelfTrainingRecord
 
 RECORD_FILES = {
     "conversion": "conversion.json",
@@ -85,10 +87,16 @@ class RunRecords:
         content = self.content.get("finetuning")
         return FinetuningRecord.from_dict(content) if content else None
 
+    @cached_property
+    def self_training(self) -> SelfTrainingRecord | None:
+        """``self_training.json`` as its type (None when there is none)."""
+        content = self.content.get("self_training")
+        return SelfTrainingRecord.from_dict(content) if content is not None else None
+
     @property
     def self_trained(self) -> bool:
         """A self-training record is present."""
-        return "self_training" in self.content
+        return self.self_training is not None
 
 
 def read_run_records(folder: str | Path) -> RunRecords:
@@ -304,6 +312,13 @@ def run_facts(records: RunRecords) -> Rows:
         ]
         if record.seconds is not None:
             rows.append(("training time", format_duration(record.seconds)))
+    self_training = records.self_training
+    if self_training is not None:
+        rows += [
+            ("self-training round", self_training.round),
+            ("pseudo-labelled utterances", self_training.pseudo_labels_kept),
+            ("pseudo-labels decoded", self_training.pseudo_labels_total),
+        ]
     summary = records.get("pretraining_summary")
     if summary:
         rows.append(("updates", summary.get(summary_key("updates"))))

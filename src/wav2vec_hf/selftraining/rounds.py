@@ -10,9 +10,12 @@ Folders under ``output_dir`` (each stage finishes with ``STAGE_DONE.json``, see 
     round-N/rescore/      stage 3: neural-LM scores of every hypothesis; combination weights tuned on dev
     round-N/filter/       stage 4: pseudo_labels.tsv (kept, with scores), train.tsv (labelled + kept)
     round-N/train/        stage 5: CTC fine-tuning of the pretrained model on train.tsv (option a), or
-                          the seq2seq Transformer on filterbanks (option b, ``final_model="seq2seq"``)
+                          the seq2seq Transformer on filterbanks (option b, ``final_model="seq2seq"``);
+                          its model/ folder holds ``self_training.json`` (``run_record``: the round,
+                          the pseudo-label counts, the settings), which the model card reads
     round-N/evaluate/     the new model on dev/test
     results.json, results.md   the table (one row per model), rewritten after every round
+    settings.json         the run's settings: a rerun in the folder must use the same ones
 
 Round N > 1 starts from round N-1's model; its decode stage takes that model's scores and tuned LM
 weights from round N-1's evaluate stage instead of measuring them again. The unlabelled data's own
@@ -32,11 +35,13 @@ from functools import partial
 from pathlib import Path
 
 from wav2vec_hf.json_files import write_json
+from wav2vec_hf.selftraining.run_record import SelfTrainingRecord
 from wav2vec_hf.selftraining.stages import StageRunner, StopAfterStage
 
 logger = logging.getLogger(__name__)
 
-CONFIG_FILE = "self_training.json"
+CONFIG_FILE = "settings.json"
+_OLD_CONFIG_FILE = "self_training.json"  # the settings' name in run folders written before 2026-12
 TABLE_JSON = "results.json"
 TABLE_MARKDOWN = "results.md"
 # Fields that may change between a run and its resumption (they do not change any stage's output).
@@ -191,7 +196,16 @@ TABLE_KEYS = (
 # ---------------------------------------------------------------- stages
 
 
-def _finetune(config: SelfTrainingConfig, train: str, folder: Path, *, vocabulary: str | None) -> dict:
+def _finetune(
+    config: SelfTrainingConfig,
+    train: str,
+    folder: Path,
+    *,
+    vocabulary: str | None,
+    record: SelfTrainingRecord | None = None,
+) -> dict:
+    """CTC fine-tuning of the pretrained model on ``train`` into ``folder/model`` (``record``: the
+    self-training round it is, written into the model folder)."""
     from wav2vec_hf.finetuning.arguments import parse_args
     from wav2vec_hf.finetuning.ctc import finetune_ctc
 
@@ -203,6 +217,8 @@ def _finetune(config: SelfTrainingConfig, train: str, folder: Path, *, vocabular
         argv += ["--vocabulary", vocabulary]
     # A stage killed part-way continues from its newest checkpoint (the folder is this stage's alone).
     result = finetune_ctc(*parse_args(argv + config.finetune_args), resume_from_checkpoint="last")
+    if record is not None:
+        record.write(result.output_dir)
     return {"model": str(result.output_dir), "metrics": result.metrics, "seconds": result.seconds}
 
 
@@ -435,11 +451,14 @@ def _pseudo_label_truth(config: SelfTrainingConfig, labels, kept, folder: Path) 
     return result
 
 
-def _train_seq2seq(config: SelfTrainingConfig, train: str, folder: Path) -> dict:
+def _train_seq2seq(
+    config: SelfTrainingConfig, train: str, folder: Path, *, record: SelfTrainingRecord
+) -> dict:
     from wav2vec_hf.selftraining.seq2seq import Seq2SeqOptions, train_seq2seq
 
     options = Seq2SeqOptions(max_steps=config.seq2seq_steps, num_beams=config.seq2seq_beams, seed=config.seed)
     summary = train_seq2seq(train, folder / "model", options)
+    record.write(summary["model"])
     return {"model": summary["model"], "seq2seq": summary}
 
 
@@ -526,10 +545,11 @@ def _save_table(root: Path, rows: list[dict]) -> Path:
 
 def _check_config(root: Path, config: SelfTrainingConfig) -> None:
     """A rerun in the same folder must use the same settings (except the resumable ones)."""
-    path = root / CONFIG_FILE
+    path, old = root / CONFIG_FILE, root / _OLD_CONFIG_FILE
     current = config.to_json()
-    if path.is_file():
-        stored = json.loads(path.read_text(encoding="utf-8"))
+    stored_at = path if path.is_file() else old if old.is_file() else None
+    if stored_at is not None:
+        stored = json.loads(stored_at.read_text(encoding="utf-8"))
         changed = sorted(
             k
             for k in set(stored) | set(current)
@@ -579,15 +599,26 @@ def _run_round(
         f"{name}/decode", partial(_decode, config, start_model, lm_dir, scored=scored, progress=progress)
     )
     rescore = runner.run(f"{name}/rescore", partial(_rescore, config, decode_dir, decode, neural_lm))
-    runner.run(f"{name}/filter", partial(_filter, config, rescore_dir, rescore))
+    pseudo = runner.run(f"{name}/filter", partial(_filter, config, rescore_dir, rescore))
+    record = SelfTrainingRecord(
+        round=index,
+        starting_model=start_model,
+        pseudo_labels_kept=pseudo["pseudo_labels_kept"],
+        pseudo_labels_total=pseudo["pseudo_labels_total"],
+        labelled_utterances=pseudo["labelled_utterances"],
+        final_model=config.final_model,
+        settings=config.to_json(),
+    )
     if config.final_model == "seq2seq":
-        model_dir = runner.run(f"{name}/train", partial(_train_seq2seq, config, train_table), resumable=True)[
-            "model"
-        ]
+        model_dir = runner.run(
+            f"{name}/train", partial(_train_seq2seq, config, train_table, record=record), resumable=True
+        )["model"]
         runner.run(f"{name}/evaluate", partial(_evaluate_seq2seq, config, model_dir))
         return model_dir
     model_dir = runner.run(
-        f"{name}/train", partial(_finetune, config, train_table, vocabulary=vocabulary), resumable=True
+        f"{name}/train",
+        partial(_finetune, config, train_table, vocabulary=vocabulary, record=record),
+        resumable=True,
     )["model"]
     runner.run(f"{name}/evaluate", partial(_evaluate, config, model_dir, lm_dir, progress=progress))
     return model_dir
