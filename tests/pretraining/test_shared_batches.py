@@ -12,7 +12,7 @@ import torch
 from tests.data.audio_files import write_tone
 from wav2vec_hf.data import AudioCollator, AudioDataset, LengthBatchSampler, open_audio_source, shared_batches
 from wav2vec_hf.data.shared_batches import SharedBatchRing, SlotRef
-from wav2vec_hf.pretraining.data import BatchStream
+from wav2vec_hf.pretraining.data import AudioData, BatchStream, validation_batches
 
 
 @pytest.fixture(scope="module")
@@ -108,3 +108,18 @@ def test_a_collator_that_passes_examples_on_gets_no_ring(parts, monkeypatch):
     assert consumer.calls == 0
     for a, b in zip(inline, shared, strict=True):
         assert len(a) == len(b) and all(torch.equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+def test_validation_batches_come_through_the_ring_and_equal_the_main_process(parts, monkeypatch):
+    """Validation builds its loader as training does (``AudioLoader``): with workers its batches are
+    built in reused buffers, every evaluation gives the same batches, and they are the main process's."""
+    dataset, sampler, collator = parts
+    data = AudioData(dataset=dataset, sampler=sampler, collator=collator)
+    inline = list(validation_batches(data, num_workers=0))
+    consumer = SlowConsumer(monkeypatch)
+    evaluations = [list(validation_batches(data, num_workers=2)) for _ in range(3)]
+    assert consumer.calls >= 3 * len(inline) // 2 and data.loaders[(None, 2, False)].ring is not None
+    for shared in evaluations:
+        assert len(shared) == len(inline)
+        for a, b in zip(inline, shared, strict=True):
+            assert a["ids"] == b["ids"] and torch.equal(a["input_values"], b["input_values"])

@@ -17,7 +17,7 @@ once. A worker therefore builds batch ``k`` while at most its batches ``k - pref
 buffer also carries a generation counter (odd while a worker writes it): ``take`` checks it after
 copying and raises instead of returning audio that changed underneath.
 
-Used by ``pretraining.data.BatchStream`` when it runs workers; ``batch_tensor`` falls back to an
+Used by ``pretraining.data.AudioLoader`` (training and validation) when it runs workers; ``batch_tensor`` falls back to an
 ordinary tensor in the main process, for batches larger than a buffer, and without a ring.
 """
 

@@ -512,49 +512,101 @@ class BatchStream:
             lengths[epoch] = len(self.sampler.batches(epoch))
         return lengths[epoch]
 
-    def _ring(self) -> SharedBatchRing | None:
-        """Reused shared batch buffers for the workers (``data.shared_batches``), or ``None``: no
-        workers, no bound on a batch's samples, another collator than ``AudioCollator`` (one that
-        passed the examples' rows on as they are would hand out views of buffers that get rewritten),
-        or too little shared memory (then each batch gets new shared memory, as torch's DataLoader
-        does by default)."""
-        capacity = getattr(self.sampler, "max_batch_samples", None)
-        if self.num_workers < 1 or not capacity or not isinstance(self.collator, AudioCollator):
-            return None
-        slots = self.prefetch_factor + 2
-        if not SharedBatchRing.fits_in_shared_memory(self.num_workers, slots, capacity):
-            logger.info(
-                "batch buffers: %.0f MB of shared memory would be over half of what is free; "
-                "allocating per batch instead",
-                SharedBatchRing.nbytes(self.num_workers, slots, capacity) / 2**20,
-            )
-            return None
-        return SharedBatchRing(self.num_workers, slots, capacity)
-
     def __iter__(self) -> Iterator[dict]:
-        workers = self.num_workers > 0
         self._epoch_batches = EpochBatches(self.sampler, self.epoch, self.position)
-        ring = self._ring()
-        loader = DataLoader(
+        loader = AudioLoader(
             self.dataset,
-            batch_sampler=self._epoch_batches,
-            collate_fn=self.collator if ring is None else RingCollator(self.collator, ring),
+            self._epoch_batches,
+            self.collator,
+            max_batch_samples=getattr(self.sampler, "max_batch_samples", None),
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
-            persistent_workers=workers,
-            prefetch_factor=self.prefetch_factor if workers else None,
-            worker_init_fn=None if ring is None else ring.install,
-            # A private generator: iterating must not draw from the global RNG that checkpoints restore.
-            generator=torch.Generator().manual_seed(self.epoch),
+            prefetch_factor=self.prefetch_factor,
+            seed=self.epoch,
         )
         for batch in loader:
             while self.position >= self._batches_in(self.epoch):  # the epoch ended: this batch opens the next
                 self.epoch += 1
                 self.position = 0
             self.position += 1
-            if isinstance(batch, dict) and isinstance(batch.get("input_values"), SlotRef):
-                batch = ring.restore(batch, pin_memory=self.pin_memory)  # copied out before the next request
             yield batch
+
+
+class AudioLoader:
+    """The DataLoader of a map-style split, built one way for training (``BatchStream``) and
+    validation (``validation_batches``).
+
+    With workers: the workers persist across epochs and evaluations, prepare ``prefetch_factor``
+    batches ahead, and build each batch's audio in a reused shared buffer (``data.shared_batches``)
+    where that applies; iterating copies the audio out (into page-locked memory with ``pin_memory``)
+    before the next batch is requested. The buffers are not used (each batch then gets new shared
+    memory, as torch's DataLoader does by default) without a bound on a batch's samples
+    (``max_batch_samples``), with another collator than ``AudioCollator`` (one that passed the
+    examples' rows on as they are would hand out views of buffers that get rewritten), or when they
+    would take over half of the free shared memory.
+
+    (The ``--streaming`` reader, ``streaming.ShardBatchStream``, builds its own DataLoader: it holds
+    batches back to restore the workers' turn, so a worker may run further ahead than the buffers allow.)
+
+    Args:
+        dataset: the split's dataset (``(epoch, index)`` keys).
+        batch_sampler: lists of keys, one per batch.
+        collator: turns a list of examples into a batch.
+        max_batch_samples: bound on a batch's samples (the sampler's), or ``None``.
+        num_workers, pin_memory, prefetch_factor: as for ``BatchStream``.
+        seed: of the DataLoader's private generator (iterating must not draw from the global RNG that
+            checkpoints restore).
+    """
+
+    def __init__(
+        self,
+        dataset,
+        batch_sampler,
+        collator,
+        *,
+        max_batch_samples: int | None = None,
+        num_workers: int = 0,
+        pin_memory: bool = False,
+        prefetch_factor: int = 4,
+        seed: int = 0,
+    ) -> None:
+        workers = num_workers > 0
+        self.pin_memory = pin_memory
+        self.ring = _batch_ring(collator, max_batch_samples, num_workers, prefetch_factor)
+        self.loader = DataLoader(
+            dataset,
+            batch_sampler=batch_sampler,
+            collate_fn=collator if self.ring is None else RingCollator(collator, self.ring),
+            num_workers=num_workers,
+            pin_memory=pin_memory,
+            persistent_workers=workers,
+            prefetch_factor=prefetch_factor if workers else None,
+            worker_init_fn=None if self.ring is None else self.ring.install,
+            generator=torch.Generator().manual_seed(seed),
+        )
+
+    def __iter__(self) -> Iterator:
+        for batch in self.loader:
+            if isinstance(batch, dict) and isinstance(batch.get("input_values"), SlotRef):
+                batch = self.ring.restore(batch, pin_memory=self.pin_memory)  # before the next request
+            yield batch
+
+
+def _batch_ring(
+    collator, max_batch_samples: int | None, num_workers: int, prefetch_factor: int
+) -> SharedBatchRing | None:
+    """Reused shared batch buffers for ``num_workers`` workers, or ``None`` (see ``AudioLoader``)."""
+    if num_workers < 1 or not max_batch_samples or not isinstance(collator, AudioCollator):
+        return None
+    slots = prefetch_factor + 2
+    if not SharedBatchRing.fits_in_shared_memory(num_workers, slots, max_batch_samples):
+        logger.info(
+            "batch buffers: %.0f MB of shared memory would be over half of what is free; "
+            "allocating per batch instead",
+            SharedBatchRing.nbytes(num_workers, slots, max_batch_samples) / 2**20,
+        )
+        return None
+    return SharedBatchRing(num_workers, slots, max_batch_samples)
 
 
 def validation_batches(
@@ -562,8 +614,9 @@ def validation_batches(
 ) -> Iterator[dict]:
     """This process's validation batches (fixed order, epoch 0).
 
-    The DataLoader is made once per ``(max_batches, num_workers)`` and kept on ``data``: with
-    workers, the same (persistent) worker processes serve every evaluation of the run.
+    The loader (``AudioLoader``) is made once per ``(max_batches, num_workers, pin_memory)`` and kept
+    on ``data``: with workers, the same (persistent) worker processes and batch buffers serve every
+    evaluation of the run.
     """
     key = (max_batches, num_workers, pin_memory)
     loader = data.loaders.get(key)
@@ -571,15 +624,13 @@ def validation_batches(
         batches = data.sampler.batches(0)
         if max_batches is not None:
             batches = batches[:max_batches]
-        workers = num_workers > 0
-        loader = DataLoader(
+        loader = AudioLoader(
             data.dataset,
-            batch_sampler=[[(0, int(index)) for index in batch] for batch in batches],
-            collate_fn=data.collator,
+            [[(0, int(index)) for index in batch] for batch in batches],
+            data.collator,
+            max_batch_samples=getattr(data.sampler, "max_batch_samples", None),
             num_workers=num_workers,
             pin_memory=pin_memory,
-            persistent_workers=workers,
-            generator=torch.Generator().manual_seed(0),
         )
         data.loaders[key] = loader
     yield from loader
@@ -587,6 +638,7 @@ def validation_batches(
 
 __all__ = [
     "AudioData",
+    "AudioLoader",
     "BatchStream",
     "CachedAudioSet",
     "EpochBatches",

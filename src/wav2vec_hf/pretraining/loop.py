@@ -527,22 +527,24 @@ def _read_update(
     the metrics, token count and group norms travel with it instead of costing a read each.
     """
     keys = sorted(outputs[0].metrics)
-    sums = _weighted_sums(outputs, keys)
-    vector = torch.cat([sums, torch.tensor([tokens], dtype=torch.float32, device=sums.device)])
-    if accelerator.num_processes > 1:
+    vector = _weighted_sums(outputs, keys)  # (len(keys) + 1,): the weighted sums, then the weight
+    shared = accelerator.num_processes > 1
+    if shared:  # the host's token count joins the reduction; with one process it never leaves the host
+        # (a tensor made from host memory on an accelerator waits for the work queued before it)
+        vector = torch.cat([vector, torch.tensor([tokens], dtype=torch.float32, device=vector.device)])
         vector = accelerator.reduce(vector, reduction="sum")
     local = [math.nan if grad_norm is None else grad_norm, *group_norms.values()]  # DeepSpeed: no norm
     local = torch.stack(
         [torch.as_tensor(value).detach().float().reshape(()).to(vector.device) for value in local]
     )
     values = torch.cat([vector, local]).tolist()
-    reduced, local_values = values[: len(keys) + 2], values[len(keys) + 2 :]
-    total_weight = reduced[-2]
+    reduced, local_values = values[: len(vector)], values[len(vector) :]
+    total_weight = reduced[len(keys)]
     if total_weight <= 0:  # nothing was predicted anywhere: plain means are all there is
         total_weight = 1.0
     return UpdateReadout(
         metrics={key: reduced[i] / total_weight for i, key in enumerate(keys)},
-        tokens=reduced[-1],
+        tokens=reduced[-1] if shared else float(tokens),
         grad_norm=local_values[0],
         group_norms=dict(zip(group_norms, local_values[1:], strict=True)),
     )

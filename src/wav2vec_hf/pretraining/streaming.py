@@ -206,6 +206,10 @@ class ShardBatchStream:
     """Batches epoch after epoch from a stream, in a fixed worker turn; the training loop's
     ``BatchStream`` for ``--streaming`` (same ``epoch``, ``state_dict``, ``load_state_dict``).
 
+    Its DataLoader is its own, not ``pretraining.data.AudioLoader``: batches wait here until their
+    worker's turn, so a worker can be more than ``prefetch_factor`` batches ahead of what has been
+    handed out, and reused batch buffers (``data.shared_batches``) could be rewritten while waiting.
+
     Args:
         batches: the worker-side ``StreamBatches``.
         num_workers: DataLoader workers (0: read in this process, as one worker).
