@@ -72,6 +72,9 @@ def open_shards(
         if "txt" in features:
             column_options.setdefault("text_column", "txt")
         # The file bytes as they are: datasets would encode them through torchcodec (absent here).
+        # Loading again with these features costs one more read of the first examples of the first
+        # shard only (how datasets learnt the columns above); a cast of the stream instead would encode
+        # the audio through torchcodec.
         raw = {
             column: datasets.Value("binary") if column in audio else feature
             for column, feature in features.items()
