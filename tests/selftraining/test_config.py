@@ -42,3 +42,26 @@ def test_bad_settings_are_refused(tmp_path, changes, message):
 def test_missing_lm_text_names_the_file(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"nowhere\.txt"):
         _config(tmp_path, lm_text=[str(tmp_path / "nowhere.txt")])
+
+
+def test_a_folder_written_before_a_setting_existed_resumes_at_its_default(tmp_path):
+    """A run folder's settings file lacks a setting added later (that run used its default): the same
+    settings resume; the new setting at another value, or any other change, is refused."""
+    import json
+    from dataclasses import replace
+    from pathlib import Path
+
+    from wav2vec_hf.selftraining import rounds
+
+    config = _config(tmp_path)
+    root = Path(config.output_dir)
+    root.mkdir()
+    older = {k: v for k, v in config.to_json().items() if k != "balance_transcripts"}
+    (root / "self_training.json").write_text(json.dumps(older))  # the settings' name before 2026-12
+    rounds._check_config(root, config)
+    assert json.loads((root / rounds.CONFIG_FILE).read_text()) == config.to_json()
+    (root / rounds.CONFIG_FILE).write_text(json.dumps(older))
+    with pytest.raises(ValueError, match="balance_transcripts"):
+        rounds._check_config(root, replace(config, balance_transcripts=True))
+    with pytest.raises(ValueError, match="seed"):
+        rounds._check_config(root, replace(config, seed=3))

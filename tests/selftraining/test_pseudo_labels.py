@@ -67,6 +67,25 @@ def test_filter_steps_drop_and_count_in_order():
     assert dict(everything.dropped) == {"empty": 1}
 
 
+def test_a_balanced_keep_takes_the_share_of_every_transcript():
+    """A global cut keeps only the word the model is surest of; the balanced keep takes the most
+    confident share of each transcript's group (at least one), the input order kept."""
+    labels = [
+        _label("one-a", "ONE", -0.9),
+        _label("zero-a", "ZERO", -0.1),
+        _label("zero-b", "ZERO", -0.2),
+        _label("one-b", "ONE", -0.7),
+        _label("zero-c", "ZERO", -0.3),
+        _label("zero-d", "ZERO", -0.4),
+        _label("six", "SIX", -2.0),
+    ]
+    overall = filter_pseudo_labels(labels, FilterSettings(keep_fraction=0.5))
+    assert [x.id for x in overall.kept] == ["zero-a", "zero-b", "zero-c", "zero-d"]
+    balanced = filter_pseudo_labels(labels, FilterSettings(keep_fraction=0.5, balance_transcripts=True))
+    assert [x.id for x in balanced.kept] == ["zero-a", "zero-b", "one-b", "six"]
+    assert dict(balanced.dropped) == {"outside_keep_fraction": 3}
+
+
 def test_settings_are_checked():
     with pytest.raises(ValueError, match="keep_fraction"):
         FilterSettings(keep_fraction=0.0)

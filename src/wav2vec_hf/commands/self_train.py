@@ -74,6 +74,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     )
     run_group.add_argument("--keep-fraction", type=float, default=1.0, help="keep this most confident share")
     run_group.add_argument(
+        "--balance-transcripts",
+        action="store_true",
+        help="apply --keep-fraction within each group of identical transcripts (isolated words, e.g. digits)",
+    )
+    run_group.add_argument(
         "--final_model",
         choices=("ctc", "seq2seq"),
         default="ctc",
@@ -145,6 +150,7 @@ def run(args: argparse.Namespace) -> int:
             word_bonuses=args.word_bonuses,
             min_score=args.min_score,
             keep_fraction=args.keep_fraction,
+            balance_transcripts=args.balance_transcripts,
             final_model=args.final_model,
             seq2seq_steps=args.seq2seq_steps,
             seq2seq_beams=args.seq2seq_beams,

@@ -8,7 +8,12 @@ way with a length-normalised log-likelihood). The filter then drops, in this ord
 1. empty hypotheses;
 2. with ``require_agreement``: utterances whose rescored best differs from the beam search's best;
 3. with ``min_score``: confidences below the threshold;
-4. with ``keep_fraction < 1``: all but the most confident share of what is left.
+4. with ``keep_fraction < 1``: all but the most confident share of what is left; with
+   ``balance_transcripts``, that share of each group of identical transcripts instead (at least one
+   per group), so that words the model is less sure of still get examples. This is class-balanced
+   selection (Zou et al. 2018) for isolated-word data such as spoken digits, where a global cut keeps
+   only the words the model already knows best; on sentences, where nearly every transcript is
+   unique, it keeps nearly everything.
 
 Tables are TSV with a header (``path transcript speaker score source``), absolute audio paths, and
 open with ``open_audio_source`` like any transcript table.
@@ -57,6 +62,7 @@ class FilterSettings:
     min_score: float | None = None
     keep_fraction: float = 1.0
     require_agreement: bool = False
+    balance_transcripts: bool = False
 
     def __post_init__(self) -> None:
         if not 0.0 < self.keep_fraction <= 1.0:
@@ -110,10 +116,14 @@ def filter_pseudo_labels(labels: Sequence[PseudoLabel], settings: FilterSettings
         else:
             candidates.append(label)
     if settings.keep_fraction < 1.0 and candidates:
-        keep = max(1, math.ceil(settings.keep_fraction * len(candidates)))
-        ranked = sorted(range(len(candidates)), key=lambda i: (-candidates[i].normalized, i))
-        chosen = set(ranked[:keep])
-        report.dropped["outside_keep_fraction"] += len(candidates) - keep
+        groups: dict[str, list[int]] = {}
+        for i, label in enumerate(candidates):
+            groups.setdefault(label.text if settings.balance_transcripts else "", []).append(i)
+        chosen: set[int] = set()
+        for members in groups.values():
+            keep = max(1, math.ceil(settings.keep_fraction * len(members)))
+            chosen.update(sorted(members, key=lambda i: (-candidates[i].normalized, i))[:keep])
+        report.dropped["outside_keep_fraction"] += len(candidates) - len(chosen)
         candidates = [c for i, c in enumerate(candidates) if i in chosen]
     report.kept = candidates
     return report

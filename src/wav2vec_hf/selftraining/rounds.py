@@ -74,7 +74,8 @@ class SelfTrainingConfig:
         neural_lm_level, neural_lm_steps, neural_lm_size: the trained LM: ``"word"`` / ``"char"``
             tokens, updates, width (``n_embd``; 2 layers, 2 heads).
         ngram_weights, neural_weights, word_bonuses: grid of the rescoring weights.
-        min_score, keep_fraction, require_agreement: the pseudo-label filter (``pseudo_labels``).
+        min_score, keep_fraction, require_agreement, balance_transcripts: the pseudo-label filter
+            (``pseudo_labels``).
         decode_workers: processes for beam search.
         final_model: stage 5: ``"ctc"`` (option a: fine-tune the pretrained model again with CTC) or
             ``"seq2seq"`` (option b: the paper's Transformer on log-Mel filterbanks with word pieces,
@@ -110,6 +111,7 @@ class SelfTrainingConfig:
     min_score: float | None = None
     keep_fraction: float = 1.0
     require_agreement: bool = False
+    balance_transcripts: bool = False
     decode_workers: int = 1
     final_model: str = "ctc"
     seq2seq_steps: int = 1500
@@ -146,12 +148,29 @@ class SelfTrainingConfig:
                 "cannot pseudo-label another round with the n-gram LM; use rounds=1 (or CTC rounds first, "
                 "then a seq2seq run with --finetuned on the last CTC model)"
             )
+        self.filter_settings()  # validates
+
+    def filter_settings(self):
+        """The pseudo-label filter of this run (``pseudo_labels.FilterSettings``)."""
         from wav2vec_hf.selftraining.pseudo_labels import FilterSettings
 
-        FilterSettings(self.min_score, self.keep_fraction, self.require_agreement)  # validates
+        return FilterSettings(
+            self.min_score, self.keep_fraction, self.require_agreement, self.balance_transcripts
+        )
 
     def to_json(self) -> dict:
         return json.loads(json.dumps(dataclasses.asdict(self), default=str))
+
+    @classmethod
+    def default_json(cls) -> dict:
+        """The JSON of every setting that has a default (``to_json``'s form)."""
+        defaults = {}
+        for spec in dataclasses.fields(cls):
+            if spec.default is not dataclasses.MISSING:
+                defaults[spec.name] = spec.default
+            elif spec.default_factory is not dataclasses.MISSING:
+                defaults[spec.name] = spec.default_factory()
+        return json.loads(json.dumps(defaults, default=str))
 
 
 @dataclass
@@ -391,7 +410,6 @@ def _filter(config: SelfTrainingConfig, rescore_dir: Path, rescore: dict, folder
     """Stage 4: choose, filter and write the pseudo-labels; the training table (labelled + kept)."""
     from wav2vec_hf.data import open_audio_source
     from wav2vec_hf.selftraining.pseudo_labels import (
-        FilterSettings,
         choose_pseudo_labels,
         filter_pseudo_labels,
         labelled_rows,
@@ -403,7 +421,7 @@ def _filter(config: SelfTrainingConfig, rescore_dir: Path, rescore: dict, folder
     nbests = _read_nbest(rescore_dir / "unlabeled_nbest.jsonl")
     weights = RescoreWeights(**rescore["weights"])
     labels = choose_pseudo_labels(nbests, weights)
-    settings = FilterSettings(config.min_score, config.keep_fraction, config.require_agreement)
+    settings = config.filter_settings()
     report = filter_pseudo_labels(labels, settings)
     write_table(pseudo_label_rows(report.kept), folder / "pseudo_labels.tsv")
     labelled = labelled_rows(open_audio_source(config.labeled))
@@ -550,6 +568,9 @@ def _check_config(root: Path, config: SelfTrainingConfig) -> None:
     stored_at = path if path.is_file() else old if old.is_file() else None
     if stored_at is not None:
         stored = json.loads(stored_at.read_text(encoding="utf-8"))
+        # A setting added since that run was written ran at its default there.
+        defaults = SelfTrainingConfig.default_json()
+        stored = {key: stored.get(key, defaults.get(key)) for key in set(stored) | set(defaults)}
         changed = sorted(
             k
             for k in set(stored) | set(current)
