@@ -82,6 +82,30 @@ def test_a_test_table_without_transcripts_is_refused(real_data_dir, tmp_path, ca
     assert "path and transcript" in capsys.readouterr().err
 
 
+def test_adapted_runs_report_both_means_and_the_model_option_is_found():
+    from dataclasses import replace
+
+    from wav2vec_hf.recipes.fsdd_speakers import _model_and_options, _without_flag
+
+    runs = [SpeakerScore("a", 0, 1, 1, 10.0, 4.0, 500, 60), SpeakerScore("b", 0, 1, 1, 30.0, 8.0, 500, 60)]
+    adapted = [replace(runs[0], adapted_test_greedy=6.0, adapted_test_lm=2.0, pseudo_labels_kept=300),
+               replace(runs[1], adapted_test_greedy=20.0, adapted_test_lm=4.0, pseudo_labels_kept=310)]  # fmt: skip
+    assert summary(adapted) == {
+        "wer_greedy": 13.0, "wer_lm": 3.0, "before_adaptation": {"wer_greedy": 20.0, "wer_lm": 6.0}
+    }  # fmt: skip
+    table = format_table(adapted)
+    assert "| **mean** | | | | **20.0** | **6.0** | | | **13.0** | **3.0** | |" in table
+    assert "| 6.0 | 2.0 | 300 |" in table and all(line.count("|") == 12 for line in table.splitlines())
+    assert summary(adapted[:1] + runs[1:]) == summary(runs)  # a run without adaptation: plain means only
+    assert _model_and_options(["--model", "a", "--x", "1", "--model=b", "--y"]) == ("b", ["--x", "1", "--y"])
+    with pytest.raises(ValueError, match="--model"):
+        _model_and_options(["--x", "1"])
+    flag = "--from_scratch"
+    assert _without_flag(["--a", flag, "--b", "1", flag, "true", f"{flag}=false", "--c"], flag) == [
+        "--a", "--b", "1", "--c"
+    ]  # fmt: skip
+
+
 def test_the_table_and_summary_are_means_over_runs():
     runs = [SpeakerScore("a", 0, 1, 1, 10.0, 4.0, 500, 60), SpeakerScore("b", 0, 1, 1, 30.0, 8.0, 500, 60)]
     assert summary(runs) == {"wer_greedy": 20.0, "wer_lm": 6.0}
@@ -155,6 +179,36 @@ def test_a_test_table_of_other_speakers_is_scored_after_training_on_all_four(rea
         == {"wer_greedy": round(run["test_greedy"], 2), "wer_lm": round(run["test_lm"], 2)}
     )
     assert 0 <= last["wer_lm"] <= 100 and last["wer_greedy"] >= 0
+
+
+def test_adaptation_pseudo_labels_the_test_audio_without_its_transcripts(real_data_dir, tmp_path, capsys):
+    """``--adapt`` on a ``--test`` table (three synthetic voices), a short run: only the mechanism. The
+    unlabelled table holds the test table's paths and nothing else; the adapted model trains on the
+    training table plus the kept pseudo-labels; the summary line gives
+    the adapted means and the plain ones."""
+    from wav2vec_hf.recipes.spoken_digits import synthesize_digits
+
+    others = synthesize_digits(tmp_path / "others", 3, seed=99)
+    out = tmp_path / "out"
+    argv = ["fsdd-speakers", str(real_data_dir), str(out), "--test", str(others), "--adapt",
+            "--max_steps", "20", "--synthetic_voices", "0"]  # fmt: skip
+    assert recipes_main(argv) == 0
+    last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    (run,) = json.loads((out / "results.json").read_text())["runs"]
+    assert last["before_adaptation"] == {
+        "wer_greedy": round(run["test_greedy"], 2),
+        "wer_lm": round(run["test_lm"], 2),
+    }
+    assert last["wer_lm"] == round(run["adapted_test_lm"], 2) and 0 <= last["wer_lm"] <= 100
+    adapt = out / "all" / "seed0" / "adapt"
+    unlabeled = (adapt / "unlabeled.tsv").read_text().splitlines()
+    assert unlabeled == ["path", *_column(others, "path")]
+    kept = _column(adapt / "run" / "round-1" / "filter" / "pseudo_labels.tsv", "path")
+    assert len(kept) == run["pseudo_labels_kept"] and set(kept) <= set(_column(others, "path"))
+    assert len(_column(adapt / "run" / "round-1" / "filter" / "train.tsv", "path")) == 1800 + len(kept)
+    settings = json.loads((adapt / "run" / "settings.json").read_text())  # continued from the run's model
+    assert settings["pretrained"] == settings["finetuned"] == str(out / "all" / "seed0" / "model")
+    assert "--from_scratch" not in settings["finetune_args"] and settings["balance_transcripts"]
 
 
 def test_a_bad_finetune_option_after_the_separator_exits_2_without_a_traceback(

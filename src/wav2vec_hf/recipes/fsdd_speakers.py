@@ -10,6 +10,15 @@ heard every test speaker. This recipe measures what a user needs, recognition of
 * ``--test TSV``: fine-tune on all the public speakers (dev: their recordings 0-4) and score that
   table (columns ``path``, ``transcript``): recordings of speakers outside the public set.
 
+With ``--adapt``, each run is followed by one round of self-training on the test audio itself, without
+its transcripts (``adapt``): the run's model and tuned LM pseudo-label it, the most confident
+``ADAPT_KEEP_FRACTION`` of each digit is kept (``--balance-transcripts``), the run's model is
+fine-tuned further (a third of the run's updates, the whole network, no head-only phase) on the
+training table plus those, and the test set is scored again. This is transductive: the new
+speakers' audio (never their transcripts) is used for training, as when a deployed model adapts to
+its users' recordings. Its scores are reported beside the plain ones, and the summary line then gives
+the adapted means.
+
 Every run is ``wav2vec-hf finetune`` -> ``build-lm`` (order 2 over the training transcripts)
 -> ``tune-lm`` on dev -> ``evaluate``, with ``FSDD_SPEAKER_FINETUNE_ARGUMENTS``; every training table
 also holds the ten digits spoken by ``--synthetic_voices`` eSpeak voices (``data.spoken_digits``).
@@ -28,9 +37,10 @@ import argparse
 import csv
 import json
 import os
+import shlex
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from wav2vec_hf.errors import Wav2VecHFError
@@ -53,6 +63,12 @@ FSDD_SPEAKER_FINETUNE_ARGUMENTS = (
 )  # fmt: skip
 FSDD_SYNTHETIC_VOICES = 150
 FSDD_SPEAKER_UPDATES = 1500
+# ``--adapt``: the share of each digit's pseudo-labels kept, the beam that produces them, and the
+# fine-tuning that continues from the run's model on them (its updates: the run's // ADAPT_UPDATE_SHARE).
+ADAPT_KEEP_FRACTION = 0.6
+ADAPT_BEAM_WIDTH = 16
+ADAPT_UPDATE_SHARE = 3
+ADAPT_FINETUNE_ARGUMENTS = ("--freeze_feature_encoder", "false", "--head_steps", "0")
 
 
 class StepFailed(Wav2VecHFError, RuntimeError):
@@ -86,6 +102,10 @@ class SpeakerScore:
     test_lm: float
     test_utterances: int
     seconds: float
+    adapted_dev_lm: float | None = None
+    adapted_test_greedy: float | None = None
+    adapted_test_lm: float | None = None
+    pseudo_labels_kept: int | None = None
 
 
 def _fsdd_records(real_dir: str | os.PathLike) -> list[tuple[str, str, str, int]]:
@@ -223,29 +243,128 @@ def run_one(
     )  # fmt: skip
 
 
+def _model_and_options(options: list[str]) -> tuple[str, list[str]]:
+    """The ``--model`` of fine-tuning options (the last one given) and the options without it."""
+    model, rest, items = None, [], iter(options)
+    for option in items:
+        if option == "--model":
+            model = next(items, None)
+        elif option.startswith("--model="):
+            model = option.split("=", 1)[1]
+        else:
+            rest.append(option)
+    if not model:
+        raise ValueError("the fine-tuning options name no --model")
+    return model, rest
+
+
+def _without_flag(options: list[str], flag: str) -> list[str]:
+    """``options`` without the boolean ``flag`` (and its ``true`` / ``false`` value when given)."""
+    kept, skip_value = [], False
+    for option in options:
+        if skip_value and option.lower() in ("true", "false"):
+            skip_value = False
+            continue
+        skip_value = option == flag
+        if not skip_value and not option.startswith(f"{flag}="):
+            kept.append(option)
+    return kept
+
+
+def adapt(tables: SpeakerTables, test: Path, run: Path, *, seed: int, updates: int, extra: list[str]) -> dict:
+    """One self-training round on ``test``'s audio without its transcripts, continuing from the model
+    ``run_one`` left in ``run/model`` (which also labels the audio); returns the adapted model's row of
+    the self-training table (``selftraining.rounds``: error rates as fractions, ``pseudo_labels_kept``).
+
+    The unlabelled table holds ``test``'s paths only, so no transcript can reach training.
+
+    Raises:
+        StepFailed: ``wav2vec-hf self-train`` exited non-zero.
+    """
+    from wav2vec_hf.cli import main as cli
+
+    folder = run / "adapt"
+    folder.mkdir(parents=True, exist_ok=True)
+    with test.open(encoding="utf-8", newline="") as handle:
+        paths = [row["path"] for row in csv.DictReader(handle, delimiter="\t")]
+    unlabeled = folder / "unlabeled.tsv"
+    unlabeled.write_text("path\n" + "".join(f"{path}\n" for path in paths), encoding="utf-8")
+    _, options = _model_and_options([*FSDD_SPEAKER_FINETUNE_ARGUMENTS, *extra])  # the run's model instead
+    options = _without_flag(options, "--from_scratch")
+    steps = max(updates // ADAPT_UPDATE_SHARE, 1)
+    evaluation_steps = str(max(steps // 2, 1))
+    options += [*ADAPT_FINETUNE_ARGUMENTS, "--max_steps", str(steps), "--eval_steps", evaluation_steps,
+                "--save_steps", evaluation_steps, "--disable_tqdm", "true"]  # fmt: skip
+    argv = [
+        "self-train", "--model", str(run / "model"), "--labeled", str(tables.train), "--unlabeled", str(unlabeled),
+        "--eval", str(tables.dev), "--test", str(test), "--lm_text", str(tables.lm_text),
+        "--output_dir", str(folder / "run"), "--finetuned", str(run / "model"), "--seed", str(seed),
+        "--lm_order", str(LM_ORDER), "--no_rescore", "--keep_fraction", str(ADAPT_KEEP_FRACTION),
+        "--balance_transcripts", "--beam_width", str(ADAPT_BEAM_WIDTH), "--n_best", "4",
+        "--finetune_args", shlex.join(options),
+    ]  # fmt: skip
+    code = cli(argv)
+    if code != 0:
+        raise StepFailed("self-train", code, run)
+    rows = json.loads((folder / "run" / "results.json").read_text(encoding="utf-8"))
+    return rows[-1]
+
+
+def with_adaptation(score: SpeakerScore, row: dict) -> SpeakerScore:
+    """``score`` with the adapted model's WER (``adapt``'s row, fractions) in percent."""
+    return replace(
+        score,
+        adapted_dev_lm=100 * row["dev_wer_lm"],
+        adapted_test_greedy=100 * row["test_wer_greedy"],
+        adapted_test_lm=100 * row["test_wer_lm"],
+        pseudo_labels_kept=row["pseudo_labels_kept"],
+    )
+
+
 def format_table(scores: list[SpeakerScore]) -> str:
-    """A Markdown table: one row per run, then the mean (WER in percent)."""
-    lines = [
-        "| held-out speaker | seed | dev WER greedy | dev WER LM | test WER greedy | test WER LM | test utterances | minutes |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
+    """A Markdown table: one row per run, then the mean (WER in percent); with ``--adapt``, the adapted
+    model's test WER and the pseudo-labels it trained on in three more columns."""
+    adapted = _adapted(scores)
+    header = "| held-out speaker | seed | dev WER greedy | dev WER LM | test WER greedy | test WER LM | test utterances | minutes |"
+    if adapted:
+        header += " adapted: test WER greedy | adapted: test WER LM | pseudo-labels kept |"
+    lines = [header, "|" + "---|" * header.count(" |")]
     for s in scores:
-        lines.append(
+        line = (
             f"| {s.name} | {s.seed} | {s.dev_greedy:.1f} | {s.dev_lm:.1f} | {s.test_greedy:.1f} | {s.test_lm:.1f} "
             f"| {s.test_utterances} | {s.seconds / 60:.1f} |"
         )
-    mean = summary(scores)
-    lines.append(f"| **mean** | | | | **{mean['wer_greedy']:.1f}** | **{mean['wer_lm']:.1f}** | | |")
+        if adapted:
+            line += f" {s.adapted_test_greedy:.1f} | {s.adapted_test_lm:.1f} | {s.pseudo_labels_kept} |"
+        lines.append(line)
+    plain = _means(scores, "test_greedy", "test_lm")
+    mean = f"| **mean** | | | | **{plain['wer_greedy']:.1f}** | **{plain['wer_lm']:.1f}** | | |"
+    if adapted:
+        after = _means(scores, "adapted_test_greedy", "adapted_test_lm")
+        mean += f" **{after['wer_greedy']:.1f}** | **{after['wer_lm']:.1f}** | |"
+    lines.append(mean)
     return "\n".join(lines)
 
 
-def summary(scores: list[SpeakerScore]) -> dict[str, float]:
-    """Mean test WER (percent) over runs: ``{"wer_greedy", "wer_lm"}``."""
+def _adapted(scores: list[SpeakerScore]) -> bool:
+    return bool(scores) and all(s.adapted_test_lm is not None for s in scores)
+
+
+def _means(scores: list[SpeakerScore], greedy: str, lm: str) -> dict[str, float]:
     count = len(scores)
     return {
-        "wer_greedy": round(sum(s.test_greedy for s in scores) / count, 2),
-        "wer_lm": round(sum(s.test_lm for s in scores) / count, 2),
+        "wer_greedy": round(sum(getattr(s, greedy) for s in scores) / count, 2),
+        "wer_lm": round(sum(getattr(s, lm) for s in scores) / count, 2),
     }
+
+
+def summary(scores: list[SpeakerScore]) -> dict:
+    """Mean test WER (percent) over runs: ``{"wer_greedy", "wer_lm"}``; with ``--adapt``, the adapted
+    models' means, and the plain ones under ``"before_adaptation"``."""
+    plain = _means(scores, "test_greedy", "test_lm")
+    if not _adapted(scores):
+        return plain
+    return {**_means(scores, "adapted_test_greedy", "adapted_test_lm"), "before_adaptation": plain}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -268,6 +387,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=FSDD_SYNTHETIC_VOICES,
         help="add the ten digits in this many eSpeak voices to every training table (data.spoken_digits; "
         "0: none)",
+    )
+    parser.add_argument(
+        "--adapt",
+        action="store_true",
+        help="then one round of self-training on the test audio without its transcripts (transductive: "
+        "see the module docstring); the summary line gives the adapted WER",
     )
     parser.epilog = "Options after -- go to `wav2vec-hf finetune` (they override the recipe's)."
     return parser
@@ -300,12 +425,19 @@ def main(argv: list[str]) -> int:
     scores = []
     for tables, test in runs:
         for seed in args.seeds:
+            run = out / tables.name / f"seed{seed}"
             try:
-                score = run_one(tables, test, out / tables.name / f"seed{seed}", seed=seed,
-                                updates=args.max_steps, extra=extra)  # fmt: skip
+                started = time.perf_counter()
+                score = run_one(tables, test, run, seed=seed, updates=args.max_steps, extra=extra)
+                if args.adapt:
+                    row = adapt(tables, test, run, seed=seed, updates=args.max_steps, extra=extra)
+                    score = replace(with_adaptation(score, row), seconds=time.perf_counter() - started)
             except StepFailed as error:  # its own message (one line) is already on stderr
                 print(f"{PROG}: error: {error}", file=sys.stderr)
                 return error.code
+            except ValueError as error:  # options the adaptation cannot use
+                print(f"{PROG}: error: {error}", file=sys.stderr)
+                return 2
             scores.append(score)
             print(f"{tables.name} seed {seed}: {json.dumps(asdict(scores[-1]))}", flush=True)
     mean = summary(scores)
@@ -325,6 +457,7 @@ __all__ = [
     "SpeakerScore",
     "SpeakerTables",
     "StepFailed",
+    "adapt",
     "add_training_rows",
     "all_speakers",
     "check_test_table",
@@ -333,4 +466,5 @@ __all__ = [
     "main",
     "run_one",
     "summary",
+    "with_adaptation",
 ]
