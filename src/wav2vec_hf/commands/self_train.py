@@ -76,7 +76,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     run_group.add_argument(
         "--balance-transcripts",
         action="store_true",
-        help="apply --keep-fraction within each group of identical transcripts (isolated words, e.g. digits)",
+        help="apply --keep_fraction within each group of identical transcripts (isolated words, e.g. digits)",
     )
     run_group.add_argument(
         "--final_model",
