@@ -215,6 +215,9 @@ def test_conversion_json_records_the_source(converted_base, base_dir, base_model
     assert info["fairseq_config"]["task"]["normalize"] is False
     assert info["not_in_transformers"]["feature_grad_mult"]["value"] == 0.1
     assert info == converted_base.info
+    from wav2vec_hf.convert.run_record import ConversionRecord
+
+    assert ConversionRecord.from_dict(info).to_dict() == info  # every key written is a field the card reads
 
 
 def test_pickle_warning_is_logged_once(base_dir, tmp_path, monkeypatch, caplog):

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from wav2vec_hf.pretraining.health import HealthSummary
 from wav2vec_hf.selftraining.run_record import SelfTrainingRecord
 
 VOCAB = {"<pad>": 0, "<unk>": 1, "|": 2, "A": 3, "B": 4, "C": 5}
@@ -129,7 +130,7 @@ def build_wav2vec(folder: Path) -> Path:
     write_json(
         folder / "pretraining_summary.json", summary_record(result, hardware_record("cpu", num_processes=2))
     )
-    write_json(folder / "health.json", {"healthy": True, "events": [], "nonfinite_updates_skipped": 0})
+    write_json(folder / "health.json", dataclasses.asdict(HealthSummary(healthy=True)))  # the loop's type
     (folder / "metrics.jsonl").write_text('{"update": 1, "loss": 3.0}\n', encoding="utf-8")
     (folder / "plots").mkdir()
     (folder / "plots" / "curves.png").write_bytes(tiny_png())

@@ -268,9 +268,14 @@ def test_converted_fairseq_checkpoint_defaults_to_fairseq_license(copy_folder):
         "seed": 2,
     }
     fairseq_args.update(distributed_world_size=16, fp16=True)
-    conversion = {"source_file": "vq-wav2vec.pt", "source_sha256": "ab" * 32, "num_updates": 400000}
-    conversion["fairseq_config"] = {"args": fairseq_args}
-    (folder / "conversion.json").write_text(json.dumps(conversion), encoding="utf-8")
+    from wav2vec_hf.convert.run_record import ConversionRecord
+
+    # The converter's own type: a renamed field breaks this test.
+    conversion = ConversionRecord(
+        source_file="vq-wav2vec.pt", source_sha256="ab" * 32, num_updates=400000,
+        fairseq_config={"args": fairseq_args},
+    )  # fmt: skip
+    (folder / "conversion.json").write_text(json.dumps(conversion.to_dict()), encoding="utf-8")
     card = ModelCard(render_card(folder, CardOptions(repo_id="org/w")).text)
     assert card.data.license == "mit" and "fairseq" in card.data.tags
     assert "converted from the fairseq checkpoint `vq-wav2vec.pt`" in card.text

@@ -1,10 +1,12 @@
 """HealthMonitor: collapse signs need `patience` updates, fire once, re-arm; NaN streaks stop the run."""
 
+import json
 import math
+from dataclasses import asdict
 
 import pytest
 
-from wav2vec_hf.pretraining.health import HealthMonitor, TrainingDivergedError
+from wav2vec_hf.pretraining.health import HealthMonitor, HealthSummary, TrainingDivergedError
 from wav2vec_hf.pretraining.tasks import HealthSpec
 
 SPEC = HealthSpec(chance_accuracy=1 / 11, num_groups=2, num_vars=32, has_diversity=True)
@@ -45,6 +47,11 @@ def test_codebook_collapse_fires_after_patience_once_and_rearms():
     again = [monitor.observe(update, collapsed) for update in range(13, 18)]
     assert [e.kind for e in again[-1]] == ["codebook_collapse"]
     assert monitor.summary()["healthy"] is False
+    read_back = HealthSummary.from_dict(json.loads(json.dumps(monitor.summary())))  # as the card reads it
+    assert (
+        read_back is not None and not read_back.healthy and read_back.event_kinds() == ["codebook_collapse"]
+    )
+    assert asdict(read_back) == monitor.summary() and HealthSummary.from_dict({"events": []}) is None
 
 
 def test_trivial_task_and_saturated_diversity():

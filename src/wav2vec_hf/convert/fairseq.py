@@ -5,8 +5,9 @@ generation (``convert.generations``), converts it with the generation's converte
 
 * the model (``config.json`` + ``model.safetensors``),
 * the feature extractor (``preprocessor_config.json``),
-* ``conversion.json``: source file name and sha256, generation, ``num_updates``, the fairseq
-  options that decide the architecture, and the fairseq options transformers has no field for.
+* ``conversion.json`` (``convert.run_record.ConversionRecord``): source file name and sha256,
+  generation, ``num_updates``, the fairseq options that decide the architecture, and the fairseq
+  options transformers has no field for.
 * for wav2vec 2.0 pretraining checkpoints, ``pretraining_state.json``: the training recipe and the
   update count, from which ``wav2vec-hf pretrain --init_from`` continues (``pretraining.pretraining_state``).
 
@@ -33,11 +34,12 @@ from wav2vec_hf.convert.checkpoint import (
     FairseqCheckpoint,
     load_fairseq_checkpoint,
 )
+from wav2vec_hf.convert.run_record import RUN_FILE, ConversionRecord
 from wav2vec_hf.json_files import write_json
 
 logger = logging.getLogger(__name__)
 
-CONVERSION_INFO_FILE = "conversion.json"
+CONVERSION_INFO_FILE = RUN_FILE
 
 _pickle_warning_shown = False
 
@@ -95,17 +97,18 @@ def convert_fairseq_checkpoint(
     output.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(output)
     feature_extractor.save_pretrained(output)
-    info = {
-        "source_file": os.path.basename(checkpoint.path),
-        "source_sha256": _sha256(checkpoint.path),
-        "generation": kind,
-        "num_updates": checkpoint.num_updates,
-        "transformers_class": type(model).__name__,
-        "wav2vec_hf_version": wav2vec_hf.__version__,
+    record = ConversionRecord(
+        source_file=os.path.basename(checkpoint.path),
+        source_sha256=_sha256(checkpoint.path),
+        generation=kind,
+        num_updates=checkpoint.num_updates,
+        transformers_class=type(model).__name__,
+        wav2vec_hf_version=wav2vec_hf.__version__,
         **extra_info,
-    }
+    )
     if kind == generations.WAV2VEC2:
-        info["pretraining_state"] = _write_pretraining_state(checkpoint, output, info["source_sha256"])
+        record.pretraining_state = _write_pretraining_state(checkpoint, output, record.source_sha256)
+    info = record.to_dict()
     write_json(output / CONVERSION_INFO_FILE, info, sort_keys=True)
     logger.info("converted %s (%s) -> %s", checkpoint.path, kind, output)
     return ConversionResult(

@@ -20,6 +20,7 @@ from typing import Any
 
 from huggingface_hub import ModelCard, ModelCardData
 
+from wav2vec_hf.convert.run_record import ConversionRecord
 from wav2vec_hf.errors import Wav2VecHFError
 from wav2vec_hf.hub.artefacts import (
     CTC,
@@ -208,7 +209,7 @@ def render_card(
     repo_id = options.repo_id or f"{_PLACEHOLDER_USER}/{placeholder}"
     model_name = options.model_name or repo_id.split("/")[-1]
     base_model = _base_model(options, records, notes)
-    license_id = options.license or (FAIRSEQ_LICENSE if records.get("conversion") else DEFAULT_LICENSE)
+    license_id = options.license or (FAIRSEQ_LICENSE if records.conversion is not None else DEFAULT_LICENSE)
     eval_results = to_eval_results(scores)
     local = sorted({score.dataset_name for score in scores if score.dataset_type is None})
     if local:
@@ -302,7 +303,7 @@ def _tags(artefact: Artefact, records: RunRecords, self_trained: bool, extra: li
         tags += ["self-supervised-learning", "pretraining"]
     if artefact.remote_code:
         tags.append("custom_code")
-    if records.get("conversion"):
+    if records.conversion is not None:
         tags.append("fairseq")
     if self_trained:
         tags.append("self-training")
@@ -331,7 +332,7 @@ def _template_variables(
             "No evaluation results were recorded for this model: measure it on your data first."
         )
     lm_attrs = _lm_attributes(artefact)
-    conversion = records.get("conversion") or {}
+    conversion = records.conversion or ConversionRecord()
     return {
         "repo_id": repo_id,
         "kind": artefact.kind,
@@ -360,8 +361,8 @@ def _template_variables(
         "training_data": training_data(records),
         "pretraining_quality": pretraining_quality(records),
         "record_files": sorted(records.paths.values()),
-        "converted_from": conversion.get("source_file"),
-        "not_in_transformers": conversion.get("not_in_transformers") or [],
+        "converted_from": conversion.source_file,
+        "not_in_transformers": conversion.not_in_transformers or [],
         "self_trained": "self-training" in papers,
         "paper_titles": [PAPER_TITLES[paper] for paper in papers],
         "bibtex": bibtex_for(papers),

@@ -35,10 +35,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from wav2vec_hf.convert.run_record import ConversionRecord
 from wav2vec_hf.data.references import DatasetReference
 from wav2vec_hf.finetuning.run_record import FinetuningRecord
 from wav2vec_hf.hub.artefacts import ArtefactError, read_json_file
 from wav2vec_hf.pretraining.arguments import run_config_key
+from wav2vec_hf.pretraining.health import HealthSummary
 from wav2vec_hf.pretraining.run_summary import summary_key
 from wav2vec_hf.selftraining.run_record import SelfTrainingRecord
 
@@ -86,6 +88,12 @@ class RunRecords:
         """``finetuning.json`` as its type, parsed once per folder (None when there is none)."""
         content = self.content.get("finetuning")
         return FinetuningRecord.from_dict(content) if content else None
+
+    @cached_property
+    def conversion(self) -> ConversionRecord | None:
+        """``conversion.json`` as its type (None when there is none)."""
+        content = self.content.get("conversion")
+        return ConversionRecord.from_dict(content) if content else None
 
     @cached_property
     def self_training(self) -> SelfTrainingRecord | None:
@@ -236,9 +244,8 @@ def hyperparameters(records: RunRecords) -> Rows:
                 ("seed", pick("training.seed")),
             ]
         )
-    conversion = records.get("conversion")
-    if conversion:
-        return _fairseq_hyperparameters(conversion.get("fairseq_config") or {})
+    if records.conversion is not None:
+        return _fairseq_hyperparameters(records.conversion.fairseq_config or {})
     return []
 
 
@@ -331,12 +338,12 @@ def run_facts(records: RunRecords) -> Rows:
     train_results = records.get("train_results") or records.get("all_results")
     if train_results and records.finetuning is None and train_results.get("train_runtime") is not None:
         rows.append(("training time", format_duration(train_results["train_runtime"])))
-    conversion = records.get("conversion")
-    if conversion:
+    conversion = records.conversion
+    if conversion is not None:
         rows += [
-            ("converted from", conversion.get("source_file")),
-            ("source sha256", conversion.get("source_sha256")),
-            ("fairseq updates", conversion.get("num_updates")),
+            ("converted from", conversion.source_file),
+            ("source sha256", conversion.source_sha256),
+            ("fairseq updates", conversion.num_updates),
         ]
     return _rows(rows)
 
@@ -352,7 +359,7 @@ def hardware(records: RunRecords) -> Rows:
             return _rows([(str(key).replace("_", " "), value) for key, value in found.items()])
         if isinstance(found, str) and found:
             return [("hardware", found)]
-    args = ((records.get("conversion") or {}).get("fairseq_config") or {}).get("args") or {}
+    args = records.conversion.fairseq_args if records.conversion is not None else {}
     return _rows(
         [
             ("GPUs (fairseq distributed_world_size)", args.get("distributed_world_size")),
@@ -424,9 +431,8 @@ def training_data(records: RunRecords) -> Rows:
                 ),
             ]
         )
-    conversion = records.get("conversion")
-    if conversion:
-        task = ((conversion.get("fairseq_config") or {}).get("task")) or {}
+    if records.conversion is not None:
+        task = records.conversion.fairseq_task
         return _rows([("fairseq task", task.get("_name")), ("audio normalised", task.get("normalize"))])
     return []
 
@@ -445,11 +451,11 @@ def pretraining_quality(records: RunRecords) -> Rows:
                 for key, value in metrics.items()
                 if isinstance(value, (int, float)) and not isinstance(value, bool) and key != "update"
             ]
-    health = records.get("health") or summary.get(summary_key("health"))
-    if isinstance(health, dict) and "healthy" in health:
-        events = health.get("events") or []
-        kinds = sorted({str(event.get("kind")) for event in events if isinstance(event, dict)})
-        rows.append(("health", "healthy" if health["healthy"] else "warnings: " + ", ".join(kinds)))
+    health = HealthSummary.from_dict(records.get("health") or summary.get(summary_key("health")))
+    if health is not None:
+        rows.append(
+            ("health", "healthy" if health.healthy else "warnings: " + ", ".join(health.event_kinds()))
+        )
     return _rows(rows)
 
 

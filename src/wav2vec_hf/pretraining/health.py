@@ -31,9 +31,10 @@ from __future__ import annotations
 import logging
 import math
 from collections import deque
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, fields
 
 from wav2vec_hf.errors import Wav2VecHFError
+from wav2vec_hf.json_files import record_field
 from wav2vec_hf.pretraining.tasks import HealthSpec
 
 logger = logging.getLogger(__name__)
@@ -88,6 +89,43 @@ class HealthEvent:
     kind: str
     value: float
     message: str
+
+
+HEALTH_FILE = "health.json"
+
+
+@dataclass
+class HealthSummary:
+    """``health.json`` (and the ``health`` of ``pretraining_summary.json``): the verdict and its evidence.
+
+    Written by the loop (``HealthMonitor.summary``) and read by the model card through this type, so a
+    renamed field breaks a test, not a card row.
+
+    Attributes:
+        healthy: no sign but skipped non-finite updates.
+        events: ``HealthEvent`` fields, one object per sign seen.
+        nonfinite_updates_skipped: updates skipped for a NaN/inf gradient.
+        chance_accuracy, collapse_code_perplexity, max_code_perplexity: the reference levels.
+    """
+
+    healthy: bool
+    events: list[dict] = field(default_factory=list)
+    nonfinite_updates_skipped: int = 0
+    chance_accuracy: float | None = None
+    collapse_code_perplexity: int | None = None
+    max_code_perplexity: int | None = None
+
+    @classmethod
+    def from_dict(cls, content: dict | None) -> HealthSummary | None:
+        """The summary of a JSON object (unknown keys ignored), or ``None`` when it holds no verdict."""
+        if not isinstance(content, dict) or "healthy" not in content:
+            return None
+        return cls(**{f.name: content[f.name] for f in fields(cls) if f.name in content})
+
+    def event_kinds(self) -> list[str]:
+        """The kinds of sign seen, sorted, each once."""
+        kind = record_field(HealthEvent, "kind", file=HEALTH_FILE)
+        return sorted({str(event.get(kind)) for event in self.events if isinstance(event, dict)})
 
 
 class HealthMonitor:
@@ -266,19 +304,28 @@ class HealthMonitor:
             self.recent[key].extend(state.get("recent", {}).get(key, []))
 
     def summary(self) -> dict:
-        """JSON-ready: the events, the NaN/inf count, the reference levels."""
-        return {
-            "healthy": not self.events or all(event.kind == "nonfinite" for event in self.events),
-            "events": [asdict(event) for event in self.events],
-            "nonfinite_updates_skipped": self.nonfinite_total,
-            "chance_accuracy": self.spec.chance_accuracy,
-            "collapse_code_perplexity": 2 * self.spec.num_groups if self.spec.num_groups else None,
-            "max_code_perplexity": (
-                self.spec.num_groups * self.spec.num_vars
-                if self.spec.num_groups and self.spec.num_vars
-                else None
-            ),
-        }
+        """JSON-ready ``HealthSummary``: the events, the NaN/inf count, the reference levels."""
+        return asdict(
+            HealthSummary(
+                healthy=not self.events or all(event.kind == "nonfinite" for event in self.events),
+                events=[asdict(event) for event in self.events],
+                nonfinite_updates_skipped=self.nonfinite_total,
+                chance_accuracy=self.spec.chance_accuracy,
+                collapse_code_perplexity=2 * self.spec.num_groups if self.spec.num_groups else None,
+                max_code_perplexity=(
+                    self.spec.num_groups * self.spec.num_vars
+                    if self.spec.num_groups and self.spec.num_vars
+                    else None
+                ),
+            )
+        )
 
 
-__all__ = ["REMEDIES", "HealthEvent", "HealthMonitor", "TrainingDivergedError"]
+__all__ = [
+    "HEALTH_FILE",
+    "REMEDIES",
+    "HealthEvent",
+    "HealthMonitor",
+    "HealthSummary",
+    "TrainingDivergedError",
+]

@@ -58,7 +58,7 @@ from wav2vec_hf.pretraining.checkpointing import (
     save_checkpoint,
 )
 from wav2vec_hf.pretraining.data import BatchStream, loader_workers
-from wav2vec_hf.pretraining.health import HealthMonitor, TrainingDivergedError
+from wav2vec_hf.pretraining.health import HEALTH_FILE, HealthMonitor, TrainingDivergedError
 from wav2vec_hf.pretraining.plots import plot_curves, read_metrics
 from wav2vec_hf.pretraining.run_summary import SUMMARY_FILE, PretrainingResult, summary_record
 from wav2vec_hf.pretraining.schedules import LearningRateSchedule
@@ -68,7 +68,6 @@ from wav2vec_hf.pretraining.tasks import PretrainingTask, StepOutput
 logger = logging.getLogger(__name__)
 
 METRICS_FILE = "metrics.jsonl"
-HEALTH_FILE = "health.json"
 EXPORT_REQUEST = "EXPORT"
 
 
