@@ -11,6 +11,7 @@ import soundfile as sf
 from tests.data.audio_files import sine, write_tone, write_wav
 from wav2vec_hf.data import AudioDataset, open_audio_source
 from wav2vec_hf.data import audio as audio_module
+from wav2vec_hf.data.validation import ValidationRules
 from wav2vec_hf.pretraining.data import CachedAudioSet
 
 CROP = 4000
@@ -38,15 +39,27 @@ def source(tmp_path):
 
 @pytest.fixture()
 def reads(monkeypatch):
-    """The ``frames`` each ``soundfile.read`` of the data layer asked for (-1: the whole file)."""
+    """The ``frames`` each read of the data layer asked for (-1: the whole file): ``soundfile.read``
+    calls, and ``SoundFile.read`` calls made outside them (window reads)."""
     asked = []
-    real = sf.read
+    inside = []
+    real_read, real_method = sf.read, sf.SoundFile.read
 
     def counting(*args, **kwargs):
         asked.append(kwargs.get("frames", -1))
-        return real(*args, **kwargs)
+        inside.append(True)
+        try:
+            return real_read(*args, **kwargs)
+        finally:
+            inside.pop()
+
+    def counting_method(self, frames=-1, *args, **kwargs):
+        if not inside:
+            asked.append(frames)
+        return real_method(self, frames, *args, **kwargs)
 
     monkeypatch.setattr(audio_module.sf, "read", counting)
+    monkeypatch.setattr(audio_module.sf.SoundFile, "read", counting_method)
     return asked
 
 
@@ -146,3 +159,30 @@ def test_a_set_that_keeps_whole_utterances_gets_no_batch_rows(source, monkeypatc
     assert all("batch_row" not in example for example in examples)
     for key, example in zip(keys, examples, strict=True):
         assert np.array_equal(example["input_values"].numpy(), cached[key]["input_values"].numpy())
+
+
+def test_only_float_coded_windows_are_scanned_for_nan(tmp_path, monkeypatch):
+    """Integer-coded files (PCM WAV, FLAC) cannot decode to NaN/inf, so their windows skip the scan;
+    a float WAV's window is still scanned, and a NaN in the crop names the file."""
+    pcm = write_tone(tmp_path / "pcm.wav", 20000)
+    flac = write_tone(tmp_path / "pcm.flac", 20000)
+    samples = sine(200, 16000, 20000).astype(np.float32)
+    samples[15000] = np.nan
+    floats = tmp_path / "float.wav"
+    sf.write(floats, samples, 16000, subtype="FLOAT")
+    assert audio_module.read_audio_window(str(pcm), 100, 50).integer_coded
+    assert audio_module.read_audio_window(str(flac), 100, 50).integer_coded
+    assert not audio_module.read_audio_window(str(floats), 100, 50).integer_coded
+
+    manifest = tmp_path / "list.tsv"
+    manifest.write_text(f"path\n{pcm}\n{floats}\n")
+    source = open_audio_source(manifest, rules=ValidationRules(decode=False), validation_cache=False)
+    scans = []
+    real_isfinite = np.isfinite
+    monkeypatch.setattr(audio_module.np, "isfinite", lambda x: scans.append(len(x)) or real_isfinite(x))
+    source.load_window(0, 0, CROP)
+    assert scans == []
+    source.load_window(1, 0, CROP)  # float-coded, finite in this window: scanned, no error
+    assert scans == [CROP]
+    with pytest.raises(audio_module.AudioError, match=r"float\.wav.*NaN or infinite"):
+        source.load_window(1, 14000, CROP)

@@ -3,6 +3,7 @@ the main process, every buffer is reused many times over, and a rewritten buffer
 
 from __future__ import annotations
 
+import gc
 import itertools
 import time
 
@@ -11,7 +12,7 @@ import torch
 
 from tests.data.audio_files import write_tone
 from wav2vec_hf.data import AudioCollator, AudioDataset, LengthBatchSampler, open_audio_source, shared_batches
-from wav2vec_hf.data.shared_batches import SharedBatchRing, SlotRef
+from wav2vec_hf.data.shared_batches import RecycledBatchMemory, SharedBatchRing, SlotRef
 from wav2vec_hf.pretraining.data import AudioData, BatchStream, validation_batches
 
 
@@ -123,3 +124,27 @@ def test_validation_batches_come_through_the_ring_and_equal_the_main_process(par
         assert len(shared) == len(inline)
         for a, b in zip(inline, shared, strict=True):
             assert a["ids"] == b["ids"] and torch.equal(a["input_values"], b["input_values"])
+
+
+def test_recycled_batch_memory_is_reused_only_when_nothing_views_it():
+    memory = RecycledBatchMemory(max_free=2)
+    first = memory.empty(4, 1000)
+    address = first.data_ptr()
+    tail = first[2:]  # a view keeps the storage, and so the buffer, in use
+    del first
+    gc.collect()
+    second = memory.empty(4, 1000)
+    assert second.data_ptr() != address
+    tail.fill_(1.0)  # still its own memory: writing it changes nothing of the new batch
+    second.fill_(2.0)
+    assert float(tail.min()) == 1.0
+    del tail
+    smaller = memory.empty(3, 1000)  # the freed buffer holds it: reused
+    assert smaller.data_ptr() == address and smaller.shape == (3, 1000)
+    del smaller, second
+    larger = memory.empty(5, 1000)  # no free buffer is large enough: new memory
+    assert larger.data_ptr() != address
+    batches = [memory.empty(1, 10 + i) for i in range(5)]
+    del batches  # five buffers come back ...
+    held = memory.empty(1, 1)  # noqa: F841 (held: its buffer is not back yet)
+    assert len(memory._free) <= 2  # ... and no more than max_free are kept

@@ -54,7 +54,7 @@ import stat
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Union
+from typing import BinaryIO, NamedTuple, Union
 
 import numpy as np
 import soundfile as sf
@@ -458,6 +458,18 @@ def read_audio(source: AudioFile, *, name: str | None = None) -> tuple[np.ndarra
     return waveform, int(rate)
 
 
+INTEGER_CODED_SUBTYPES = frozenset({"PCM_S8", "PCM_U8", "PCM_16", "PCM_24", "PCM_32", "ULAW", "ALAW"})
+"""libsndfile subtypes that store integers (FLAC's are among them): decoded, every sample is finite."""
+
+
+class DecodedWindow(NamedTuple):
+    """What ``read_audio_window`` decoded."""
+
+    waveform: np.ndarray  # float32 (frames, channels)
+    sample_rate: int
+    integer_coded: bool  # stored as integers (``INTEGER_CODED_SUBTYPES``): no sample can be NaN or inf
+
+
 def read_audio_window(
     source: str | os.PathLike[str],
     start: int,
@@ -465,7 +477,7 @@ def read_audio_window(
     *,
     name: str | None = None,
     out: np.ndarray | None = None,
-):
+) -> DecodedWindow:
     """Decode ``frames`` frames of a file from frame ``start``, as stored, reading only that part.
 
     libsndfile seeks in WAV, FLAC and OGG: a 5 s crop of a 30 s FLAC file decodes about 5 s.
@@ -475,8 +487,9 @@ def read_audio_window(
             instead of a new array; the file must have that many channels.
 
     Returns:
-        ``(waveform, sample_rate)`` as ``read_audio``: float32 ``(frames, channels)`` (fewer frames
-        when the file ends first; a view of ``out`` when given).
+        ``DecodedWindow``: the float32 ``(frames, channels)`` samples (fewer frames when the file ends
+        first; a view of ``out`` when given), the file's rate, and whether it stores integers (then
+        the samples need no finite check).
 
     Raises:
         AudioError: missing or corrupt file, or nothing at ``start``.
@@ -484,16 +497,18 @@ def read_audio_window(
     label = describe_source(source, name)
     target = _open_target(source, label)
     try:
-        waveform, rate = sf.read(
-            target, start=int(start), frames=int(frames), dtype="float32", always_2d=True, out=out
-        )
+        with sf.SoundFile(target) as handle:
+            if start:
+                handle.seek(int(start))
+            waveform = handle.read(int(frames), dtype="float32", always_2d=True, out=out)
+            rate, subtype = handle.samplerate, handle.subtype
     except Exception as error:
         raise _unreadable(label, error, source) from error
     if waveform.shape[0] == 0:
         raise AudioError(
             label, EMPTY, f"no samples from frame {start} on; the file is shorter than its header said."
         )
-    return waveform, int(rate)
+    return DecodedWindow(waveform, int(rate), subtype in INTEGER_CODED_SUBTYPES)
 
 
 def resampled_length(num_samples, orig_rate, target_rate: int):
@@ -647,6 +662,7 @@ def prepare_waveform(
     resample_quality: str = "HQ",
     name: str = "<array>",
     channels_first: bool | None = None,
+    assume_finite: bool = False,
 ) -> np.ndarray:
     """Mono, finite, resampled and (optionally) normalised float32 ``(samples,)`` from decoded audio.
 
@@ -662,6 +678,8 @@ def prepare_waveform(
         name: how errors refer to this audio.
         channels_first: layout of a 2-D ``waveform``. ``None`` guesses: an array with at most 8
             rows and more columns than rows is ``(channels, frames)``, as some decoders return it.
+        assume_finite: skip the NaN/inf scan: the caller knows every sample is finite (decoded from
+            integers, ``DecodedWindow.integer_coded``).
 
     Raises:
         AudioError: empty, NaN/inf, multi-channel under ``strict_mono``, wrong rate under ``expected_rate``.
@@ -682,7 +700,7 @@ def prepare_waveform(
     mono = to_mono(array, strict=strict_mono, name=name)
     if mono.shape[0] == 0:
         raise AudioError(name, EMPTY, "the audio holds 0 samples; remove it from the data.")
-    if not np.isfinite(mono).all():
+    if not assume_finite and not np.isfinite(mono).all():
         bad = int((~np.isfinite(mono)).sum())
         raise AudioError(
             name,

@@ -154,8 +154,16 @@ class AudioSet(Sequence[AudioRecord]):
         if not isinstance(payload, str):
             return None
         name = self.records.path(index)
-        waveform, rate = read_audio_window(payload, start, frames, name=name, out=out)
-        return prepare_waveform(waveform, rate, None, name=name, channels_first=False, **options)
+        window = read_audio_window(payload, start, frames, name=name, out=out)
+        return prepare_waveform(
+            window.waveform,
+            window.sample_rate,
+            None,
+            name=name,
+            channels_first=False,
+            assume_finite=window.integer_coded,
+            **options,
+        )
 
     def lengths(self, target_rate: int = DEFAULT_SAMPLE_RATE) -> np.ndarray:
         """``(len(self),)`` int64: samples of each utterance after resampling to ``target_rate``."""
