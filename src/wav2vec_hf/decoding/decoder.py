@@ -40,6 +40,7 @@ from wav2vec_hf.decoding.alphabet import (
     SPECIAL_TOKEN,
     check_labels,
 )
+from wav2vec_hf.decoding.compiled import CompiledSearch, InvalidLogits, choose_engine
 from wav2vec_hf.decoding.greedy import greedy_decode  # noqa: F401  (its old home; re-exported)
 from wav2vec_hf.decoding.language_model import LN10, FusionWeights, NgramLanguageModel
 from wav2vec_hf.decoding.lexicon import NO_NODE, ROOT, TokenTrie
@@ -984,7 +985,12 @@ class CTCBeamSearchDecoder:
         language_model: the n-gram LM, or ``None`` for beam search without one.
     """
 
-    def __init__(self, labels: Sequence[str], language_model: NgramLanguageModel | None = None):
+    def __init__(
+        self,
+        labels: Sequence[str],
+        language_model: NgramLanguageModel | None = None,
+        engine: str | None = None,
+    ):
         self.labels = list(labels)
         check_labels(self.labels)
         self.blank = self.labels.index(BLANK_LABEL)
@@ -997,6 +1003,19 @@ class CTCBeamSearchDecoder:
         self.lexicon = TokenTrie(language_model.unigrams, self.labels) if language_model is not None else None
         self._word_scores = (
             _WordScoreTable(language_model, self.lexicon.words) if language_model is not None else None
+        )
+        self.engine = choose_engine(engine)
+        self._compiled = (
+            CompiledSearch(
+                len(self.labels),
+                self.blank,
+                self.delimiter,
+                self.never_emitted,
+                self.lexicon,
+                self._word_scores,
+            )
+            if self.engine == "compiled"
+            else None
         )
 
     def check_logits(self, logits) -> np.ndarray:
@@ -1035,6 +1054,8 @@ class CTCBeamSearchDecoder:
         """
         options = options or DecodeOptions()
         arrays = [self.check_logits(logits) for logits in logits_list]
+        if self._compiled is not None and not options.hotwords and not options.word_offsets:
+            return self._decode_compiled(arrays, options, on_progress)
         results: list[list[Hypothesis]] = []
         n_chunks = max(1, math.ceil(len(arrays) / options.lockstep_utterances))
         bounds = np.linspace(0, len(arrays), n_chunks + 1).round().astype(int)  # equal chunks
@@ -1055,6 +1076,43 @@ class CTCBeamSearchDecoder:
                         on_progress(int(frames[step]))
 
             results.extend(_BatchSearch(self, options).run(events, on_step))
+        return results
+
+    def _decode_compiled(
+        self, arrays: list[np.ndarray], options: DecodeOptions, on_progress: Callable[[int], None] | None
+    ) -> list[list[Hypothesis]]:
+        """``decode_batch`` through the compiled search, one utterance after another."""
+        weights = options.weights(
+            self.language_model.weights if self.language_model is not None else FusionWeights()
+        )
+        start = (
+            self.language_model.start_context(weights.score_boundary)
+            if self.language_model is not None
+            else 0
+        )
+        has_lm = self.language_model is not None
+        labels = self.labels
+        results = []
+        for array in arrays:
+            try:
+                found = self._compiled.search(array, options, weights, start)
+            except InvalidLogits as error:
+                raise DecodingError(str(error)) from None
+            results.append(
+                [
+                    Hypothesis(
+                        text=" ".join("".join([labels[t] for t in tokens]).split()),
+                        acoustic_score=acoustic,
+                        lm_score=lm_score,
+                        total_score=total,
+                        lm_log10_probability=log10 if has_lm else None,
+                        word_offsets=[],
+                    )
+                    for tokens, acoustic, lm_score, total, log10 in found
+                ]
+            )
+            if on_progress is not None:
+                on_progress(int(array.shape[0]))
         return results
 
     def decode(self, logits: np.ndarray, options: DecodeOptions | None = None) -> list[Hypothesis]:

@@ -1,0 +1,891 @@
+/* The CTC prefix beam search of decoder.py for one utterance, compiled.
+ *
+ * The same search as ``decoder._BatchSearch`` with one utterance (same events, prefix trie, bounds,
+ * pruning and word-level LM fusion; see decoder.py's docstrings for the rules), without the per-step
+ * cost of numpy calls: a few microseconds per event instead of ~130. The LM is not linked: a word score
+ * missing from this object's cache is asked of a Python callable once per (context, word) pair.
+ * Hotwords and word frame offsets stay with the numpy search.
+ *
+ * Module ``_search_core``, type ``SearchCore(vocab_size, blank, delimiter, never, edge_keys,
+ * edge_children, word_of, n_words, score)``; ``core.decode(logits, options)`` returns the n best
+ * ``(tokens, acoustic, lm_score, total, lm_log10)`` tuples, best first.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NEG_INF (-INFINITY)
+#define LN10 2.302585092994045684
+#define MISSING (-1)
+#define DEAD (-2)
+#define NO_NODE (-1)
+#define OOV_WORD (-1)
+#define END_WORD (-2)
+#define AVERAGE_WORD_LENGTH 6.0
+
+static PyObject *InvalidLogits; /* a ValueError: logits with a frame that has no finite maximum */
+
+static inline double logaddexp(double a, double b) {
+    if (a == NEG_INF) return b;
+    if (b == NEG_INF) return a;
+    return a > b ? a + log1p(exp(b - a)) : b + log1p(exp(a - b));
+}
+
+static void *grow(void *array, Py_ssize_t *capacity, Py_ssize_t needed, size_t item) {
+    if (needed <= *capacity) return array;
+    Py_ssize_t cap = *capacity > 0 ? *capacity : 64;
+    while (cap < needed) cap *= 2;
+    void *out = realloc(array, (size_t)cap * item);
+    if (out == NULL) return NULL;
+    *capacity = cap;
+    return out;
+}
+
+/* ------------------------------------------------------------------ the word-score cache */
+
+typedef struct {
+    long long key; /* -1: empty */
+    double log10;
+    long long next;
+} CacheEntry;
+
+typedef struct {
+    PyObject_HEAD
+    int vocab, blank, delimiter;
+    unsigned char *never;         /* (vocab,) never-emitted tokens */
+    Py_ssize_t n_edges;           /* lexicon trie: keys parent * vocab + token, sorted */
+    long long *edge_keys, *edge_children;
+    Py_ssize_t n_trie;
+    long long *word_of;           /* (n_trie,) word id ending at each trie node, -1 */
+    int has_lexicon;
+    long long stride;             /* words + 2 */
+    PyObject *score;              /* callable(context, word) -> (log10, next context), or None */
+    CacheEntry *cache;
+    size_t cache_capacity, cache_size;
+} SearchCore;
+
+static inline size_t hash_key(long long key, size_t capacity) {
+    unsigned long long z = (unsigned long long)key + 0x9E3779B97F4A7C15ULL;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return (size_t)(z ^ (z >> 31)) & (capacity - 1);
+}
+
+static int cache_grow(SearchCore *self) {
+    size_t capacity = self->cache_capacity ? self->cache_capacity * 2 : 4096;
+    CacheEntry *table = malloc(capacity * sizeof(CacheEntry));
+    if (table == NULL) return -1;
+    for (size_t i = 0; i < capacity; i++) table[i].key = -1;
+    for (size_t i = 0; i < self->cache_capacity; i++) {
+        if (self->cache[i].key < 0) continue;
+        size_t slot = hash_key(self->cache[i].key, capacity);
+        while (table[slot].key >= 0) slot = (slot + 1) & (capacity - 1);
+        table[slot] = self->cache[i];
+    }
+    free(self->cache);
+    self->cache = table;
+    self->cache_capacity = capacity;
+    return 0;
+}
+
+/* (log10 p, next context) of ``word`` (lexicon id, OOV_WORD or END_WORD) after ``context``. */
+static int word_score(SearchCore *self, long long context, long long word, double *log10, long long *next) {
+    long long key = context * self->stride + (word + 2);
+    if (self->cache_capacity) {
+        size_t slot = hash_key(key, self->cache_capacity);
+        while (self->cache[slot].key >= 0) {
+            if (self->cache[slot].key == key) {
+                *log10 = self->cache[slot].log10;
+                *next = self->cache[slot].next;
+                return 0;
+            }
+            slot = (slot + 1) & (self->cache_capacity - 1);
+        }
+    }
+    PyObject *result = PyObject_CallFunction(self->score, "LL", context, word);
+    if (result == NULL) return -1;
+    double value;
+    long long following;
+    if (!PyArg_ParseTuple(result, "dL", &value, &following)) {
+        Py_DECREF(result);
+        return -1;
+    }
+    Py_DECREF(result);
+    if ((self->cache_size + 1) * 2 > self->cache_capacity && cache_grow(self) < 0) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    size_t slot = hash_key(key, self->cache_capacity);
+    while (self->cache[slot].key >= 0) slot = (slot + 1) & (self->cache_capacity - 1);
+    self->cache[slot].key = key;
+    self->cache[slot].log10 = value;
+    self->cache[slot].next = following;
+    self->cache_size++;
+    *log10 = value;
+    *next = following;
+    return 0;
+}
+
+static long long trie_step(const SearchCore *self, long long node, int token) {
+    if (node < 0 || self->n_edges == 0) return NO_NODE;
+    long long key = node * self->vocab + token;
+    Py_ssize_t lo = 0, hi = self->n_edges;
+    while (lo < hi) {
+        Py_ssize_t mid = (lo + hi) / 2;
+        if (self->edge_keys[mid] < key) lo = mid + 1; else hi = mid;
+    }
+    return (lo < self->n_edges && self->edge_keys[lo] == key) ? self->edge_children[lo] : NO_NODE;
+}
+
+static inline long long word_at(const SearchCore *self, long long node) {
+    return (node >= 0 && node < self->n_trie) ? self->word_of[node] : OOV_WORD;
+}
+
+/* ------------------------------------------------------------------ one search */
+
+typedef struct {
+    int beam_width, max_tokens, score_boundary, lexicon_mode, n_best;
+    double prune, token_min_logp, alpha, beta, unk;
+    long long start_context;
+} Options;
+
+typedef struct { /* an event: frames [start, end) folded as in decoder._batch_events */
+    double blank_before, max_lp;
+    int has_blank_before;
+    Py_ssize_t token_offset, token_count; /* its non-blank candidates in Search.tokens */
+} Event;
+
+typedef struct {
+    /* events */
+    Event *events; Py_ssize_t n_events, events_cap;
+    double *lp; Py_ssize_t lp_cap;             /* (n_events, vocab) log-probs, -inf off the candidates */
+    int *tokens; Py_ssize_t n_tokens, tokens_cap;
+    double final_blank;
+    /* nodes */
+    Py_ssize_t n_nodes, nodes_cap;
+    int *token, *parent, *partial_length;
+    long long *lexicon, *context;
+    double *completed, *completed_log10, *lm;
+    int *child; Py_ssize_t child_cap;          /* (nodes, vocab) */
+    Py_ssize_t *slot; Py_ssize_t slot_cap;     /* entry of a node in this step, -1 */
+    /* beams and per-step scratch */
+    Py_ssize_t n_beams, beams_cap;
+    int *beam; double *pb, *pnb, *total;
+    Py_ssize_t n_entries, entries_cap;
+    int *entry_node; double *entry_b, *entry_nb, *entry_score;
+    Py_ssize_t n_missing, missing_cap;
+    int *miss_parent, *miss_token, *miss_partial; long long *miss_lexicon;
+    double *miss_src, *miss_lm, *miss_score;
+    Py_ssize_t *order; Py_ssize_t order_cap;
+    double *rank; Py_ssize_t rank_cap;         /* scores ranked in a step */
+    int *next_beam; double *next_pb, *next_pnb; Py_ssize_t next_cap;
+} Search;
+
+static void search_free(Search *s) {
+    free(s->events); free(s->lp); free(s->tokens);
+    free(s->token); free(s->parent); free(s->partial_length); free(s->lexicon); free(s->context);
+    free(s->completed); free(s->completed_log10); free(s->lm); free(s->child); free(s->slot);
+    free(s->beam); free(s->pb); free(s->pnb); free(s->total);
+    free(s->entry_node); free(s->entry_b); free(s->entry_nb); free(s->entry_score);
+    free(s->miss_parent); free(s->miss_token); free(s->miss_partial); free(s->miss_lexicon);
+    free(s->miss_src); free(s->miss_lm); free(s->miss_score);
+    free(s->order); free(s->rank); free(s->next_beam); free(s->next_pb); free(s->next_pnb);
+}
+
+/* Make ``array`` hold ``needed`` items; ``cap`` (a variable) is its capacity, updated. */
+#define GROW(array, cap, needed) \
+    do { void *p_ = grow((array), &(cap), (needed), sizeof(*(array))); \
+         if (p_ == NULL) { PyErr_NoMemory(); return -1; } (array) = p_; } while (0)
+
+static int reserve_nodes(SearchCore *core, Search *s, Py_ssize_t needed) {
+    if (needed <= s->nodes_cap) return 0;
+    Py_ssize_t cap = s->nodes_cap ? s->nodes_cap : 256;
+    while (cap < needed) cap *= 2;
+#define RESIZE(field) do { void *p_ = realloc(s->field, (size_t)cap * sizeof(*s->field)); \
+        if (p_ == NULL) { PyErr_NoMemory(); return -1; } s->field = p_; } while (0)
+    RESIZE(token); RESIZE(parent); RESIZE(partial_length); RESIZE(lexicon); RESIZE(context);
+    RESIZE(completed); RESIZE(completed_log10); RESIZE(lm);
+    void *p = realloc(s->slot, (size_t)cap * sizeof(Py_ssize_t));
+    if (p == NULL) { PyErr_NoMemory(); return -1; }
+    s->slot = p;
+    for (Py_ssize_t i = s->nodes_cap; i < cap; i++) s->slot[i] = -1;
+    p = realloc(s->child, (size_t)cap * core->vocab * sizeof(int));
+    if (p == NULL) { PyErr_NoMemory(); return -1; }
+    s->child = p;
+#undef RESIZE
+    s->nodes_cap = cap;
+    return 0;
+}
+
+static int new_node(SearchCore *core, Search *s) {
+    if (reserve_nodes(core, s, s->n_nodes + 1) < 0) return -1;
+    int id = (int)s->n_nodes++;
+    int *row = s->child + (Py_ssize_t)id * core->vocab;
+    for (int v = 0; v < core->vocab; v++) row[v] = MISSING;
+    return id;
+}
+
+/* Frames -> events, as decoder._batch_events for one utterance. */
+static int build_events(SearchCore *core, Search *s, const char *data, int is_double, Py_ssize_t frames,
+                        const Options *o) {
+    const int V = core->vocab;
+    unsigned char *candidate = malloc(V);
+    double *row = malloc(V * sizeof(double)), *sorted = malloc(V * sizeof(double));
+    if (candidate == NULL || row == NULL || sorted == NULL) {
+        free(candidate); free(row); free(sorted);
+        PyErr_NoMemory();
+        return -1;
+    }
+    int status = 0, previous_single = -2;
+    Py_ssize_t previous_frame = -2;
+    double pending_blank = 0.0;
+    int has_pending = 0;
+    const double all_clear = -log((double)V);
+    for (Py_ssize_t t = 0; t < frames; t++) {
+        double peak = NEG_INF;
+        int best = 0, bad = 0;
+        for (int v = 0; v < V; v++) {
+            double x = is_double ? ((const double *)data)[t * V + v] : (double)((const float *)data)[t * V + v];
+            row[v] = x;
+            if (isnan(x)) bad = 1;
+            if (x > peak) { peak = x; best = v; }
+        }
+        if (bad || !isfinite(peak)) {
+            PyErr_SetString(InvalidLogits,
+                            "the logits hold a frame without a finite maximum (NaN or +-inf values)");
+            status = -1;
+            break;
+        }
+        double sum = 0.0;
+        for (int v = 0; v < V; v++) sum += exp(row[v] - peak);
+        const double normaliser = peak + log(sum);
+        const double threshold = normaliser + o->token_min_logp;
+        int count = 0;
+        for (int v = 0; v < V; v++) candidate[v] = row[v] >= threshold;
+        if (o->token_min_logp > all_clear) candidate[best] = 1;
+        if (o->max_tokens > 0 && o->max_tokens < V) {
+            memcpy(sorted, row, V * sizeof(double));
+            /* the max_tokens-th largest value: partial selection sort */
+            for (int k = 0; k < o->max_tokens; k++) {
+                int top = k;
+                for (int v = k + 1; v < V; v++) if (sorted[v] > sorted[top]) top = v;
+                double swap = sorted[k]; sorted[k] = sorted[top]; sorted[top] = swap;
+            }
+            const double kth = sorted[o->max_tokens - 1];
+            for (int v = 0; v < V; v++) candidate[v] &= row[v] >= kth;
+        }
+        int any = 0;
+        for (int v = 0; v < V; v++) {
+            if (core->never[v]) candidate[v] = 0;
+            any |= candidate[v];
+        }
+        if (!any) candidate[core->blank] = 1;
+        int single = -1;
+        for (int v = 0; v < V; v++) if (candidate[v]) { count++; single = v; }
+        if (candidate[core->blank] && count == 1) { /* blank only: folded into the next event */
+            pending_blank += row[core->blank] - normaliser;
+            has_pending = 1;
+            continue;
+        }
+        if (count != 1) single = -1;
+        if (single >= 0 && single == previous_single && t == previous_frame + 1) {
+            s->lp[(s->n_events - 1) * V + single] += row[single] - normaliser; /* a run of one token */
+            previous_frame = t;
+            continue;
+        }
+        if (s->n_events + 1 > s->events_cap) {
+            void *p = grow(s->events, &s->events_cap, s->n_events + 1, sizeof(Event));
+            if (p == NULL) { PyErr_NoMemory(); status = -1; break; }
+            s->events = p;
+        }
+        if ((s->n_events + 1) * V > s->lp_cap) {
+            void *p = grow(s->lp, &s->lp_cap, (s->n_events + 1) * V, sizeof(double));
+            if (p == NULL) { PyErr_NoMemory(); status = -1; break; }
+            s->lp = p;
+        }
+        if (s->n_tokens + V > s->tokens_cap) {
+            void *p = grow(s->tokens, &s->tokens_cap, s->n_tokens + V, sizeof(int));
+            if (p == NULL) { PyErr_NoMemory(); status = -1; break; }
+            s->tokens = p;
+        }
+        Event *e = &s->events[s->n_events];
+        double *lp = s->lp + s->n_events * V;
+        e->blank_before = pending_blank;
+        e->has_blank_before = has_pending;
+        e->token_offset = s->n_tokens;
+        e->max_lp = NEG_INF;
+        for (int v = 0; v < V; v++) {
+            lp[v] = candidate[v] ? row[v] - normaliser : NEG_INF;
+            if (lp[v] > e->max_lp) e->max_lp = lp[v];
+            if (candidate[v] && v != core->blank) s->tokens[s->n_tokens++] = v;
+        }
+        e->token_count = s->n_tokens - e->token_offset;
+        s->n_events++;
+        pending_blank = 0.0;
+        has_pending = 0;
+        previous_single = single;
+        previous_frame = t;
+    }
+    /* a merged run's max log-prob is its summed token's */
+    for (Py_ssize_t i = 0; status == 0 && i < s->n_events; i++) {
+        double *lp = s->lp + i * V;
+        double peak = NEG_INF;
+        for (int v = 0; v < V; v++) if (lp[v] > peak) peak = lp[v];
+        s->events[i].max_lp = peak;
+    }
+    s->final_blank = pending_blank;
+    free(candidate); free(row); free(sorted);
+    return status;
+}
+
+static int add_entry(Search *s, int node, double b, double nb) {
+    Py_ssize_t at = s->slot[node];
+    if (at >= 0) {
+        s->entry_b[at] = logaddexp(s->entry_b[at], b);
+        s->entry_nb[at] = logaddexp(s->entry_nb[at], nb);
+        return 0;
+    }
+    Py_ssize_t needed = s->n_entries + 1;
+    if (needed > s->entries_cap) {
+        Py_ssize_t cap = s->entries_cap;
+        GROW(s->entry_node, cap, needed);
+        cap = s->entries_cap; GROW(s->entry_b, cap, needed);
+        cap = s->entries_cap; GROW(s->entry_nb, cap, needed);
+        cap = s->entries_cap; GROW(s->entry_score, cap, needed);
+        Py_ssize_t c = s->entries_cap ? s->entries_cap : 64;
+        while (c < needed) c *= 2;
+        s->entries_cap = c;
+    }
+    s->slot[node] = s->n_entries;
+    s->entry_node[s->n_entries] = node;
+    s->entry_b[s->n_entries] = b;
+    s->entry_nb[s->n_entries] = nb;
+    s->n_entries++;
+    return 0;
+}
+
+static int add_missing(Search *s, int parent, int token, double src) {
+    Py_ssize_t needed = s->n_missing + 1;
+    if (needed > s->missing_cap) {
+        Py_ssize_t cap;
+        cap = s->missing_cap; GROW(s->miss_parent, cap, needed);
+        cap = s->missing_cap; GROW(s->miss_token, cap, needed);
+        cap = s->missing_cap; GROW(s->miss_partial, cap, needed);
+        cap = s->missing_cap; GROW(s->miss_lexicon, cap, needed);
+        cap = s->missing_cap; GROW(s->miss_src, cap, needed);
+        cap = s->missing_cap; GROW(s->miss_lm, cap, needed);
+        cap = s->missing_cap; GROW(s->miss_score, cap, needed);
+        Py_ssize_t c = s->missing_cap ? s->missing_cap : 64;
+        while (c < needed) c *= 2;
+        s->missing_cap = c;
+    }
+    s->miss_parent[s->n_missing] = parent;
+    s->miss_token[s->n_missing] = token;
+    s->miss_src[s->n_missing] = src;
+    s->n_missing++;
+    return 0;
+}
+
+static const double *sort_scores;
+static int by_score_then_index(const void *a, const void *b) {
+    Py_ssize_t i = *(const Py_ssize_t *)a, j = *(const Py_ssize_t *)b;
+    double x = sort_scores[i], y = sort_scores[j];
+    if (x > y) return -1;
+    if (x < y) return 1;
+    return (i > j) - (i < j);
+}
+static int by_index(const void *a, const void *b) {
+    Py_ssize_t i = *(const Py_ssize_t *)a, j = *(const Py_ssize_t *)b;
+    return (i > j) - (i < j);
+}
+
+/* Indices (ascending) of ``scores`` kept: within ``margin`` of ``best``, finite, at most ``width``. */
+static Py_ssize_t select_top(Search *s, const double *scores, Py_ssize_t n, double best, double margin,
+                             int width) {
+    if (n > s->order_cap) {
+        void *p = grow(s->order, &s->order_cap, n, sizeof(Py_ssize_t));
+        if (p == NULL) { PyErr_NoMemory(); return -1; }
+        s->order = p;
+    }
+    Py_ssize_t kept = 0;
+    const double floor = best + margin;
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (scores[i] >= floor && scores[i] > NEG_INF) s->order[kept++] = i;
+    if (kept > width) {
+        sort_scores = scores;
+        qsort(s->order, kept, sizeof(Py_ssize_t), by_score_then_index);
+        kept = width;
+        qsort(s->order, kept, sizeof(Py_ssize_t), by_index);
+    }
+    return kept;
+}
+
+static inline double partial_term(const Options *o, int has_lm, long long lexicon, int length) {
+    if (!has_lm) return 0.0;
+    if (lexicon >= 0) return 0.0;
+    double scale = length / AVERAGE_WORD_LENGTH;
+    return o->unk * (scale > 1.0 ? scale : 1.0);
+}
+
+/* Completing the partial word at trie node ``lexicon`` after ``context``: fused score, log10, context. */
+static int complete_word(SearchCore *core, const Options *o, int has_lm, long long lexicon, long long context,
+                         double *fused, double *log10, long long *next, int *known) {
+    long long word = core->has_lexicon ? word_at(core, lexicon) : OOV_WORD;
+    *known = word >= 0;
+    if (!has_lm) {
+        *fused = 0.0; *log10 = 0.0; *next = context;
+        return 0;
+    }
+    if (word_score(core, context, word, log10, next) < 0) return -1;
+    *fused = o->alpha * LN10 * (*log10 + (*known ? 0.0 : o->unk)) + o->beta;
+    return 0;
+}
+
+static int ensure_next(Search *s, Py_ssize_t needed) {
+    if (needed <= s->next_cap) return 0;
+    Py_ssize_t cap;
+    cap = s->next_cap; GROW(s->next_beam, cap, needed);
+    cap = s->next_cap; GROW(s->next_pb, cap, needed);
+    cap = s->next_cap; GROW(s->next_pnb, cap, needed);
+    Py_ssize_t c = s->next_cap ? s->next_cap : 64;
+    while (c < needed) c *= 2;
+    s->next_cap = c;
+    return 0;
+}
+
+static int step(SearchCore *core, Search *s, Py_ssize_t index, const Options *o, int has_lm) {
+    const int V = core->vocab, delim = core->delimiter;
+    const Event *e = &s->events[index];
+    const double *lp = s->lp + index * V;
+    const double word_bound = has_lm && o->beta > 0 ? o->beta : 0.0;
+    if (e->has_blank_before) {
+        for (Py_ssize_t i = 0; i < s->n_beams; i++) {
+            s->pb[i] = logaddexp(s->pb[i], s->pnb[i]) + e->blank_before;
+            s->pnb[i] = NEG_INF;
+        }
+    }
+    s->n_entries = 0;
+    s->n_missing = 0;
+    for (Py_ssize_t i = 0; i < s->n_beams; i++) {
+        int node = s->beam[i], last = s->token[node];
+        s->total[i] = logaddexp(s->pb[i], s->pnb[i]);
+        if (add_entry(s, node, s->total[i] + lp[core->blank], last >= 0 ? s->pnb[i] + lp[last] : NEG_INF) < 0)
+            return -1;
+    }
+    for (Py_ssize_t i = 0; i < s->n_beams; i++) {
+        int node = s->beam[i], last = s->token[node];
+        const int *row = s->child + (Py_ssize_t)node * V;
+        for (Py_ssize_t k = 0; k < e->token_count; k++) {
+            int c = s->tokens[e->token_offset + k];
+            double extend = (last == c ? s->pb[i] : s->total[i]) + lp[c];
+            if (!(extend > NEG_INF)) continue;
+            int child = row[c];
+            if (child >= 0) {
+                if (add_entry(s, child, NEG_INF, extend) < 0) return -1;
+            } else if (child == MISSING) {
+                if (add_missing(s, node, c, extend) < 0) return -1;
+            }
+        }
+    }
+    double best = NEG_INF;
+    for (Py_ssize_t j = 0; j < s->n_entries; j++) {
+        s->entry_score[j] = logaddexp(s->entry_b[j], s->entry_nb[j]) + s->lm[s->entry_node[j]];
+        if (s->entry_score[j] > best) best = s->entry_score[j];
+        s->slot[s->entry_node[j]] = -1;
+    }
+    /* prefixes not built yet: a cheap bound drops the hopeless, then their prospects */
+    Py_ssize_t hopeful = 0;
+    for (Py_ssize_t m = 0; m < s->n_missing; m++) {
+        int parent = s->miss_parent[m], c = s->miss_token[m];
+        double cheap = s->miss_src[m] + s->completed[parent] + (c == delim ? word_bound : 0.0);
+        if (!(cheap >= best + o->prune)) continue;
+        s->miss_parent[hopeful] = parent;
+        s->miss_token[hopeful] = c;
+        s->miss_src[hopeful] = s->miss_src[m];
+        hopeful++;
+    }
+    s->n_missing = hopeful;
+    double best_characters = NEG_INF;
+    for (Py_ssize_t m = 0; m < s->n_missing; m++) {
+        int parent = s->miss_parent[m], c = s->miss_token[m];
+        int length = s->partial_length[parent] + 1;
+        long long lexicon = core->has_lexicon ? trie_step(core, s->lexicon[parent], c) : NO_NODE;
+        double lm;
+        if (c == delim) {
+            long long word = core->has_lexicon ? word_at(core, s->lexicon[parent]) : OOV_WORD;
+            int known = word >= 0;
+            lm = s->completed[parent];
+            if (has_lm) {
+                double unknown = o->alpha * LN10 * o->unk;
+                lm += o->beta + (known ? 0.0 : (unknown < 0.0 ? unknown : 0.0));
+            }
+            if (o->lexicon_mode && !known) lm = NEG_INF;
+        } else {
+            lm = s->completed[parent] + partial_term(o, has_lm, lexicon, length);
+            if (o->lexicon_mode && lexicon < 0) lm = NEG_INF;
+        }
+        if (lm == NEG_INF) s->child[(Py_ssize_t)parent * V + c] = DEAD;
+        s->miss_lexicon[m] = lexicon;
+        s->miss_partial[m] = length;
+        s->miss_lm[m] = lm;
+        s->miss_score[m] = s->miss_src[m] + lm;
+        if (c != delim && s->miss_score[m] > best_characters) best_characters = s->miss_score[m];
+    }
+    if (best_characters > best) best = best_characters;
+
+    /* rank built and unbuilt prefixes together */
+    Py_ssize_t n = s->n_entries + s->n_missing;
+    if (ensure_next(s, n + s->n_beams) < 0) return -1;
+    if (n > s->rank_cap) GROW(s->rank, s->rank_cap, n);
+    memcpy(s->rank, s->entry_score, s->n_entries * sizeof(double));
+    memcpy(s->rank + s->n_entries, s->miss_score, s->n_missing * sizeof(double));
+    Py_ssize_t kept = select_top(s, s->rank, n, best, o->prune, o->beam_width);
+    if (kept < 0) return -1;
+    Py_ssize_t out = 0;
+    int made_word = 0;
+    for (Py_ssize_t k = 0; k < kept; k++) {
+        Py_ssize_t j = s->order[k];
+        if (j < s->n_entries) {
+            s->next_beam[out] = s->entry_node[j];
+            s->next_pb[out] = s->entry_b[j];
+            s->next_pnb[out] = s->entry_nb[j];
+            out++;
+            continue;
+        }
+        Py_ssize_t m = j - s->n_entries;
+        int parent = s->miss_parent[m], c = s->miss_token[m];
+        int id = new_node(core, s);
+        if (id < 0) return -1;
+        s->token[id] = c;
+        s->parent[id] = parent;
+        s->completed[id] = s->completed[parent];
+        s->completed_log10[id] = s->completed_log10[parent];
+        s->context[id] = s->context[parent];
+        s->lexicon[id] = s->miss_lexicon[m];
+        s->partial_length[id] = s->miss_partial[m];
+        s->lm[id] = s->miss_lm[m];
+        if (c == delim) {
+            double fused, log10;
+            long long next;
+            int known;
+            if (complete_word(core, o, has_lm, s->lexicon[parent], s->context[parent], &fused, &log10, &next,
+                              &known) < 0)
+                return -1;
+            s->completed[id] += fused;
+            s->completed_log10[id] += log10;
+            s->context[id] = next;
+            s->lm[id] = s->completed[id];
+            s->partial_length[id] = 0;
+            s->lexicon[id] = core->has_lexicon ? 0 : NO_NODE;
+            s->child[(Py_ssize_t)id * V + delim] = id;
+            made_word = 1;
+        }
+        s->child[(Py_ssize_t)parent * V + c] = id;
+        s->next_beam[out] = id;
+        s->next_pb[out] = NEG_INF;
+        s->next_pnb[out] = s->miss_src[m];
+        out++;
+    }
+    if (made_word) { /* completed words were ranked by a bound: rank again, exactly */
+        double top = NEG_INF;
+        for (Py_ssize_t k = 0; k < out; k++) { /* out <= n: rank is large enough */
+            s->rank[k] = logaddexp(s->next_pb[k], s->next_pnb[k]) + s->lm[s->next_beam[k]];
+            if (s->rank[k] > top) top = s->rank[k];
+        }
+        Py_ssize_t again = select_top(s, s->rank, out, top, o->prune, o->beam_width);
+        if (again < 0) return -1;
+        for (Py_ssize_t k = 0; k < again; k++) { /* ascending: in-place compaction is safe */
+            Py_ssize_t j = s->order[k];
+            s->next_beam[k] = s->next_beam[j];
+            s->next_pb[k] = s->next_pb[j];
+            s->next_pnb[k] = s->next_pnb[j];
+        }
+        out = again;
+    }
+    if (out == 0) { /* lexicon mode left no allowed path: keep the beams, charged the event's best */
+        for (Py_ssize_t i = 0; i < s->n_beams; i++) {
+            s->next_beam[i] = s->beam[i];
+            s->next_pb[i] = s->total[i] + e->max_lp;
+            s->next_pnb[i] = NEG_INF;
+        }
+        out = s->n_beams;
+    }
+    if (out > s->beams_cap) {
+        Py_ssize_t c2;
+        c2 = s->beams_cap; GROW(s->beam, c2, out);
+        c2 = s->beams_cap; GROW(s->pb, c2, out);
+        c2 = s->beams_cap; GROW(s->pnb, c2, out);
+        c2 = s->beams_cap; GROW(s->total, c2, out);
+        Py_ssize_t c = s->beams_cap ? s->beams_cap : 64;
+        while (c < out) c *= 2;
+        s->beams_cap = c;
+    }
+    memcpy(s->beam, s->next_beam, out * sizeof(int));
+    memcpy(s->pb, s->next_pb, out * sizeof(double));
+    memcpy(s->pnb, s->next_pnb, out * sizeof(double));
+    s->n_beams = out;
+    return 0;
+}
+
+typedef struct {
+    int node;
+    int allowed;
+    double acoustic, lm, log10;
+} Final;
+
+static int final_scores(SearchCore *core, Search *s, const Options *o, int has_lm, Final *f, int strict) {
+    int c = f->node;
+    f->lm = s->completed[c];
+    f->log10 = s->completed_log10[c];
+    f->allowed = 1;
+    long long context = s->context[c];
+    if (s->partial_length[c] > 0) {
+        double fused, log10;
+        long long next;
+        int known;
+        if (complete_word(core, o, has_lm, s->lexicon[c], context, &fused, &log10, &next, &known) < 0) return -1;
+        f->allowed = known || !(strict && o->lexicon_mode);
+        f->lm += fused;
+        f->log10 += log10;
+        context = next;
+    }
+    if (has_lm && o->score_boundary) {
+        double end;
+        long long unused;
+        if (word_score(core, context, END_WORD, &end, &unused) < 0) return -1;
+        f->lm += o->alpha * LN10 * end;
+        f->log10 += end;
+    }
+    return 0;
+}
+
+static int by_node(const void *a, const void *b) {
+    const Final *x = a, *y = b;
+    return (x->node > y->node) - (x->node < y->node);
+}
+static int by_total(const void *a, const void *b) {
+    const Final *x = a, *y = b;
+    double p = x->acoustic + x->lm, q = y->acoustic + y->lm;
+    if (p > q) return -1;
+    if (p < q) return 1;
+    return (x->node > y->node) - (x->node < y->node);
+}
+
+static PyObject *finish(SearchCore *core, Search *s, const Options *o, int has_lm) {
+    Py_ssize_t n = s->n_beams;
+    Final *finals = malloc((n > 0 ? n : 1) * sizeof(Final));
+    if (finals == NULL) return PyErr_NoMemory();
+    int any_allowed = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int node = s->beam[i];
+        finals[i].node = s->token[node] == core->delimiter ? s->parent[node] : node;
+        finals[i].acoustic = logaddexp(s->pb[i], s->pnb[i]) + s->final_blank;
+        if (final_scores(core, s, o, has_lm, &finals[i], 1) < 0) { free(finals); return NULL; }
+        any_allowed |= finals[i].allowed;
+    }
+    if (o->lexicon_mode && !any_allowed) { /* every beam ends inside a word: drop that word */
+        for (Py_ssize_t i = 0; i < n; i++) {
+            int node = finals[i].node;
+            while (s->partial_length[node] > 0) node = s->parent[node];
+            finals[i].node = node;
+            if (final_scores(core, s, o, has_lm, &finals[i], 0) < 0) { free(finals); return NULL; }
+        }
+    }
+    Py_ssize_t kept = 0;
+    for (Py_ssize_t i = 0; i < n; i++) if (finals[i].allowed) finals[kept++] = finals[i];
+    /* equal texts (the same node): acoustic scores add up; stable by node like np.unique */
+    qsort(finals, kept, sizeof(Final), by_node);
+    Py_ssize_t unique = 0;
+    for (Py_ssize_t i = 0; i < kept; i++) {
+        if (unique > 0 && finals[unique - 1].node == finals[i].node) {
+            finals[unique - 1].acoustic = logaddexp(finals[unique - 1].acoustic, finals[i].acoustic);
+            continue;
+        }
+        finals[unique++] = finals[i];
+    }
+    qsort(finals, unique, sizeof(Final), by_total);
+    Py_ssize_t count = unique < o->n_best ? unique : o->n_best;
+    PyObject *result = PyList_New(count);
+    if (result == NULL) { free(finals); return NULL; }
+    for (Py_ssize_t k = 0; k < count; k++) {
+        Py_ssize_t length = 0;
+        for (int node = finals[k].node; s->token[node] >= 0; node = s->parent[node]) length++;
+        PyObject *tokens = PyList_New(length);
+        if (tokens == NULL) { Py_DECREF(result); free(finals); return NULL; }
+        Py_ssize_t at = length;
+        for (int node = finals[k].node; s->token[node] >= 0; node = s->parent[node])
+            PyList_SET_ITEM(tokens, --at, PyLong_FromLong(s->token[node]));
+        PyObject *item = Py_BuildValue("(Ndddd)", tokens, finals[k].acoustic, finals[k].lm,
+                                       finals[k].acoustic + finals[k].lm, finals[k].log10);
+        if (item == NULL) { Py_DECREF(result); free(finals); return NULL; }
+        PyList_SET_ITEM(result, k, item);
+    }
+    free(finals);
+    return result;
+}
+
+/* ------------------------------------------------------------------ the Python type */
+
+static PyObject *SearchCore_search(SearchCore *self, PyObject *args) {
+    Py_buffer view;
+    Py_ssize_t frames;
+    int is_double, has_lm;
+    Options o;
+    if (!PyArg_ParseTuple(args, "y*ni(iddidddiiiLi)", &view, &frames, &is_double, &o.beam_width, &o.prune,
+                          &o.token_min_logp, &o.max_tokens, &o.alpha, &o.beta, &o.unk, &o.score_boundary,
+                          &o.lexicon_mode, &o.n_best, &o.start_context, &has_lm))
+        return NULL;
+    size_t item = is_double ? sizeof(double) : sizeof(float);
+    if (frames < 1 || o.beam_width < 1 || o.n_best < 1 ||
+        (size_t)view.len != (size_t)frames * (size_t)self->vocab * item) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "logits buffer does not hold frames x vocabulary values");
+        return NULL;
+    }
+    if (has_lm && self->score == Py_None) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "this search core has no language model");
+        return NULL;
+    }
+    Search s;
+    memset(&s, 0, sizeof(s));
+    PyObject *result = NULL;
+    if (build_events(self, &s, view.buf, is_double, frames, &o) < 0) goto done;
+    int root = new_node(self, &s);
+    if (root < 0) goto done;
+    s.token[root] = -1;
+    s.parent[root] = -1;
+    s.partial_length[root] = 0;
+    s.lexicon[root] = self->has_lexicon ? 0 : NO_NODE;
+    s.context[root] = o.start_context;
+    s.completed[root] = s.completed_log10[root] = s.lm[root] = 0.0;
+    s.child[(Py_ssize_t)root * self->vocab + self->delimiter] = root; /* "A||B" is "A|B" */
+    Py_ssize_t cap = 0;
+    s.beam = grow(NULL, &cap, 64, sizeof(int));
+    cap = 0; s.pb = grow(NULL, &cap, 64, sizeof(double));
+    cap = 0; s.pnb = grow(NULL, &cap, 64, sizeof(double));
+    cap = 0; s.total = grow(NULL, &cap, 64, sizeof(double));
+    if (!s.beam || !s.pb || !s.pnb || !s.total) { PyErr_NoMemory(); goto done; }
+    s.beams_cap = 64;
+    s.beam[0] = root;
+    s.pb[0] = 0.0;
+    s.pnb[0] = NEG_INF;
+    s.n_beams = 1;
+    for (Py_ssize_t i = 0; i < s.n_events; i++)
+        if (step(self, &s, i, &o, has_lm) < 0) goto done;
+    result = finish(self, &s, &o, has_lm);
+done:
+    search_free(&s);
+    PyBuffer_Release(&view);
+    return result;
+}
+
+static PyObject *SearchCore_cache_size(SearchCore *self, PyObject *Py_UNUSED(ignored)) {
+    return PyLong_FromSize_t(self->cache_size);
+}
+
+static int copy_int64(PyObject *source, long long **out, Py_ssize_t *count) {
+    Py_buffer view;
+    if (PyObject_GetBuffer(source, &view, PyBUF_SIMPLE) < 0) return -1;
+    if (view.len % sizeof(long long)) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "expected int64 arrays");
+        return -1;
+    }
+    *count = view.len / sizeof(long long);
+    *out = malloc(view.len > 0 ? view.len : 1);
+    if (*out == NULL) { PyBuffer_Release(&view); PyErr_NoMemory(); return -1; }
+    memcpy(*out, view.buf, view.len);
+    PyBuffer_Release(&view);
+    return 0;
+}
+
+static int SearchCore_init(SearchCore *self, PyObject *args, PyObject *Py_UNUSED(kwargs)) {
+    PyObject *never, *keys, *children, *word_of, *score;
+    long long n_words;
+    int has_lexicon;
+    if (!PyArg_ParseTuple(args, "iiiOOOOLiO", &self->vocab, &self->blank, &self->delimiter, &never, &keys,
+                          &children, &word_of, &n_words, &has_lexicon, &score))
+        return -1;
+    if (self->vocab < 2 || self->blank < 0 || self->blank >= self->vocab || self->delimiter < 0 ||
+        self->delimiter >= self->vocab) {
+        PyErr_SetString(PyExc_ValueError, "bad vocabulary, blank or delimiter");
+        return -1;
+    }
+    long long *never_ids;
+    Py_ssize_t n_never, n_children;
+    if (copy_int64(never, &never_ids, &n_never) < 0) return -1;
+    self->never = calloc(self->vocab, 1);
+    if (self->never == NULL) { free(never_ids); PyErr_NoMemory(); return -1; }
+    for (Py_ssize_t i = 0; i < n_never; i++)
+        if (never_ids[i] >= 0 && never_ids[i] < self->vocab) self->never[never_ids[i]] = 1;
+    free(never_ids);
+    if (copy_int64(keys, &self->edge_keys, &self->n_edges) < 0) return -1;
+    if (copy_int64(children, &self->edge_children, &n_children) < 0) return -1;
+    if (n_children != self->n_edges) {
+        PyErr_SetString(PyExc_ValueError, "trie keys and children differ in length");
+        return -1;
+    }
+    if (copy_int64(word_of, &self->word_of, &self->n_trie) < 0) return -1;
+    self->has_lexicon = has_lexicon;
+    self->stride = n_words + 2;
+    Py_INCREF(score);
+    Py_XSETREF(self->score, score);
+    return 0;
+}
+
+static void SearchCore_dealloc(SearchCore *self) {
+    free(self->never);
+    free(self->edge_keys);
+    free(self->edge_children);
+    free(self->word_of);
+    free(self->cache);
+    Py_XDECREF(self->score);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyMethodDef SearchCore_methods[] = {
+    {"search", (PyCFunction)SearchCore_search, METH_VARARGS,
+     "search(logits, frames, is_double, options) -> [(tokens, acoustic, lm, total, log10), ...]"},
+    {"cache_size", (PyCFunction)SearchCore_cache_size, METH_NOARGS, "word scores cached"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject SearchCoreType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "wav2vec_hf.decoding._search_core.SearchCore",
+    .tp_basicsize = sizeof(SearchCore),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "The compiled one-utterance CTC prefix beam search (see decoding/compiled.py).",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)SearchCore_init,
+    .tp_dealloc = (destructor)SearchCore_dealloc,
+    .tp_methods = SearchCore_methods,
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_search_core", "Compiled CTC prefix beam search (one utterance).", -1, NULL,
+    NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__search_core(void) {
+    if (PyType_Ready(&SearchCoreType) < 0) return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL) return NULL;
+    InvalidLogits = PyErr_NewException("wav2vec_hf.decoding._search_core.InvalidLogits", PyExc_ValueError, NULL);
+    if (InvalidLogits == NULL || PyModule_AddObject(m, "InvalidLogits", InvalidLogits) < 0) {
+        Py_XDECREF(InvalidLogits);
+        Py_DECREF(m);
+        return NULL;
+    }
+    Py_INCREF(InvalidLogits); /* the module holds one reference, this file's global another */
+    Py_INCREF(&SearchCoreType);
+    if (PyModule_AddObject(m, "SearchCore", (PyObject *)&SearchCoreType) < 0) {
+        Py_DECREF(&SearchCoreType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}
