@@ -168,6 +168,12 @@ def main() -> None:
         "--pyctcdecode-utterances", type=int, default=None, help="time pyctcdecode on a prefix"
     )
     parser.add_argument(
+        "--engine",
+        choices=("auto", "compiled", "numpy"),
+        default="auto",
+        help="our search: compiled (decoding.compiled), numpy (lockstep), auto (compiled when built)",
+    )
+    parser.add_argument(
         "--per-utterance", action="store_true", help="one decoder call per utterance (CPU time), all peers"
     )
     args = parser.parse_args()
@@ -177,7 +183,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         labels, lm_path, unigrams, logits, references, seconds, source = load_set(args, parser, Path(tmp))
         weights = FusionWeights(args.alpha, args.beta, args.unk_score_offset, True)
-        ours = CTCBeamSearchDecoder(labels, NgramLanguageModel.from_file(lm_path, unigrams, weights))
+        ours = CTCBeamSearchDecoder(
+            labels, NgramLanguageModel.from_file(lm_path, unigrams, weights), engine=args.engine
+        )
         options = DecodeOptions(
             beam_width=args.beam_width,
             token_min_logp=args.token_min_logp,
@@ -246,6 +254,7 @@ def main() -> None:
             **search_settings(args, lm_path, unigrams),
             "workers": args.workers,
             "lockstep_utterances": args.lockstep,
+            "engine": ours.engine,
         },
         "ours": {
             "utterances_per_second": round(ours_ups, 2),

@@ -4,8 +4,11 @@ tuned weights.
 Decoders (each given the same logits, ARPA LM, unigram list, beam width, token threshold and prune
 margin):
 
-* ``ours_per_utterance``: ``CTCBeamSearchDecoder.decode`` once per utterance (what the pipeline does);
-* ``ours_batched``: ``decode_batch`` on the whole set in one process (the lockstep search);
+* ``ours_per_utterance``: ``CTCBeamSearchDecoder.decode`` once per utterance (what the pipeline does),
+  through the compiled search (``decoding.compiled``) when it was built;
+* ``ours_batched``: ``decode_batch`` on the whole set in one process (the same search);
+* ``ours_numpy_lockstep``: ``decode_batch`` through the numpy search (``engine="numpy"``), all
+  utterances in lockstep: the search the package used before the compiled one, for reference;
 * ``ours_pooled``: ``DecoderPool`` with ``--workers`` processes (skipped with ``--workers 1``);
 * ``pyctcdecode``: 0.5.0, ``decode`` once per utterance;
 * ``ctc_beam_decoder``: 0.2.0, the C++ port of pyctcdecode (when installed);
@@ -16,8 +19,9 @@ Weights (LM weight, word bonus) are tuned for each decoder family on a dev split
 ``--dev`` utterances) over one grid; the rest is the test split that is timed and scored. Times are
 CPU seconds of this process (``time.process_time``) and wall seconds, best of ``--repeats``, decoders
 in turns; the pool's workers are separate processes, so ``ours_pooled`` has wall time only. The last line is one JSON object with, besides every decoder's
-numbers, ``speedup_vs_pyctcdecode_per_utterance``, ``speedup_vs_pyctcdecode_batched``, ``wer_ours``
-and ``wer_pyctcdecode``.
+numbers, ``speedup_vs_pyctcdecode_per_utterance``, ``speedup_vs_pyctcdecode_batched``,
+``speedup_vs_ctc_beam_decoder_per_utterance`` (when installed), ``wer_ours``, ``wer_pyctcdecode`` and
+``engine`` (the search behind ``ours_*``).
 
     python benchmarks/decoder_comparison.py --beam-width 50                     # synthetic emissions
     python benchmarks/decoder_comparison.py --model runs/ft --data corpus/dev.tsv  # a model's outputs
@@ -77,13 +81,14 @@ class Ours:
             beam_prune_logp=args.beam_prune_logp,
         )
         self.decoder = None
+        self.numpy_decoder = None
         self.pool = None
 
     def set_weights(self, alpha: float, beta: float) -> None:
         weights = FusionWeights(alpha, beta, self.args.unk_score_offset, True)
-        self.decoder = CTCBeamSearchDecoder(
-            self.labels, NgramLanguageModel.from_file(self.lm_path, self.unigrams, weights)
-        )
+        lm = NgramLanguageModel.from_file(self.lm_path, self.unigrams, weights)
+        self.decoder = CTCBeamSearchDecoder(self.labels, lm)
+        self.numpy_decoder = CTCBeamSearchDecoder(self.labels, lm, engine="numpy")
         if self.pool is not None:
             self.pool.close()
             self.pool = None
@@ -93,6 +98,9 @@ class Ours:
 
     def per_utterance(self, logits):
         return [self.decoder.decode(x, self.options)[0].text for x in logits]
+
+    def numpy_lockstep(self, logits):
+        return [h[0].text for h in self.numpy_decoder.decode_batch(logits, self.options)]
 
     def pooled(self, logits):
         if self.pool is None:
@@ -257,7 +265,11 @@ def main() -> None:
             name: tune(family, run, dev_logits, dev_references) for name, (family, run) in families.items()
         }
 
-        runs = {"ours_per_utterance": ours.per_utterance, "ours_batched": ours.batched}
+        runs = {
+            "ours_per_utterance": ours.per_utterance,
+            "ours_batched": ours.batched,
+            "ours_numpy_lockstep": ours.numpy_lockstep,
+        }
         if args.workers > 1:
             runs["ours_pooled"] = ours.pooled
         runs |= {name: run for name, (_, run) in families.items() if name != "ours"}
@@ -328,6 +340,12 @@ def main() -> None:
         },
         "speedup_vs_pyctcdecode_per_utterance": round(best["pyctcdecode"] / best["ours_per_utterance"], 3),
         "speedup_vs_pyctcdecode_batched": round(best["pyctcdecode"] / best["ours_batched"], 3),
+        "speedup_vs_ctc_beam_decoder_per_utterance": (
+            round(best["ctc_beam_decoder"] / best["ours_per_utterance"], 3)
+            if "ctc_beam_decoder" in best
+            else None
+        ),
+        "engine": ours.decoder.engine,
         "wer_ours": decoders["ours_per_utterance"]["wer"],
         "wer_pyctcdecode": decoders["pyctcdecode"]["wer"],
     }
