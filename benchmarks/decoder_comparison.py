@@ -12,6 +12,8 @@ margin):
 * ``ours_pooled``: ``DecoderPool`` with ``--workers`` processes (skipped with ``--workers 1``);
 * ``pyctcdecode``: 0.5.0, ``decode`` once per utterance;
 * ``ctc_beam_decoder``: 0.2.0, the C++ port of pyctcdecode (when installed);
+* ``ours_lexicon``: ``decode`` per utterance with ``lexicon=True`` (only LM words, partial words scored
+  by the LM look-ahead), token threshold ``--lexicon-token-min-logp``, weights tuned on its own;
 * ``flashlight_lexicon``: flashlight-text 0.0.7's ``LexiconDecoder`` (torchaudio's engine; when
   installed): a word trie of the unigrams scored by the LM, words spelled without a trailing ``|``.
 
@@ -108,6 +110,19 @@ class Ours:
             self.spec = DecoderSpec.of(self.decoder)
             self.pool.decode(self.spec, logits[: 2 * self.args.workers], self.options)  # workers warm up
         return [h[0].text for h in self.pool.decode(self.spec, logits, self.options)]
+
+
+class OursLexicon(Ours):
+    """Our lexicon mode (only LM words; LM look-ahead on partial words), weights tuned on its own."""
+
+    def __init__(self, args, labels, lm_path, unigrams):
+        super().__init__(args, labels, lm_path, unigrams)
+        self.options = DecodeOptions(
+            beam_width=args.beam_width,
+            token_min_logp=args.lexicon_token_min_logp,
+            beam_prune_logp=args.beam_prune_logp,
+            lexicon=True,
+        )
 
 
 class PyctcdecodeFamily:
@@ -226,6 +241,12 @@ def main() -> None:
     parser.add_argument("--beam-prune-logp", type=float, default=-10.0)
     parser.add_argument("--unk-score-offset", type=float, default=-10.0)
     parser.add_argument("--flashlight-token-beam", type=int, default=4, help="flashlight's beam_size_token")
+    parser.add_argument(
+        "--lexicon-token-min-logp",
+        type=float,
+        default=-8.0,
+        help="token threshold of ours_lexicon (the true letter must stay a candidate when a similar one wins)",
+    )
     parser.add_argument("--workers", type=int, default=2, help="processes of ours_pooled (1: skip it)")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
@@ -241,7 +262,8 @@ def main() -> None:
         test_audio = float(sum(seconds[args.dev :]))
 
         ours = Ours(args, labels, lm_path, unigrams)
-        families = {"ours": (ours, ours.batched)}
+        lexicon = OursLexicon(args, labels, lm_path, unigrams)
+        families = {"ours": (ours, ours.batched), "ours_lexicon": (lexicon, lexicon.per_utterance)}
         from pyctcdecode import build_ctcdecoder
 
         pyctc = PyctcdecodeFamily(build_ctcdecoder, args, labels, lm_path, unigrams)
@@ -272,7 +294,9 @@ def main() -> None:
         }
         if args.workers > 1:
             runs["ours_pooled"] = ours.pooled
-        runs |= {name: run for name, (_, run) in families.items() if name != "ours"}
+        runs |= {
+            name: run for name, (_, run) in families.items() if name != "ours"
+        }  # ours_lexicon: per utterance
         for run in runs.values():
             run(test_logits[:2])  # first-call costs (and the pool's start) out of the timing
         best = {name: float("inf") for name in runs}
@@ -290,7 +314,7 @@ def main() -> None:
     n = len(test_logits)
     decoders = {}
     for name in runs:
-        family = "ours" if name.startswith("ours") else name
+        family = name if name == "ours_lexicon" or not name.startswith("ours") else "ours"
         alpha, beta, dev_wer = tuned[family]
         # The pool's workers stay alive, so their CPU time is not this process's to read: wall time only.
         cpu = None if name == "ours_pooled" else best[name]
@@ -316,6 +340,7 @@ def main() -> None:
             "beam_prune_logp": args.beam_prune_logp,
             "unk_score_offset": args.unk_score_offset,
             "flashlight_token_beam": args.flashlight_token_beam,
+            "lexicon_token_min_logp": args.lexicon_token_min_logp,
             "workers": args.workers,
             "grid": {"alphas": ALPHAS, "betas": BETAS},
             "lm": Path(lm_path).name,

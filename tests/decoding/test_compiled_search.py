@@ -4,6 +4,8 @@ pruning, token threshold and cap, LM weights, boundary scoring, lexicon mode, n-
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -60,6 +62,8 @@ SETTINGS = [
     {"beam_width": 16, "score_boundary": False},
     {"beam_width": 8, "lexicon": True, "token_min_logp": -10.0},
     {"beam_width": 8, "lexicon": True, "n_best": 3},
+    {"beam_width": 8, "lexicon": True, "token_min_logp": -10.0, "unk_score_offset": -math.inf},
+    {"beam_width": 8, "lexicon": True, "unk_score_offset": -math.inf, "alpha": 0.0},
 ]
 
 

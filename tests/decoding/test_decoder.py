@@ -181,13 +181,36 @@ def test_lexicon_mode_only_produces_known_words(grammar_lm):
     decoder = CTCBeamSearchDecoder(LABELS, grammar_lm)
     free = [h[0].text for h in decoder.decode_batch(logits, DecodeOptions())]
     # Lexicon mode wants the true letter among the candidates even when a similar one wins: a lower
-    # token threshold (flashlight-style), which in turn allows a small beam.
-    lexicon = DecodeOptions(lexicon=True, token_min_logp=-10.0, beam_width=8)
-    constrained = [h[0].text for h in decoder.decode_batch(logits, lexicon)]
+    # token threshold (flashlight-style), which in turn allows a small beam. An unknown-word score of
+    # -inf allows lexicon words only.
+    strict = DecodeOptions(lexicon=True, token_min_logp=-10.0, beam_width=8, unk_score_offset=-math.inf)
+    constrained = [h[0].text for h in decoder.decode_batch(logits, strict)]
     known = set(grammar_lm.unigrams)
     assert any(not set(t.split()) <= known for t in free)  # the free mode can spell unknown words
     assert all(set(t.split()) <= known for t in constrained)
     assert word_error_rate(transcripts, constrained) < 0.7 * word_error_rate(transcripts, free)
+    # With the default unknown-word score the look-ahead does the work: as accurate here
+    lexicon = [
+        h[0].text for h in decoder.decode_batch(logits, DecodeOptions(lexicon=True, token_min_logp=-10.0))
+    ]
+    assert word_error_rate(transcripts, lexicon) < 0.7 * word_error_rate(transcripts, free)
+
+
+def test_lexicon_mode_spells_an_unknown_word_at_its_score(grammar_lm):
+    """An out-of-vocabulary word costs the unknown-word score: it is spelled out and the known words
+    around it survive (before, lexicon mode bent the whole utterance onto lexicon words, or gave an
+    empty transcript for audio of unknown words only)."""
+    sentence = dev_sentences(1, exclude=[])[0].split()
+    with_oov = " ".join([*sentence[:2], "ZQXJV", *sentence[2:]])
+    logits = emissions([with_oov, "QQQQ ZZZ"], seed=0)
+    decoder = CTCBeamSearchDecoder(LABELS, grammar_lm)
+    options = DecodeOptions(lexicon=True, token_min_logp=-10.0)
+    sentence_out, unknown_only = (h[0].text for h in decoder.decode_batch(logits, options))
+    assert "ZQXJV" in sentence_out.split()
+    assert word_error_rate([with_oov], [sentence_out]) <= 0.25
+    assert unknown_only.strip() != ""
+    strict = DecodeOptions(lexicon=True, token_min_logp=-10.0, unk_score_offset=-math.inf)
+    assert "ZQXJV" not in decoder.decode(logits[0], strict)[0].text.split()
 
 
 def test_word_offsets_follow_the_emission(grammar_lm):

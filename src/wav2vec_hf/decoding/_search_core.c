@@ -59,6 +59,7 @@ typedef struct {
     long long *edge_keys, *edge_children;
     Py_ssize_t n_trie;
     long long *word_of;           /* (n_trie,) word id ending at each trie node, -1 */
+    double *lookahead;            /* (n_trie,) best unigram log10 below each node (lexicon mode), or NULL */
     int has_lexicon;
     long long stride;             /* words + 2 */
     PyObject *score;              /* callable(context, word) -> (log10, next context), or None */
@@ -146,7 +147,9 @@ static inline long long word_at(const SearchCore *self, long long node) {
 /* ------------------------------------------------------------------ one search */
 
 typedef struct {
-    int beam_width, max_tokens, score_boundary, lexicon_mode, n_best;
+    int beam_width, max_tokens, score_boundary, n_best;
+    int lexicon_mode; /* the LM look-ahead on partial lexicon words */
+    int only_lexicon; /* lexicon mode with unk_score_offset = -inf: unknown words are never produced */
     double prune, token_min_logp, alpha, beta, unk;
     long long start_context;
 } Options;
@@ -422,9 +425,16 @@ static Py_ssize_t select_top(Search *s, const double *scores, Py_ssize_t n, doub
     return kept;
 }
 
-static inline double partial_term(const Options *o, int has_lm, long long lexicon, int length) {
+/* What an unknown word adds: alpha * ln(10) * unk_score_offset (0 with alpha 0, even for -inf). */
+static inline double unknown_word_term(const Options *o) {
+    return o->alpha != 0.0 ? o->alpha * LN10 * o->unk : 0.0;
+}
+
+static inline double partial_term(const SearchCore *core, const Options *o, int has_lm, long long lexicon,
+                                  int length) {
     if (!has_lm) return 0.0;
-    if (lexicon >= 0) return 0.0;
+    if (lexicon >= 0) /* a known word's start: the look-ahead in lexicon mode */
+        return o->lexicon_mode && core->lookahead != NULL ? o->alpha * LN10 * core->lookahead[lexicon] : 0.0;
     double scale = length / AVERAGE_WORD_LENGTH;
     return o->unk * (scale > 1.0 ? scale : 1.0);
 }
@@ -439,7 +449,7 @@ static int complete_word(SearchCore *core, const Options *o, int has_lm, long lo
         return 0;
     }
     if (word_score(core, context, word, log10, next) < 0) return -1;
-    *fused = o->alpha * LN10 * (*log10 + (*known ? 0.0 : o->unk)) + o->beta;
+    *fused = o->alpha * LN10 * *log10 + (*known ? 0.0 : unknown_word_term(o)) + o->beta;
     return 0;
 }
 
@@ -518,13 +528,13 @@ static int step(SearchCore *core, Search *s, Py_ssize_t index, const Options *o,
             int known = word >= 0;
             lm = s->completed[parent];
             if (has_lm) {
-                double unknown = o->alpha * LN10 * o->unk;
+                double unknown = unknown_word_term(o);
                 lm += o->beta + (known ? 0.0 : (unknown < 0.0 ? unknown : 0.0));
             }
-            if (o->lexicon_mode && !known) lm = NEG_INF;
+            if (o->only_lexicon && !known) lm = NEG_INF;
         } else {
-            lm = s->completed[parent] + partial_term(o, has_lm, lexicon, length);
-            if (o->lexicon_mode && lexicon < 0) lm = NEG_INF;
+            lm = s->completed[parent] + partial_term(core, o, has_lm, lexicon, length);
+            if (o->only_lexicon && lexicon < 0) lm = NEG_INF;
         }
         if (lm == NEG_INF) s->child[(Py_ssize_t)parent * V + c] = DEAD;
         s->miss_lexicon[m] = lexicon;
@@ -604,7 +614,7 @@ static int step(SearchCore *core, Search *s, Py_ssize_t index, const Options *o,
         }
         out = again;
     }
-    if (out == 0) { /* lexicon mode left no allowed path: keep the beams, charged the event's best */
+    if (out == 0) { /* only lexicon words and no allowed path: keep the beams, charged the event's best */
         for (Py_ssize_t i = 0; i < s->n_beams; i++) {
             s->next_beam[i] = s->beam[i];
             s->next_pb[i] = s->total[i] + e->max_lp;
@@ -646,7 +656,7 @@ static int final_scores(SearchCore *core, Search *s, const Options *o, int has_l
         long long next;
         int known;
         if (complete_word(core, o, has_lm, s->lexicon[c], context, &fused, &log10, &next, &known) < 0) return -1;
-        f->allowed = known || !(strict && o->lexicon_mode);
+        f->allowed = known || !(strict && o->only_lexicon);
         f->lm += fused;
         f->log10 += log10;
         context = next;
@@ -685,7 +695,7 @@ static PyObject *finish(SearchCore *core, Search *s, const Options *o, int has_l
         if (final_scores(core, s, o, has_lm, &finals[i], 1) < 0) { free(finals); return NULL; }
         any_allowed |= finals[i].allowed;
     }
-    if (o->lexicon_mode && !any_allowed) { /* every beam ends inside a word: drop that word */
+    if (o->only_lexicon && !any_allowed) { /* every beam ends inside a word: drop that word */
         for (Py_ssize_t i = 0; i < n; i++) {
             int node = finals[i].node;
             while (s->partial_length[node] > 0) node = s->parent[node];
@@ -733,9 +743,9 @@ static PyObject *SearchCore_search(SearchCore *self, PyObject *args) {
     Py_ssize_t frames;
     int is_double, has_lm;
     Options o;
-    if (!PyArg_ParseTuple(args, "y*ni(iddidddiiiLi)", &view, &frames, &is_double, &o.beam_width, &o.prune,
+    if (!PyArg_ParseTuple(args, "y*ni(iddidddiiiiLi)", &view, &frames, &is_double, &o.beam_width, &o.prune,
                           &o.token_min_logp, &o.max_tokens, &o.alpha, &o.beta, &o.unk, &o.score_boundary,
-                          &o.lexicon_mode, &o.n_best, &o.start_context, &has_lm))
+                          &o.lexicon_mode, &o.only_lexicon, &o.n_best, &o.start_context, &has_lm))
         return NULL;
     size_t item = is_double ? sizeof(double) : sizeof(float);
     if (frames < 1 || o.beam_width < 1 || o.n_best < 1 ||
@@ -780,6 +790,23 @@ done:
     search_free(&s);
     PyBuffer_Release(&view);
     return result;
+}
+
+static PyObject *SearchCore_set_lookahead(SearchCore *self, PyObject *args) {
+    Py_buffer view;
+    if (!PyArg_ParseTuple(args, "y*", &view)) return NULL;
+    if ((size_t)view.len != (size_t)self->n_trie * sizeof(double)) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "the look-ahead needs one float64 per trie node");
+        return NULL;
+    }
+    double *values = malloc(view.len > 0 ? view.len : 1);
+    if (values == NULL) { PyBuffer_Release(&view); return PyErr_NoMemory(); }
+    memcpy(values, view.buf, view.len);
+    PyBuffer_Release(&view);
+    free(self->lookahead);
+    self->lookahead = values;
+    Py_RETURN_NONE;
 }
 
 static PyObject *SearchCore_cache_size(SearchCore *self, PyObject *Py_UNUSED(ignored)) {
@@ -841,6 +868,7 @@ static void SearchCore_dealloc(SearchCore *self) {
     free(self->edge_keys);
     free(self->edge_children);
     free(self->word_of);
+    free(self->lookahead);
     free(self->cache);
     Py_XDECREF(self->score);
     Py_TYPE(self)->tp_free((PyObject *)self);
@@ -850,6 +878,8 @@ static PyMethodDef SearchCore_methods[] = {
     {"search", (PyCFunction)SearchCore_search, METH_VARARGS,
      "search(logits, frames, is_double, options) -> [(tokens, acoustic, lm, total, log10), ...]"},
     {"cache_size", (PyCFunction)SearchCore_cache_size, METH_NOARGS, "word scores cached"},
+    {"set_lookahead", (PyCFunction)SearchCore_set_lookahead, METH_VARARGS,
+     "set_lookahead(float64 bytes): best unigram log10 below each trie node (lexicon mode)"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -94,6 +94,10 @@ class CompiledSearch:
             word_scores._score if word_scores is not None else None,
         )
 
+    def set_lookahead(self, lookahead_log10: np.ndarray) -> None:
+        """Give the search the lexicon mode's LM look-ahead: (trie nodes,) log10 values."""
+        self.core.set_lookahead(np.ascontiguousarray(lookahead_log10, dtype=np.float64).tobytes())
+
     def search(self, logits: np.ndarray, options, weights: FusionWeights, start_context: int) -> list[tuple]:
         """The ``options.n_best`` best ``(tokens, acoustic, lm_score, total, lm_log10)`` of one utterance,
         best first. ``logits``: (frames, vocabulary) float32 or float64 logits or log-probabilities."""
@@ -109,6 +113,7 @@ class CompiledSearch:
             weights.unk_score_offset,
             int(weights.score_boundary),
             int(options.lexicon),
+            int(options.lexicon and weights.unk_score_offset == -np.inf),
             options.n_best,
             int(start_context),
             int(self.has_lm),

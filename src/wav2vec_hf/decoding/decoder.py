@@ -21,9 +21,9 @@ Why it is fast:
 * Known words are a token trie stepped with ``searchsorted`` (``lexicon.TokenTrie``); KenLM is called
   only when a word completes, cached per (LM context, word) across utterances.
 
-Lexicon mode (``lexicon=True``) only lets prefixes of known words (the LM's unigrams and the hotwords)
-grow and only known words complete; the default keeps out-of-vocabulary words possible, penalised by
-``unk_score_offset`` as in pyctcdecode.
+Out-of-vocabulary words are possible, penalised by ``unk_score_offset`` as in pyctcdecode. Lexicon mode
+(``lexicon=True``) adds flashlight's LM look-ahead: a partial word on the lexicon trie is scored by the
+best unigram of the words it starts; with ``unk_score_offset=-inf`` only lexicon words can be produced.
 """
 
 from __future__ import annotations
@@ -73,7 +73,12 @@ class DecodeOptions:
         score_boundary: score the first word after ``<s>`` and end with ``</s>``.
         hotwords: words (phrases are split into words) to favour; they count as known words.
         hotword_weight: natural-log bonus per completed hotword (partial hotwords get a share of it).
-        lexicon: only known words (LM unigrams and hotwords) may be produced.
+        lexicon: lexicon mode (as flashlight's lexicon decoder): a partial word that starts known words
+            (LM unigrams, hotwords) is scored by the best unigram log-probability among them (LM
+            look-ahead), replaced by the word's own LM score when it completes. A word outside the
+            lexicon is an unknown word, scored with ``unk_score_offset`` as in the default mode, so an
+            out-of-vocabulary word costs its score instead of derailing the utterance; with
+            ``unk_score_offset=-inf`` only lexicon words are produced.
         n_best: hypotheses returned per utterance.
         lockstep_utterances: utterances searched together (bigger batches share the per-step
             Python cost; the prefix table grows with the batch, so it is capped).
@@ -548,6 +553,12 @@ class _BatchSearch:
         self.hotword_weight = float(options.hotword_weight)
 
         self.start_context = self.lm.start_context(self.weights.score_boundary) if self.lm is not None else 0
+        # alpha * ln(10) * unk_score_offset, what an unknown word adds (0 with alpha 0, even for -inf)
+        self.unknown_word_term = (
+            self.weights.alpha * LN10 * self.weights.unk_score_offset if self.weights.alpha else 0.0
+        )
+        # Lexicon mode spells unknown words too, at the unknown-word score, unless that score is -inf.
+        self.only_lexicon_words = options.lexicon and self.weights.unk_score_offset == _NEG_INF
         hotword_bound = max(0.0, self.hotword_weight) if self.hotwords is not None else 0.0
         self.char_bound = hotword_bound
         self.word_bound = hotword_bound + (max(0.0, self.weights.beta) if self.lm is not None else 0.0)
@@ -560,7 +571,11 @@ class _BatchSearch:
         """LM part of partial words: a hotword's share, else 0 on the lexicon, else the OOV penalty."""
         if self.lm is not None:
             penalty = self.weights.unk_score_offset * np.maximum(1.0, lengths / _AVERAGE_WORD_LENGTH)
-            terms = np.where(lexicon_nodes >= 0, 0.0, penalty)
+            known = 0.0
+            if self.options.lexicon:  # the look-ahead: the best unigram of the words this one starts
+                lookahead = self.decoder.lookahead_log10()[np.maximum(lexicon_nodes, 0)]
+                known = self.weights.alpha * LN10 * lookahead
+            terms = np.where(lexicon_nodes >= 0, known, penalty)
         else:
             terms = np.zeros(lengths.shape[0])
         if self.hotwords is not None:
@@ -572,8 +587,8 @@ class _BatchSearch:
     def _complete_words(self, lexicon_nodes, hotword_nodes, contexts, strict: bool):
         """Scores of completing the partial words ending at these trie nodes after these LM contexts.
 
-        Returns (allowed, fused score, plain log10, next context); in lexicon mode (and ``strict``) an
-        unknown word is not allowed.
+        Returns (allowed, fused score, plain log10, next context); with ``only_lexicon_words`` (and
+        ``strict``) an unknown word is not allowed.
         """
         n = contexts.shape[0]
         word_ids = self.lexicon.word_at(lexicon_nodes) if self.lexicon is not None else np.full(n, _OOV_WORD)
@@ -581,13 +596,17 @@ class _BatchSearch:
             self.hotwords.word_at(hotword_nodes) >= 0 if self.hotwords is not None else np.zeros(n, bool)
         )
         known = (word_ids >= 0) | is_hotword
-        allowed = known | (not (strict and self.options.lexicon))
+        allowed = known | (not (strict and self.only_lexicon_words))
         bonus = np.where(is_hotword, self.hotword_weight, 0.0)
         if self.lm is None:
             return allowed, bonus, np.zeros(n), contexts.copy()
         log10, next_context = self.decoder._word_scores.lookup(contexts, word_ids)
-        offsets = np.where(known, 0.0, self.weights.unk_score_offset)
-        fused = self.weights.alpha * LN10 * (log10 + offsets) + self.weights.beta + bonus
+        fused = (
+            self.weights.alpha * LN10 * log10
+            + np.where(known, 0.0, self.unknown_word_term)
+            + self.weights.beta
+        )
+        fused += bonus
         return allowed, fused, log10, next_context
 
     # ---------------------------------------------------------------- nodes
@@ -624,7 +643,7 @@ class _BatchSearch:
         )
         length = nodes.partial_length[parents] + 1
         lm = completed + self._partial_terms(lexicon, hotword, length)
-        if self.options.lexicon:
+        if self.only_lexicon_words:
             lm[(lexicon < 0) & (hotword < 0)] = _NEG_INF
         ends = _nonzero(tokens == self.decoder.delimiter)
         if ends.size:
@@ -640,9 +659,8 @@ class _BatchSearch:
             known = (word >= 0) | hot
             bound = completed[ends] + np.where(hot, self.hotword_weight, 0.0)
             if self.lm is not None:
-                unknown = self.weights.alpha * LN10 * self.weights.unk_score_offset
-                bound += self.weights.beta + np.where(known, 0.0, min(0.0, unknown))
-            if self.options.lexicon:
+                bound += self.weights.beta + np.where(known, 0.0, min(0.0, self.unknown_word_term))
+            if self.only_lexicon_words:
                 bound[~known] = _NEG_INF
             lm[ends] = bound
         return lexicon, hotword, length, lm
@@ -881,7 +899,7 @@ class _BatchSearch:
         canonical = np.where(nodes.token[beam_nodes] == delimiter, nodes.parent[beam_nodes], beam_nodes)
         utt = nodes.utterance[canonical]
         allowed, lm_score, log10 = self._final_scores(nodes, canonical, strict=True)
-        if self.options.lexicon:
+        if self.only_lexicon_words:
             # An utterance whose beams all end inside a word (lexicon mode cannot complete it) drops that
             # unfinished word rather than returning nothing or a word outside the lexicon.
             stuck = np.bincount(utt[allowed], minlength=n_utt) == 0
@@ -1004,6 +1022,7 @@ class CTCBeamSearchDecoder:
         self._word_scores = (
             _WordScoreTable(language_model, self.lexicon.words) if language_model is not None else None
         )
+        self._lookahead: np.ndarray | None = None
         self.engine = choose_engine(engine)
         self._compiled = (
             CompiledSearch(
@@ -1017,6 +1036,17 @@ class CTCBeamSearchDecoder:
             if self.engine == "compiled"
             else None
         )
+
+    def lookahead_log10(self) -> np.ndarray:
+        """(lexicon trie nodes,) the best unigram log10 probability of the words through each node (the
+        lexicon mode's LM look-ahead; computed once, on first use)."""
+        if self._lookahead is None:
+            null = self.language_model.start_context(False)
+            unigram = [self.language_model.score_word(null, word)[0] for word in self.lexicon.words]
+            self._lookahead = self.lexicon.best_below(np.asarray(unigram, dtype=np.float64))
+            if self._compiled is not None:
+                self._compiled.set_lookahead(self._lookahead)
+        return self._lookahead
 
     def check_logits(self, logits) -> np.ndarray:
         """``logits`` as a (frames, labels) float array, with errors that say what is wrong."""
@@ -1091,6 +1121,8 @@ class CTCBeamSearchDecoder:
             else 0
         )
         has_lm = self.language_model is not None
+        if options.lexicon and has_lm:
+            self.lookahead_log10()  # hands the look-ahead to the compiled search too
         labels = self.labels
         results = []
         for array in arrays:

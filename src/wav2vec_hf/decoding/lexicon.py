@@ -70,6 +70,18 @@ class TokenTrie:
             self._shortest = shortest
         return self._shortest
 
+    def best_below(self, word_values: np.ndarray) -> np.ndarray:
+        """(nodes,) the highest ``word_values[w]`` of the words ``w`` spelled through each node (``-inf``
+        where none is): with unigram log-probabilities, the LM look-ahead of a partial word."""
+        values = np.asarray(word_values, dtype=np.float64)
+        best = np.full(self.word_of.shape[0], -np.inf)
+        ends = self.word_of >= 0
+        best[ends] = values[self.word_of[ends]]
+        for level in range(int(self.depth.max(initial=0)), 0, -1):
+            at_level = np.flatnonzero(self.depth == level)
+            np.maximum.at(best, self._parent[at_level], best[at_level])
+        return best
+
     def __len__(self) -> int:
         return len(self.words)
 
