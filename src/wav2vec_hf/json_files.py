@@ -51,7 +51,13 @@ def write_json(
     return path
 
 
-__all__ = ["write_json"]
+def record_from_dict(record_type: type, content: dict[str, Any] | None):
+    """The dataclass ``record_type`` from a JSON object read back: keys it does not know are ignored
+    (files written by a later version), fields the object lacks take their defaults (earlier ones)."""
+    content = content if isinstance(content, dict) else {}
+    return record_type(
+        **{f.name: content[f.name] for f in dataclasses.fields(record_type) if f.name in content}
+    )
 
 
 def record_field(
@@ -67,3 +73,6 @@ def record_field(
     if name not in also and name not in {field.name for field in dataclasses.fields(record_type)}:
         raise KeyError(f"{file} has no key {name!r} ({record_type.__name__} has no such field)")
     return name
+
+
+__all__ = ["record_field", "record_from_dict", "write_json"]

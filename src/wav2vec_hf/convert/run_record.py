@@ -11,6 +11,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from wav2vec_hf.json_files import record_from_dict
+
 RUN_FILE = "conversion.json"
 
 
@@ -49,8 +51,7 @@ class ConversionRecord:
     @classmethod
     def from_dict(cls, content: dict[str, Any] | None) -> ConversionRecord:
         """The record of a JSON object: keys it does not know are ignored, the ones it lacks default."""
-        content = content or {}
-        return cls(**{f.name: content[f.name] for f in dataclasses.fields(cls) if f.name in content})
+        return record_from_dict(cls, content)
 
     @property
     def fairseq_args(self) -> dict[str, Any]:

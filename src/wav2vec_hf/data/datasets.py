@@ -254,9 +254,9 @@ class AudioDataset(_AudioOptions, Dataset):
             if self.random_crop
             else 0
         )
-        load_window = getattr(self.source, "load_window", None)
-        if load_window is None:
+        if not getattr(self.source, "reads_windows", False):
             return None
+        load_window = self.source.load_window
         if record.sample_rate == self.target_rate:
             target = out.reshape(-1, 1) if out is not None and record.channels == 1 else None
             window = load_window(index, start, crop, out=target, strict_mono=self.strict_mono)

@@ -15,15 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wav2vec_hf.finetuning.arguments import FinetuneModelArguments, RecipeArguments
-from wav2vec_hf.json_files import record_field
+from wav2vec_hf.json_files import record_field, record_from_dict
 
 RUN_FILE = "finetuning.json"
-
-
-def _from_dict(cls, content: dict[str, Any] | None):
-    """``cls`` from a JSON object: keys it does not know are ignored, the ones it lacks default."""
-    content = content or {}
-    return cls(**{f.name: content[f.name] for f in dataclasses.fields(cls) if f.name in content})
 
 
 @dataclass
@@ -104,8 +98,8 @@ class FinetuningRecord:
     @classmethod
     def from_dict(cls, content: dict[str, Any] | None) -> FinetuningRecord:
         """The record of a ``finetuning.json`` object (older files: missing fields are ``None``)."""
-        record = _from_dict(cls, content)
-        record.arguments = _from_dict(FinetuningArgumentsRecord, (content or {}).get("arguments"))
+        record = record_from_dict(cls, content)
+        record.arguments = record_from_dict(FinetuningArgumentsRecord, (content or {}).get("arguments"))
         for name in ("model", "data", "recipe"):
             if not isinstance(getattr(record.arguments, name), dict):
                 setattr(record.arguments, name, {})

@@ -56,17 +56,13 @@ class CachedAudioSet(AudioSet):
     Memory: 4 bytes per sample (a 20-minute corpus takes 77 MB).
     """
 
-    reads_windows = False
+    reads_windows = False  # the cache keeps whole utterances: ``AudioDataset`` loads and crops them
 
     def __init__(self, source: AudioSet) -> None:
         super().__init__(
             source.records, name=source.name, skip_report=source.skip_report, reader=source._reader
         )
         self._cache: dict[tuple, np.ndarray] = {}
-
-    def load_window(self, index: int, start: int, frames: int, **options) -> None:
-        """Never a window: the cache keeps whole utterances (``AudioDataset`` then loads and crops)."""
-        return None
 
     def load(self, index: int, target_rate: int | None = SAMPLE_RATE, **options) -> np.ndarray:
         key = (index, target_rate, tuple(sorted(options.items())))

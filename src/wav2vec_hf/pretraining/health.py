@@ -31,10 +31,10 @@ from __future__ import annotations
 import logging
 import math
 from collections import deque
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 
 from wav2vec_hf.errors import Wav2VecHFError
-from wav2vec_hf.json_files import record_field
+from wav2vec_hf.json_files import record_field, record_from_dict
 from wav2vec_hf.pretraining.tasks import HealthSpec
 
 logger = logging.getLogger(__name__)
@@ -120,7 +120,7 @@ class HealthSummary:
         """The summary of a JSON object (unknown keys ignored), or ``None`` when it holds no verdict."""
         if not isinstance(content, dict) or "healthy" not in content:
             return None
-        return cls(**{f.name: content[f.name] for f in fields(cls) if f.name in content})
+        return record_from_dict(cls, content)
 
     def event_kinds(self) -> list[str]:
         """The kinds of sign seen, sorted, each once."""

@@ -67,6 +67,7 @@ FSDD_SPEAKER_UPDATES = 1500
 # fine-tuning that continues from the run's model on them (its updates: the run's // ADAPT_UPDATE_SHARE).
 ADAPT_KEEP_FRACTION = 0.6
 ADAPT_BEAM_WIDTH = 16
+ADAPT_N_BEST = 4  # hypotheses kept per utterance (self-train's default, 50, exceeds this beam); no rescoring: the first labels
 ADAPT_UPDATE_SHARE = 3
 ADAPT_FINETUNE_ARGUMENTS = ("--freeze_feature_encoder", "false", "--head_steps", "0")
 
@@ -300,7 +301,7 @@ def adapt(tables: SpeakerTables, test: Path, run: Path, *, seed: int, updates: i
         "--eval", str(tables.dev), "--test", str(test), "--lm_text", str(tables.lm_text),
         "--output_dir", str(folder / "run"), "--finetuned", str(run / "model"), "--seed", str(seed),
         "--lm_order", str(LM_ORDER), "--no_rescore", "--keep_fraction", str(ADAPT_KEEP_FRACTION),
-        "--balance_transcripts", "--beam_width", str(ADAPT_BEAM_WIDTH), "--n_best", "4",
+        "--balance_transcripts", "--beam_width", str(ADAPT_BEAM_WIDTH), "--n_best", str(ADAPT_N_BEST),
         "--finetune_args", shlex.join(options),
     ]  # fmt: skip
     code = cli(argv)

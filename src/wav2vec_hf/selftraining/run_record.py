@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wav2vec_hf.json_files import write_json
+from wav2vec_hf.json_files import record_from_dict, write_json
 
 RUN_FILE = "self_training.json"
 
@@ -48,8 +48,7 @@ class SelfTrainingRecord:
     @classmethod
     def from_dict(cls, content: dict[str, Any] | None) -> SelfTrainingRecord:
         """The record of a JSON object: keys it does not know are ignored, the ones it lacks are ``None``."""
-        content = content or {}
-        return cls(**{f.name: content[f.name] for f in dataclasses.fields(cls) if f.name in content})
+        return record_from_dict(cls, content)
 
     def write(self, folder: str | Path) -> Path:
         """Write ``folder/self_training.json`` atomically; returns its path."""
