@@ -58,6 +58,8 @@ SETTINGS = [
     {"beam_width": 100, "beam_prune_logp": -20.0, "token_min_logp": -8.0},
     {"beam_width": 16, "max_tokens_per_frame": 2},
     {"beam_width": 16, "n_best": 5},
+    {"beam_width": 16, "prune_history": False},
+    {"beam_width": 16, "n_best": 3, "prune_history": True},
     {"beam_width": 16, "alpha": 1.5, "beta": -0.5, "unk_score_offset": -5.0},
     {"beam_width": 16, "score_boundary": False},
     {"beam_width": 8, "lexicon": True, "token_min_logp": -10.0},

@@ -23,6 +23,7 @@
 #define NO_NODE (-1)
 #define OOV_WORD (-1)
 #define END_WORD (-2)
+#define HASH_MULTIPLIER 0x100000001B3ULL /* FNV-1's 64-bit prime, as decoder.partial_word_hash */
 #define AVERAGE_WORD_LENGTH 6.0
 
 static PyObject *InvalidLogits; /* a ValueError: logits with a frame that has no finite maximum */
@@ -149,6 +150,7 @@ static inline long long word_at(const SearchCore *self, long long node) {
 typedef struct {
     int beam_width, max_tokens, score_boundary, n_best;
     int lexicon_mode; /* the LM look-ahead on partial lexicon words */
+    int prune_history; /* keep the best of the beams sharing LM context, partial word and last token */
     int only_lexicon; /* lexicon mode with unk_score_offset = -inf: unknown words are never produced */
     double prune, token_min_logp, alpha, beta, unk;
     long long start_context;
@@ -171,6 +173,7 @@ typedef struct {
     int *token, *parent, *partial_length;
     long long *lexicon, *context;
     double *completed, *completed_log10, *lm;
+    unsigned long long *partial_hash;          /* hash of the partial word (0: none) */
     int *child; Py_ssize_t child_cap;          /* (nodes, vocab) */
     Py_ssize_t *slot; Py_ssize_t slot_cap;     /* entry of a node in this step, -1 */
     /* beams and per-step scratch */
@@ -182,6 +185,7 @@ typedef struct {
     int *miss_parent, *miss_token, *miss_partial; long long *miss_lexicon;
     double *miss_src, *miss_lm, *miss_score;
     Py_ssize_t *order; Py_ssize_t order_cap;
+    struct PruneKey *prune; Py_ssize_t prune_cap;
     double *rank; Py_ssize_t rank_cap;         /* scores ranked in a step */
     int *next_beam; double *next_pb, *next_pnb; Py_ssize_t next_cap;
 } Search;
@@ -189,7 +193,8 @@ typedef struct {
 static void search_free(Search *s) {
     free(s->events); free(s->lp); free(s->tokens);
     free(s->token); free(s->parent); free(s->partial_length); free(s->lexicon); free(s->context);
-    free(s->completed); free(s->completed_log10); free(s->lm); free(s->child); free(s->slot);
+    free(s->completed); free(s->completed_log10); free(s->lm); free(s->partial_hash); free(s->child);
+    free(s->slot); free(s->prune);
     free(s->beam); free(s->pb); free(s->pnb); free(s->total);
     free(s->entry_node); free(s->entry_b); free(s->entry_nb); free(s->entry_score);
     free(s->miss_parent); free(s->miss_token); free(s->miss_partial); free(s->miss_lexicon);
@@ -209,7 +214,7 @@ static int reserve_nodes(SearchCore *core, Search *s, Py_ssize_t needed) {
 #define RESIZE(field) do { void *p_ = realloc(s->field, (size_t)cap * sizeof(*s->field)); \
         if (p_ == NULL) { PyErr_NoMemory(); return -1; } s->field = p_; } while (0)
     RESIZE(token); RESIZE(parent); RESIZE(partial_length); RESIZE(lexicon); RESIZE(context);
-    RESIZE(completed); RESIZE(completed_log10); RESIZE(lm);
+    RESIZE(completed); RESIZE(completed_log10); RESIZE(lm); RESIZE(partial_hash);
     void *p = realloc(s->slot, (size_t)cap * sizeof(Py_ssize_t));
     if (p == NULL) { PyErr_NoMemory(); return -1; }
     s->slot = p;
@@ -465,6 +470,56 @@ static int ensure_next(Search *s, Py_ssize_t needed) {
     return 0;
 }
 
+struct PruneKey {
+    long long context;
+    unsigned long long hash;
+    int token;
+    double score;
+    Py_ssize_t index;
+};
+
+static int by_history(const void *a, const void *b) {
+    const struct PruneKey *x = a, *y = b;
+    if (x->context != y->context) return x->context < y->context ? -1 : 1;
+    if (x->hash != y->hash) return x->hash < y->hash ? -1 : 1;
+    if (x->token != y->token) return x->token < y->token ? -1 : 1;
+    if (x->score != y->score) return x->score > y->score ? -1 : 1;
+    return (x->index > y->index) - (x->index < y->index);
+}
+
+/* Of the next beams sharing LM context, partial word and last token keep the best (ties: the first),
+ * in their order: decoder._BatchSearch._prune_history. */
+static int prune_history(Search *s, Py_ssize_t *count) {
+    Py_ssize_t n = *count;
+    GROW(s->prune, s->prune_cap, n);
+    for (Py_ssize_t k = 0; k < n; k++) {
+        int node = s->next_beam[k];
+        s->prune[k].context = s->context[node];
+        s->prune[k].hash = s->partial_hash[node];
+        s->prune[k].token = s->token[node];
+        s->prune[k].score = logaddexp(s->next_pb[k], s->next_pnb[k]) + s->lm[node];
+        s->prune[k].index = k;
+    }
+    qsort(s->prune, n, sizeof(struct PruneKey), by_history);
+    if (n > s->order_cap) GROW(s->order, s->order_cap, n);
+    Py_ssize_t kept = 0;
+    for (Py_ssize_t k = 0; k < n; k++) {
+        const struct PruneKey *key = &s->prune[k];
+        if (k > 0 && key->context == key[-1].context && key->hash == key[-1].hash && key->token == key[-1].token)
+            continue;
+        s->order[kept++] = key->index;
+    }
+    qsort(s->order, kept, sizeof(Py_ssize_t), by_index);
+    for (Py_ssize_t k = 0; k < kept; k++) { /* ascending: in-place compaction is safe */
+        Py_ssize_t j = s->order[k];
+        s->next_beam[k] = s->next_beam[j];
+        s->next_pb[k] = s->next_pb[j];
+        s->next_pnb[k] = s->next_pnb[j];
+    }
+    *count = kept;
+    return 0;
+}
+
 static int step(SearchCore *core, Search *s, Py_ssize_t index, const Options *o, int has_lm) {
     const int V = core->vocab, delim = core->delimiter;
     const Event *e = &s->events[index];
@@ -576,6 +631,7 @@ static int step(SearchCore *core, Search *s, Py_ssize_t index, const Options *o,
         s->lexicon[id] = s->miss_lexicon[m];
         s->partial_length[id] = s->miss_partial[m];
         s->lm[id] = s->miss_lm[m];
+        s->partial_hash[id] = s->partial_hash[parent] * HASH_MULTIPLIER + (unsigned long long)(c + 1);
         if (c == delim) {
             double fused, log10;
             long long next;
@@ -588,6 +644,7 @@ static int step(SearchCore *core, Search *s, Py_ssize_t index, const Options *o,
             s->context[id] = next;
             s->lm[id] = s->completed[id];
             s->partial_length[id] = 0;
+            s->partial_hash[id] = 0;
             s->lexicon[id] = core->has_lexicon ? 0 : NO_NODE;
             s->child[(Py_ssize_t)id * V + delim] = id;
             made_word = 1;
@@ -622,6 +679,7 @@ static int step(SearchCore *core, Search *s, Py_ssize_t index, const Options *o,
         }
         out = s->n_beams;
     }
+    if (o->prune_history && out > 1 && prune_history(s, &out) < 0) return -1;
     if (out > s->beams_cap) {
         Py_ssize_t c2;
         c2 = s->beams_cap; GROW(s->beam, c2, out);
@@ -743,9 +801,10 @@ static PyObject *SearchCore_search(SearchCore *self, PyObject *args) {
     Py_ssize_t frames;
     int is_double, has_lm;
     Options o;
-    if (!PyArg_ParseTuple(args, "y*ni(iddidddiiiiLi)", &view, &frames, &is_double, &o.beam_width, &o.prune,
+    if (!PyArg_ParseTuple(args, "y*ni(iddidddiiiiiLi)", &view, &frames, &is_double, &o.beam_width, &o.prune,
                           &o.token_min_logp, &o.max_tokens, &o.alpha, &o.beta, &o.unk, &o.score_boundary,
-                          &o.lexicon_mode, &o.only_lexicon, &o.n_best, &o.start_context, &has_lm))
+                          &o.lexicon_mode, &o.only_lexicon, &o.prune_history, &o.n_best, &o.start_context,
+                          &has_lm))
         return NULL;
     size_t item = is_double ? sizeof(double) : sizeof(float);
     if (frames < 1 || o.beam_width < 1 || o.n_best < 1 ||
@@ -771,6 +830,7 @@ static PyObject *SearchCore_search(SearchCore *self, PyObject *args) {
     s.lexicon[root] = self->has_lexicon ? 0 : NO_NODE;
     s.context[root] = o.start_context;
     s.completed[root] = s.completed_log10[root] = s.lm[root] = 0.0;
+    s.partial_hash[root] = 0;
     s.child[(Py_ssize_t)root * self->vocab + self->delimiter] = root; /* "A||B" is "A|B" */
     Py_ssize_t cap = 0;
     s.beam = grow(NULL, &cap, 64, sizeof(int));

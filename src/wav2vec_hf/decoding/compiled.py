@@ -114,6 +114,7 @@ class CompiledSearch:
             int(weights.score_boundary),
             int(options.lexicon),
             int(options.lexicon and weights.unk_score_offset == -np.inf),
+            int(options.prunes_history()),
             options.n_best,
             int(start_context),
             int(self.has_lm),

@@ -84,6 +84,11 @@ class DecodeOptions:
             Python cost; the prefix table grows with the batch, so it is capped).
         word_offsets: fill ``Hypothesis.word_offsets`` (frame spans of the words; off by default: the
             walk costs about as much as the rest of the result).
+        prune_history: after each step, of the beams that share their LM context (the words the
+            n-gram still sees), partial word and last token, keep only the best: their futures score
+            alike, so for the single best transcript the others are redundant (pyctcdecode's
+            ``prune_history``). ``None`` (default): on when ``n_best`` is 1, as pyctcdecode's
+            ``decode`` does, off for n-best lists, which it would thin.
     """
 
     beam_width: int = 32
@@ -100,6 +105,7 @@ class DecodeOptions:
     n_best: int = 1
     word_offsets: bool = False
     lockstep_utterances: int = 512
+    prune_history: bool | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.beam_width, bool) or not isinstance(self.beam_width, int) or self.beam_width < 1:
@@ -125,6 +131,10 @@ class DecodeOptions:
         if unknown:
             raise DecodingError(f"unknown decoding option(s) {unknown}; known: {sorted(known)}")
         return cls(**{k: v for k, v in kwargs.items() if v is not None})
+
+    def prunes_history(self) -> bool:
+        """Whether this call prunes beams by shared history (``prune_history``, resolved)."""
+        return self.n_best == 1 if self.prune_history is None else bool(self.prune_history)
 
     def weights(self, defaults: FusionWeights) -> FusionWeights:
         """The fusion weights of this call: the given ones, else ``defaults``."""
@@ -366,6 +376,7 @@ class _Nodes:
         ("completed", np.float64, 0.0),
         ("completed_log10", np.float64, 0.0),
         ("lm", np.float64, 0.0),
+        ("partial_hash", np.uint64, 0),
         ("start_frame", np.int32, 0),
         ("end_frame", np.int32, 0),
         ("last_step", np.int32, -10),
@@ -460,6 +471,15 @@ class _WordScoreTable:
             [self.next_context, np.fromiter((v[1] for v in values), dtype=np.int64)]
         )[order]
         self.pending = {}
+
+
+_HASH_MULTIPLIER = np.uint64(0x100000001B3)  # FNV-1's 64-bit prime; the compiled search uses the same
+
+
+def partial_word_hash(parent_hashes: np.ndarray, tokens: np.ndarray) -> np.ndarray:
+    """uint64 hash of each partial word: its parent's extended by one token (0: no partial word)."""
+    with np.errstate(over="ignore"):
+        return parent_hashes.astype(np.uint64) * _HASH_MULTIPLIER + (tokens.astype(np.uint64) + np.uint64(1))
 
 
 def _nonzero(mask: np.ndarray) -> np.ndarray:
@@ -679,6 +699,7 @@ class _BatchSearch:
         nodes.hotword[new] = hotword
         nodes.partial_length[new] = length
         nodes.lm[new] = lm
+        nodes.partial_hash[new] = partial_word_hash(nodes.partial_hash[parents], tokens)
         delimiter = self.decoder.delimiter
         ends = _nonzero(tokens == delimiter)  # the delimiter completes the (non-empty) partial word
         if ends.size:
@@ -692,6 +713,7 @@ class _BatchSearch:
             nodes.context[done] = next_context
             nodes.lm[done] = nodes.completed[done]
             nodes.partial_length[done] = 0
+            nodes.partial_hash[done] = 0
             nodes.lexicon[done] = ROOT if self.lexicon is not None else NO_NODE
             nodes.hotword[done] = ROOT if self.hotwords is not None else NO_NODE
             nodes.child[done, delimiter] = done
@@ -847,6 +869,9 @@ class _BatchSearch:
             out_b = np.concatenate([out_b, total[stranded] + best_lp])
             out_nb = np.concatenate([out_nb, np.full(int(stranded.sum()), _NEG_INF)])
 
+        if options.prunes_history() and out_nodes.size > 1:
+            out_nodes, out_b, out_nb = self._prune_history(nodes, out_nodes, out_b, out_nb)
+
         if options.word_offsets:
             # Frame spans: a prefix entering the beam starts at this event; one emitting its token
             # extends to it.
@@ -857,6 +882,24 @@ class _BatchSearch:
             nodes.end_frame[out_nodes[emitting]] = events.end[out_event[emitting]]
             nodes.last_step[out_nodes] = step
         return out_nodes, out_b, out_nb
+
+    @staticmethod
+    def _prune_history(nodes: _Nodes, out_nodes, out_b, out_nb):
+        """The beams left when, of those sharing (utterance, LM context, partial word, last token), only
+        the best-scoring stays (its order kept; ties: the earlier one)."""
+        scores = np.logaddexp(out_b, out_nb) + nodes.lm[out_nodes]
+        keys = (
+            nodes.token[out_nodes],
+            nodes.partial_hash[out_nodes],
+            nodes.context[out_nodes],
+            nodes.utterance[out_nodes],
+        )
+        order = np.lexsort((np.arange(out_nodes.shape[0]), -scores, *keys))
+        sorted_keys = [key[order] for key in keys]
+        first = np.ones(order.shape[0], dtype=bool)
+        first[1:] = np.logical_or.reduce([key[1:] != key[:-1] for key in sorted_keys])
+        keep = np.sort(order[first])
+        return out_nodes[keep], out_b[keep], out_nb[keep]
 
     # ---------------------------------------------------------------- the end
 
