@@ -855,6 +855,10 @@ done:
 static PyObject *SearchCore_set_lookahead(SearchCore *self, PyObject *args) {
     Py_buffer view;
     if (!PyArg_ParseTuple(args, "y*", &view)) return NULL;
+    if (self->lookahead != NULL) { /* set once: a search of another thread may be reading it */
+        PyBuffer_Release(&view);
+        Py_RETURN_NONE;
+    }
     if ((size_t)view.len != (size_t)self->n_trie * sizeof(double)) {
         PyBuffer_Release(&view);
         PyErr_SetString(PyExc_ValueError, "the look-ahead needs one float64 per trie node");
@@ -890,6 +894,10 @@ static int copy_int64(PyObject *source, long long **out, Py_ssize_t *count) {
 }
 
 static int SearchCore_init(SearchCore *self, PyObject *args, PyObject *Py_UNUSED(kwargs)) {
+    if (self->never != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "a SearchCore is initialised once");
+        return -1;
+    }
     PyObject *never, *keys, *children, *word_of, *score;
     long long n_words;
     int has_lexicon;
