@@ -121,6 +121,7 @@ class OursLexicon(Ours):
             beam_width=args.beam_width,
             token_min_logp=args.lexicon_token_min_logp,
             beam_prune_logp=args.beam_prune_logp,
+            max_tokens_per_frame=args.lexicon_max_tokens or None,
             lexicon=True,
         )
 
@@ -247,6 +248,12 @@ def main() -> None:
         default=-8.0,
         help="token threshold of ours_lexicon (the true letter must stay a candidate when a similar one wins)",
     )
+    parser.add_argument(
+        "--lexicon-max-tokens",
+        type=int,
+        default=4,
+        help="ours_lexicon's tokens per frame at most (default: flashlight's token beam, 0: no cap)",
+    )
     parser.add_argument("--workers", type=int, default=2, help="processes of ours_pooled (1: skip it)")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
@@ -341,6 +348,7 @@ def main() -> None:
             "unk_score_offset": args.unk_score_offset,
             "flashlight_token_beam": args.flashlight_token_beam,
             "lexicon_token_min_logp": args.lexicon_token_min_logp,
+            "lexicon_max_tokens": args.lexicon_max_tokens,
             "workers": args.workers,
             "grid": {"alphas": ALPHAS, "betas": BETAS},
             "lm": Path(lm_path).name,

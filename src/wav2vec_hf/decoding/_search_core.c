@@ -274,14 +274,17 @@ static int build_events(SearchCore *core, Search *s, const char *data, int is_do
         for (int v = 0; v < V; v++) candidate[v] = row[v] >= threshold;
         if (o->token_min_logp > all_clear) candidate[best] = 1;
         if (o->max_tokens > 0 && o->max_tokens < V) {
-            memcpy(sorted, row, V * sizeof(double));
-            /* the max_tokens-th largest value: partial selection sort */
-            for (int k = 0; k < o->max_tokens; k++) {
-                int top = k;
-                for (int v = k + 1; v < V; v++) if (sorted[v] > sorted[top]) top = v;
-                double swap = sorted[k]; sorted[k] = sorted[top]; sorted[top] = swap;
+            /* the max_tokens-th largest value: the k largest kept in descending order */
+            const int k = o->max_tokens;
+            for (int i = 0; i < k; i++) sorted[i] = NEG_INF;
+            for (int v = 0; v < V; v++) {
+                double x = row[v];
+                if (!(x > sorted[k - 1])) continue;
+                int at = k - 1;
+                while (at > 0 && sorted[at - 1] < x) { sorted[at] = sorted[at - 1]; at--; }
+                sorted[at] = x;
             }
-            const double kth = sorted[o->max_tokens - 1];
+            const double kth = sorted[k - 1];
             for (int v = 0; v < V; v++) candidate[v] &= row[v] >= kth;
         }
         int any = 0;
