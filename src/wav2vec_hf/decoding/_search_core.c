@@ -443,6 +443,7 @@ static inline double partial_term(const SearchCore *core, const Options *o, int 
     if (!has_lm) return 0.0;
     if (lexicon >= 0) /* a known word's start: the look-ahead in lexicon mode */
         return o->lexicon_mode && core->lookahead != NULL ? o->alpha * LN10 * core->lookahead[lexicon] : 0.0;
+    if (o->lexicon_mode) return unknown_word_term(o); /* off the lexicon: what an unknown word will cost */
     double scale = length / AVERAGE_WORD_LENGTH;
     return o->unk * (scale > 1.0 ? scale : 1.0);
 }

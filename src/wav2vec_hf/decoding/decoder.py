@@ -76,9 +76,10 @@ class DecodeOptions:
         lexicon: lexicon mode (as flashlight's lexicon decoder): a partial word that starts known words
             (LM unigrams, hotwords) is scored by the best unigram log-probability among them (LM
             look-ahead), replaced by the word's own LM score when it completes. A word outside the
-            lexicon is an unknown word, scored with ``unk_score_offset`` as in the default mode, so an
-            out-of-vocabulary word costs its score instead of derailing the utterance; with
-            ``unk_score_offset=-inf`` only lexicon words are produced.
+            lexicon is an unknown word, scored with ``unk_score_offset`` as in the default mode (and,
+            while partial, charged that cost ahead), so an out-of-vocabulary word costs its score
+            instead of derailing the utterance; with ``unk_score_offset=-inf`` only lexicon words are
+            produced.
         n_best: hypotheses returned per utterance.
         lockstep_utterances: utterances searched together (bigger batches share the per-step
             Python cost; the prefix table grows with the batch, so it is capped).
@@ -588,13 +589,17 @@ class _BatchSearch:
     def _partial_terms(
         self, lexicon_nodes: np.ndarray, hotword_nodes: np.ndarray, lengths: np.ndarray
     ) -> np.ndarray:
-        """LM part of partial words: a hotword's share, else 0 on the lexicon, else the OOV penalty."""
+        """LM part of partial words: a hotword's share, else 0 on the lexicon, else the OOV penalty.
+
+        In lexicon mode, the look-ahead instead: on the lexicon the best unigram of the words the partial
+        word starts, off it what an unknown word will cost (``unknown_word_term``)."""
         if self.lm is not None:
-            penalty = self.weights.unk_score_offset * np.maximum(1.0, lengths / _AVERAGE_WORD_LENGTH)
-            known = 0.0
-            if self.options.lexicon:  # the look-ahead: the best unigram of the words this one starts
+            if self.options.lexicon:
                 lookahead = self.decoder.lookahead_log10()[np.maximum(lexicon_nodes, 0)]
-                known = self.weights.alpha * LN10 * lookahead
+                known, penalty = self.weights.alpha * LN10 * lookahead, self.unknown_word_term
+            else:
+                known = 0.0
+                penalty = self.weights.unk_score_offset * np.maximum(1.0, lengths / _AVERAGE_WORD_LENGTH)
             terms = np.where(lexicon_nodes >= 0, known, penalty)
         else:
             terms = np.zeros(lengths.shape[0])
