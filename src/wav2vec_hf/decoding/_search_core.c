@@ -443,9 +443,11 @@ static inline double partial_term(const SearchCore *core, const Options *o, int 
     if (!has_lm) return 0.0;
     if (lexicon >= 0) /* a known word's start: the look-ahead in lexicon mode */
         return o->lexicon_mode && core->lookahead != NULL ? o->alpha * LN10 * core->lookahead[lexicon] : 0.0;
-    if (o->lexicon_mode) return unknown_word_term(o); /* off the lexicon: what an unknown word will cost */
     double scale = length / AVERAGE_WORD_LENGTH;
-    return o->unk * (scale > 1.0 ? scale : 1.0);
+    double penalty = o->unk * (scale > 1.0 ? scale : 1.0);
+    if (!o->lexicon_mode) return penalty;
+    double unknown = unknown_word_term(o); /* lexicon mode: at least what an unknown word will cost */
+    return unknown < penalty ? unknown : penalty;
 }
 
 /* Completing the partial word at trie node ``lexicon`` after ``context``: fused score, log10, context. */

@@ -592,14 +592,14 @@ class _BatchSearch:
         """LM part of partial words: a hotword's share, else 0 on the lexicon, else the OOV penalty.
 
         In lexicon mode, the look-ahead instead: on the lexicon the best unigram of the words the partial
-        word starts, off it what an unknown word will cost (``unknown_word_term``)."""
+        word starts; off it at least what an unknown word will cost (``unknown_word_term``)."""
         if self.lm is not None:
+            known = 0.0
+            penalty = self.weights.unk_score_offset * np.maximum(1.0, lengths / _AVERAGE_WORD_LENGTH)
             if self.options.lexicon:
                 lookahead = self.decoder.lookahead_log10()[np.maximum(lexicon_nodes, 0)]
-                known, penalty = self.weights.alpha * LN10 * lookahead, self.unknown_word_term
-            else:
-                known = 0.0
-                penalty = self.weights.unk_score_offset * np.maximum(1.0, lengths / _AVERAGE_WORD_LENGTH)
+                known = self.weights.alpha * LN10 * lookahead
+                penalty = np.minimum(penalty, self.unknown_word_term)
             terms = np.where(lexicon_nodes >= 0, known, penalty)
         else:
             terms = np.zeros(lengths.shape[0])
