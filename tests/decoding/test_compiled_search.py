@@ -91,6 +91,24 @@ def test_compiled_search_equals_numpy_search_without_lm(utterances, settings):
         assert_same(expected[i], got[i], (settings, i))
 
 
+def test_a_large_lexicon_is_stepped_without_the_dense_table(lm, utterances):
+    """Tries too large for a dense child table are searched by binary search: the same hypotheses."""
+    from wav2vec_hf.decoding.compiled import CompiledSearch
+
+    dense = CTCBeamSearchDecoder(LABELS, lm, engine="compiled")
+    sparse = CTCBeamSearchDecoder(LABELS, lm, engine="compiled")
+    sparse._compiled = CompiledSearch(
+        len(LABELS), sparse.blank, sparse.delimiter, sparse.never_emitted, sparse.lexicon, sparse._word_scores,
+        dense_trie_limit=0,
+    )  # fmt: skip
+    for options in (
+        DecodeOptions(beam_width=16),
+        DecodeOptions(beam_width=8, lexicon=True, token_min_logp=-10.0),
+    ):
+        for i, logits in enumerate(utterances):
+            assert_same(dense.decode(logits, options), sparse.decode(logits, options), (options.lexicon, i))
+
+
 def test_float64_logits_and_the_numpy_only_options(lm, utterances):
     compiled_decoder = CTCBeamSearchDecoder(LABELS, lm, engine="compiled")
     numpy_decoder = CTCBeamSearchDecoder(LABELS, lm, engine="numpy")

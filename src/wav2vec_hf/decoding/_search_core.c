@@ -60,6 +60,7 @@ typedef struct {
     long long *edge_keys, *edge_children;
     Py_ssize_t n_trie;
     long long *word_of;           /* (n_trie,) word id ending at each trie node, -1 */
+    int *trie_child;              /* (n_trie, vocab) child of each trie node, -1; NULL for a large trie */
     double *lookahead;            /* (n_trie,) best unigram log10 below each node (lexicon mode), or NULL */
     int has_lexicon;
     long long stride;             /* words + 2 */
@@ -130,8 +131,11 @@ static int word_score(SearchCore *self, long long context, long long word, doubl
     return 0;
 }
 
+#define DENSE_TRIE_LIMIT (1 << 22) /* trie nodes x vocabulary: 16 MB of child table at most */
+
 static long long trie_step(const SearchCore *self, long long node, int token) {
     if (node < 0 || self->n_edges == 0) return NO_NODE;
+    if (self->trie_child != NULL) return self->trie_child[node * self->vocab + token];
     long long key = node * self->vocab + token;
     Py_ssize_t lo = 0, hi = self->n_edges;
     while (lo < hi) {
@@ -907,8 +911,9 @@ static int SearchCore_init(SearchCore *self, PyObject *args, PyObject *Py_UNUSED
     PyObject *never, *keys, *children, *word_of, *score;
     long long n_words;
     int has_lexicon;
-    if (!PyArg_ParseTuple(args, "iiiOOOOLiO", &self->vocab, &self->blank, &self->delimiter, &never, &keys,
-                          &children, &word_of, &n_words, &has_lexicon, &score))
+    long long dense_limit = DENSE_TRIE_LIMIT;
+    if (!PyArg_ParseTuple(args, "iiiOOOOLiO|L", &self->vocab, &self->blank, &self->delimiter, &never, &keys,
+                          &children, &word_of, &n_words, &has_lexicon, &score, &dense_limit))
         return -1;
     if (self->vocab < 2 || self->blank < 0 || self->blank >= self->vocab || self->delimiter < 0 ||
         self->delimiter >= self->vocab) {
@@ -930,6 +935,16 @@ static int SearchCore_init(SearchCore *self, PyObject *args, PyObject *Py_UNUSED
         return -1;
     }
     if (copy_int64(word_of, &self->word_of, &self->n_trie) < 0) return -1;
+    if (self->n_trie > 0 && self->n_trie * (long long)self->vocab <= dense_limit) {
+        /* a dense child table: one load per step instead of a binary search over the edges */
+        self->trie_child = malloc((size_t)self->n_trie * self->vocab * sizeof(int));
+        if (self->trie_child == NULL) { PyErr_NoMemory(); return -1; }
+        for (Py_ssize_t i = 0; i < self->n_trie * self->vocab; i++) self->trie_child[i] = NO_NODE;
+        for (Py_ssize_t e = 0; e < self->n_edges; e++) {
+            long long key = self->edge_keys[e];
+            if (key >= 0 && key < self->n_trie * (long long)self->vocab) self->trie_child[key] = (int)self->edge_children[e];
+        }
+    }
     self->has_lexicon = has_lexicon;
     self->stride = n_words + 2;
     Py_INCREF(score);
@@ -942,6 +957,7 @@ static void SearchCore_dealloc(SearchCore *self) {
     free(self->edge_keys);
     free(self->edge_children);
     free(self->word_of);
+    free(self->trie_child);
     free(self->lookahead);
     free(self->cache);
     Py_XDECREF(self->score);

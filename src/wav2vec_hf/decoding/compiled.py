@@ -72,9 +72,20 @@ class CompiledSearch:
         never_emitted: (k,) int64 ids of tokens never emitted (special tokens).
         lexicon: the ``TokenTrie`` of the LM's words, or ``None`` without an LM.
         word_scores: the decoder's ``_WordScoreTable`` (``None`` without an LM).
+        dense_trie_limit: the lexicon trie is stepped through a dense (trie nodes, vocabulary) child
+            table when it has at most this many entries (default 4M: 16 MB), else by binary search.
     """
 
-    def __init__(self, vocab_size: int, blank: int, delimiter: int, never_emitted, lexicon, word_scores):
+    def __init__(
+        self,
+        vocab_size: int,
+        blank: int,
+        delimiter: int,
+        never_emitted,
+        lexicon,
+        word_scores,
+        dense_trie_limit: int | None = None,
+    ):
         if lexicon is not None:
             keys, children, word_of, n_words = lexicon._keys, lexicon._children, lexicon.word_of, len(lexicon)
         else:
@@ -92,6 +103,7 @@ class CompiledSearch:
             int(n_words),
             int(lexicon is not None),
             word_scores._score if word_scores is not None else None,
+            *(() if dense_trie_limit is None else (int(dense_trie_limit),)),
         )
 
     def set_lookahead(self, lookahead_log10: np.ndarray) -> None:
