@@ -99,7 +99,7 @@ def test_a_large_lexicon_is_stepped_without_the_dense_table(lm, utterances):
     sparse = CTCBeamSearchDecoder(LABELS, lm, engine="compiled")
     sparse._compiled = CompiledSearch(
         len(LABELS), sparse.blank, sparse.delimiter, sparse.never_emitted, sparse.lexicon, sparse._word_scores,
-        dense_trie_limit=0,
+        logits_error=DecodingError, dense_trie_limit=0,
     )  # fmt: skip
     for options in (
         DecodeOptions(beam_width=16),

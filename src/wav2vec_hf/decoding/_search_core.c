@@ -7,7 +7,7 @@
  * Hotwords and word frame offsets stay with the numpy search.
  *
  * Module ``_search_core``, type ``SearchCore(vocab_size, blank, delimiter, never, edge_keys,
- * edge_children, word_of, n_words, score)``; ``core.decode(logits, options)`` returns the n best
+ * edge_children, word_of, n_words, has_lexicon, score, logits_error[, dense_trie_limit])``; ``core.decode(logits, options)`` returns the n best
  * ``(tokens, acoustic, lm_score, total, lm_log10)`` tuples, best first.
  */
 #define PY_SSIZE_T_CLEAN
@@ -25,8 +25,6 @@
 #define END_WORD (-2)
 #define HASH_MULTIPLIER 0x100000001B3ULL /* FNV-1's 64-bit prime, as decoder.partial_word_hash */
 #define AVERAGE_WORD_LENGTH 6.0
-
-static PyObject *InvalidLogits; /* a ValueError: logits with a frame that has no finite maximum */
 
 static inline double logaddexp(double a, double b) {
     if (a == NEG_INF) return b;
@@ -65,6 +63,7 @@ typedef struct {
     int has_lexicon;
     long long stride;             /* words + 2 */
     PyObject *score;              /* callable(context, word) -> (log10, next context), or None */
+    PyObject *logits_error;       /* the exception type raised for logits without a finite maximum */
     CacheEntry *cache;
     size_t cache_capacity, cache_size;
 } SearchCore;
@@ -265,7 +264,7 @@ static int build_events(SearchCore *core, Search *s, const char *data, int is_do
             if (x > peak) { peak = x; best = v; }
         }
         if (bad || !isfinite(peak)) {
-            PyErr_SetString(InvalidLogits,
+            PyErr_SetString(core->logits_error,
                             "the logits hold a frame without a finite maximum (NaN or +-inf values)");
             status = -1;
             break;
@@ -908,13 +907,17 @@ static int SearchCore_init(SearchCore *self, PyObject *args, PyObject *Py_UNUSED
         PyErr_SetString(PyExc_RuntimeError, "a SearchCore is initialised once");
         return -1;
     }
-    PyObject *never, *keys, *children, *word_of, *score;
+    PyObject *never, *keys, *children, *word_of, *score, *logits_error;
     long long n_words;
     int has_lexicon;
     long long dense_limit = DENSE_TRIE_LIMIT;
-    if (!PyArg_ParseTuple(args, "iiiOOOOLiO|L", &self->vocab, &self->blank, &self->delimiter, &never, &keys,
-                          &children, &word_of, &n_words, &has_lexicon, &score, &dense_limit))
+    if (!PyArg_ParseTuple(args, "iiiOOOOLiOO|L", &self->vocab, &self->blank, &self->delimiter, &never, &keys,
+                          &children, &word_of, &n_words, &has_lexicon, &score, &logits_error, &dense_limit))
         return -1;
+    if (!PyExceptionClass_Check(logits_error)) {
+        PyErr_SetString(PyExc_TypeError, "logits_error must be an exception class");
+        return -1;
+    }
     if (self->vocab < 2 || self->blank < 0 || self->blank >= self->vocab || self->delimiter < 0 ||
         self->delimiter >= self->vocab) {
         PyErr_SetString(PyExc_ValueError, "bad vocabulary, blank or delimiter");
@@ -949,6 +952,8 @@ static int SearchCore_init(SearchCore *self, PyObject *args, PyObject *Py_UNUSED
     self->stride = n_words + 2;
     Py_INCREF(score);
     Py_XSETREF(self->score, score);
+    Py_INCREF(logits_error);
+    Py_XSETREF(self->logits_error, logits_error);
     return 0;
 }
 
@@ -961,6 +966,7 @@ static void SearchCore_dealloc(SearchCore *self) {
     free(self->lookahead);
     free(self->cache);
     Py_XDECREF(self->score);
+    Py_XDECREF(self->logits_error);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -994,13 +1000,6 @@ PyMODINIT_FUNC PyInit__search_core(void) {
     if (PyType_Ready(&SearchCoreType) < 0) return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) return NULL;
-    InvalidLogits = PyErr_NewException("wav2vec_hf.decoding._search_core.InvalidLogits", PyExc_ValueError, NULL);
-    if (InvalidLogits == NULL || PyModule_AddObject(m, "InvalidLogits", InvalidLogits) < 0) {
-        Py_XDECREF(InvalidLogits);
-        Py_DECREF(m);
-        return NULL;
-    }
-    Py_INCREF(InvalidLogits); /* the module holds one reference, this file's global another */
     Py_INCREF(&SearchCoreType);
     if (PyModule_AddObject(m, "SearchCore", (PyObject *)&SearchCoreType) < 0) {
         Py_DECREF(&SearchCoreType);

@@ -25,13 +25,9 @@ import numpy as np
 from wav2vec_hf.decoding.language_model import FusionWeights
 
 try:  # built by `pip install` where a C compiler is available
-    from wav2vec_hf.decoding import _search_core
-    from wav2vec_hf.decoding._search_core import InvalidLogits
+    from wav2vec_hf.decoding._search_core import SearchCore
 except ImportError:  # pragma: no cover - depends on the install
-    _search_core = None
-
-    class InvalidLogits(ValueError):
-        """Never raised without the compiled search (stands in for its error type)."""
+    SearchCore = None
 
 
 ENGINES = ("auto", "compiled", "numpy")
@@ -39,7 +35,7 @@ ENGINES = ("auto", "compiled", "numpy")
 
 def compiled_available() -> bool:
     """Whether the compiled search was built with this install."""
-    return _search_core is not None
+    return SearchCore is not None
 
 
 def choose_engine(engine: str | None = None) -> str:
@@ -72,6 +68,8 @@ class CompiledSearch:
         never_emitted: (k,) int64 ids of tokens never emitted (special tokens).
         lexicon: the ``TokenTrie`` of the LM's words, or ``None`` without an LM.
         word_scores: the decoder's ``_WordScoreTable`` (``None`` without an LM).
+        logits_error: what a frame without a finite maximum (NaN, +-inf) raises (the decoder's
+            ``DecodingError``).
         dense_trie_limit: the lexicon trie is stepped through a dense (trie nodes, vocabulary) child
             table when it has at most this many entries (default 4M: 16 MB), else by binary search.
     """
@@ -84,6 +82,7 @@ class CompiledSearch:
         never_emitted,
         lexicon,
         word_scores,
+        logits_error: type[Exception] = ValueError,
         dense_trie_limit: int | None = None,
     ):
         if lexicon is not None:
@@ -92,7 +91,7 @@ class CompiledSearch:
             keys = children = word_of = np.zeros(0, dtype=np.int64)
             n_words = 0
         self.has_lm = word_scores is not None
-        self.core = _search_core.SearchCore(
+        self.core = SearchCore(
             int(vocab_size),
             int(blank),
             int(delimiter),
@@ -103,6 +102,7 @@ class CompiledSearch:
             int(n_words),
             int(lexicon is not None),
             word_scores._score if word_scores is not None else None,
+            logits_error,
             *(() if dense_trie_limit is None else (int(dense_trie_limit),)),
         )
 

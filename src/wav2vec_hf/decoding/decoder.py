@@ -40,7 +40,7 @@ from wav2vec_hf.decoding.alphabet import (
     SPECIAL_TOKEN,
     check_labels,
 )
-from wav2vec_hf.decoding.compiled import CompiledSearch, InvalidLogits, choose_engine
+from wav2vec_hf.decoding.compiled import CompiledSearch, choose_engine
 from wav2vec_hf.decoding.greedy import greedy_decode  # noqa: F401  (its old home; re-exported)
 from wav2vec_hf.decoding.language_model import LN10, FusionWeights, NgramLanguageModel
 from wav2vec_hf.decoding.lexicon import NO_NODE, ROOT, TokenTrie
@@ -1080,6 +1080,7 @@ class CTCBeamSearchDecoder:
                 self.never_emitted,
                 self.lexicon,
                 self._word_scores,
+                logits_error=DecodingError,
             )
             if self.engine == "compiled"
             else None
@@ -1174,10 +1175,7 @@ class CTCBeamSearchDecoder:
         labels = self.labels
         results = []
         for array in arrays:
-            try:
-                found = self._compiled.search(array, options, weights, start)
-            except InvalidLogits as error:
-                raise DecodingError(str(error)) from None
+            found = self._compiled.search(array, options, weights, start)
             results.append(
                 [
                     Hypothesis(
