@@ -9,11 +9,14 @@ seconds: ``resource.getrusage`` of this process plus its finished children (the 
 stopped before reading it), so a shared machine does not blur the ratio. The two alternate,
 best of ``--repeats`` after one untimed warm-up.
 
-Reported per format (16 kHz, 16-bit mono, speech-like files from ``synthetic_audio.py``):
-audio-s per CPU-s of the floor and of the loader, and their ratio. Also the start-up of a rerun on
+Reported per format (16-bit mono, speech-like files from ``synthetic_audio.py``: FLAC and WAV at
+16 kHz, the model's rate, and FLAC at 44.1 kHz): audio-s per CPU-s of the floor and of the loader,
+and their ratio. At 44.1 kHz the floor reads the crop's span at the file's rate and stops there; the
+loader also resamples it to 16 kHz (soxr HQ, with a filter margin each side), which no plain read
+loop does, so that ratio measures the resampling's price rather than the loader's overhead. Also the start-up of a rerun on
 many files and the memory per utterance (``validation_startup.py``). The last line is one JSON object
-with ``ratio_to_floor_flac16k``, ``ratio_to_floor_wav16k``, ``startup_rerun_seconds_per_100k`` and
-``rss_bytes_per_utterance``.
+with ``ratio_to_floor_flac16k``, ``ratio_to_floor_wav16k``, ``ratio_to_floor_flac44k``,
+``startup_rerun_seconds_per_100k`` and ``rss_bytes_per_utterance``.
 
     python benchmarks/loader_throughput.py                      # 24 files x 20 s, crops of 250k samples
     python benchmarks/loader_throughput.py --num-workers 2 --startup-files 100000
@@ -42,6 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from synthetic_audio import ensure_audio
 from validation_startup import build_manifest
 from validation_startup import run as startup_run
+from wav2vec_hf.data.audio import resampled_length
 from wav2vec_hf.data.batching import crop_offset
 from wav2vec_hf.presets import get_recipe
 from wav2vec_hf.pretraining.data import BatchStream, build_audio_data
@@ -98,8 +102,11 @@ def loader_run(data, batches: int, workers: int) -> dict:
 
 
 def crops_of(data, batches: int) -> list[tuple[str, int, int]]:
-    """The (path, start frame, frames) the loader's first ``batches`` batches read, from the same rules."""
+    """The (path, start frame, frames) the loader's first ``batches`` batches read, from the same rules,
+    in frames of the file (at another rate than the model's: the crop's span, without the resampling
+    margin)."""
     dataset, source = data.dataset, data.dataset.source
+    target = dataset.target_rate
     crops = []
     for epoch in itertools.count():
         for batch in data.sampler.batches(epoch):
@@ -108,23 +115,29 @@ def crops_of(data, batches: int) -> list[tuple[str, int, int]]:
             batches -= 1
             for index in batch:
                 record = source[index]
-                length = min(record.num_samples, dataset.crop_samples)
-                start = crop_offset(record.num_samples, length, seed=dataset.seed, epoch=epoch, index=index)
-                crops.append((record.path, start, length))
+                samples = resampled_length(record.num_samples, record.sample_rate, target)
+                length = min(samples, dataset.crop_samples)
+                start = crop_offset(samples, length, seed=dataset.seed, epoch=epoch, index=index)
+                scale = record.sample_rate / target
+                crops.append((record.path, int(start * scale), round(length * scale)))
     return crops
 
 
 def floor_run(crops) -> tuple[float, float]:
     """(audio seconds, CPU seconds) of reading exactly ``crops`` with ``soundfile.read``."""
     start = cpu_seconds()
-    samples = 0
+    seconds = 0.0
     for path, first, frames in crops:
-        samples += sf.read(path, start=first, frames=frames, dtype="float32")[0].shape[0]
-    return samples / 16000, cpu_seconds() - start
+        samples, rate = sf.read(path, start=first, frames=frames, dtype="float32")
+        seconds += samples.shape[0] / rate
+    return seconds, cpu_seconds() - start
 
 
-def measure(folder: Path, fmt: str, args) -> dict:
-    ensure_audio(folder, args.files, args.file_seconds, fmt=fmt)
+FORMATS = {"flac16k": ("flac", 16_000), "wav16k": ("wav", 16_000), "flac44k": ("flac", 44_100)}
+
+
+def measure(folder: Path, fmt: str, rate: int, args) -> dict:
+    ensure_audio(folder, args.files, args.file_seconds, fmt=fmt, rate=rate)
     recipe = dataclasses.replace(
         get_recipe("wav2vec2-base"), crop_samples=args.crop_samples, max_batch_samples=args.batch_samples
     )
@@ -162,9 +175,10 @@ def main(argv=None) -> dict:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--startup-files", type=int, default=20_000)
     parser.add_argument("--workdir", default=None)
+    parser.add_argument("--formats", nargs="+", choices=list(FORMATS), default=list(FORMATS))
     args = parser.parse_args(argv)
     root = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="loader-throughput-"))
-    results = {fmt: measure(root / fmt, fmt, args) for fmt in ("flac", "wav")}
+    results = {name: measure(root / name, *FORMATS[name], args) for name in args.formats}
     startup_dir = root / "startup"
     startup_dir.mkdir(parents=True, exist_ok=True)
     manifest = build_manifest(startup_dir, args.startup_files)
@@ -177,14 +191,13 @@ def main(argv=None) -> dict:
         "| format | floor audio-s / CPU-s | loader audio-s / CPU-s (steady) | loader / floor | loader start-up CPU s |"
     )
     print("|---|---|---|---|---|")
-    for fmt, r in results.items():
+    for name, r in results.items():
         print(
-            f"| {fmt} 16 kHz | {r['floor_audio_s_per_cpu_s']:,.0f} | {r['loader_audio_s_per_cpu_s']:,.0f} "
+            f"| {name} | {r['floor_audio_s_per_cpu_s']:,.0f} | {r['loader_audio_s_per_cpu_s']:,.0f} "
             f"| {r['ratio']:.2f} | {r['loader_startup_cpu_s']:.3f} |"
         )
     summary = {
-        "ratio_to_floor_flac16k": results["flac"]["ratio"],
-        "ratio_to_floor_wav16k": results["wav"]["ratio"],
+        **{f"ratio_to_floor_{name}": r["ratio"] for name, r in results.items()},
         "startup_rerun_seconds_per_100k": rerun["wall_s"] * 100_000 / args.startup_files,
         "rss_bytes_per_utterance": rerun["rss_bytes"] / rerun["utterances"],
         "num_workers": args.num_workers,

@@ -1,7 +1,8 @@
 """Speech-like audio files on local disk, for loader benchmarks (FLAC, or WAV without soundfile).
 
 Each file is a voiced signal (harmonics of a wandering pitch through a few moving formant-like
-resonances) under a syllable-rate envelope, with noise bursts and pauses, at 16 kHz, 16-bit mono.
+resonances) under a syllable-rate envelope, with noise bursts and pauses, 16-bit mono at 16 kHz (or
+made at 16 kHz and resampled to ``rate``, e.g. 44.1 kHz audiobooks).
 It is not speech; it only makes FLAC compress (and so decode) about as real speech does, unlike
 white noise. Files are a pure function of ``(seed, index)``; a folder already holding the requested
 files (same count, length and format, recorded in ``synthetic_audio.json``) is reused.
@@ -65,19 +66,24 @@ def synthesize(index: int, seconds: float, seed: int = 0) -> np.ndarray:
     return np.round(signal * 32767).astype(np.int16)
 
 
-def _write_one(task: tuple[str, int, float, int, str]) -> int:
-    folder, index, seconds, seed, fmt = task
+def _write_one(task: tuple[str, int, float, int, str, int]) -> int:
+    folder, index, seconds, seed, fmt, rate = task
     samples = synthesize(index, seconds, seed)
+    if rate != SAMPLE_RATE:
+        import soxr
+
+        resampled = soxr.resample(samples.astype(np.float32) / 32768, SAMPLE_RATE, rate, quality="HQ")
+        samples = np.round(np.clip(resampled, -1, 32767 / 32768) * 32768).astype(np.int16)
     path = Path(folder) / f"utt{index:06d}.{fmt}"
     if fmt == "flac":
         import soundfile
 
-        soundfile.write(str(path), samples, SAMPLE_RATE, subtype="PCM_16", format="FLAC")
+        soundfile.write(str(path), samples, rate, subtype="PCM_16", format="FLAC")
     else:  # the stdlib fallback: 16-bit PCM WAV
         with wave.open(str(path), "wb") as out:
             out.setnchannels(1)
             out.setsampwidth(2)
-            out.setframerate(SAMPLE_RATE)
+            out.setframerate(rate)
             out.writeframes(samples.tobytes())
     return path.stat().st_size
 
@@ -90,22 +96,23 @@ def ensure_audio(
     workers: int | None = None,
     seed: int = 0,
     fmt: str | None = None,
+    rate: int = SAMPLE_RATE,
 ) -> dict:
-    """Write (or reuse) ``count`` files of ``seconds`` each in ``folder``; returns what is there."""
+    """Write (or reuse) ``count`` files of ``seconds`` each at ``rate`` Hz in ``folder``; returns what is there."""
     folder = Path(folder)
     fmt = fmt or ("flac" if soundfile_available() else "wav")
-    wanted = {"files": count, "seconds_per_file": seconds, "format": fmt, "seed": seed}
+    wanted = {"files": count, "seconds_per_file": seconds, "format": fmt, "seed": seed, "sample_rate": rate}
     info_path = folder / INFO_FILE
     if info_path.is_file():
         info = json.loads(info_path.read_text())
-        if all(info.get(k) == v for k, v in wanted.items()):
+        if all(info.get(k, SAMPLE_RATE if k == "sample_rate" else None) == v for k, v in wanted.items()):
             return {**info, "reused": True, "wall_seconds": 0.0}
     folder.mkdir(parents=True, exist_ok=True)
     for old in folder.glob("utt*.*"):
         old.unlink()
     started = time.perf_counter()
     workers = workers or len(os.sched_getaffinity(0))
-    tasks = [(str(folder), i, seconds, seed, fmt) for i in range(count)]
+    tasks = [(str(folder), i, seconds, seed, fmt, rate) for i in range(count)]
     if workers > 1:
         with multiprocessing.get_context("fork").Pool(workers) as pool:
             sizes = pool.map(_write_one, tasks, chunksize=max(1, count // (4 * workers)))

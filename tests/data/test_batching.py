@@ -131,3 +131,13 @@ def test_crop_offsets_are_deterministic_uniform_and_in_range():
     assert offsets != [crop_offset(10_000, 4_000, seed=0, epoch=1, index=i) for i in range(2000)]
     assert offsets != [crop_offset(10_000, 4_000, seed=1, epoch=0, index=i) for i in range(2000)]
     assert crop_offset(3_000, 4_000, seed=0, epoch=0, index=0) == 0
+
+
+def test_crop_offsets_fill_their_range_evenly_and_independently():
+    draws = np.array([crop_offset(4_009, 4_000, seed=3, epoch=2, index=i) for i in range(20_000)])
+    counts = np.bincount(draws, minlength=10)
+    assert len(counts) == 10  # every start in [0, 9], nothing beyond
+    chi_square = float(((counts - 2_000) ** 2 / 2_000).sum())
+    assert chi_square < 30  # 9 degrees of freedom: p < 0.001 beyond 27.9
+    assert abs(np.corrcoef(draws[:-1], draws[1:])[0, 1]) < 0.05  # neighbouring indices unrelated
+    assert {crop_offset(4_001, 4_000, seed=s, epoch=0, index=0) for s in range(64)} == {0, 1}
