@@ -66,6 +66,8 @@ typedef struct {
     PyObject *logits_error;       /* the exception type raised for logits without a finite maximum */
     CacheEntry *cache;
     size_t cache_capacity, cache_size;
+    struct Search *scratch;       /* a search's buffers, reused by the next search (NULL before the first) */
+    int searching;                /* a search is using scratch (see claim_scratch) */
 } SearchCore;
 
 static inline size_t hash_key(long long key, size_t capacity) {
@@ -165,12 +167,40 @@ typedef struct { /* an event: frames [start, end) folded as in decoder._batch_ev
     Py_ssize_t token_offset, token_count; /* its non-blank candidates in Search.tokens */
 } Event;
 
+typedef struct { /* a prefix kept or to be kept after a step; total is the step's scratch */
+    int node;
+    double pb, pnb, total;
+} Beam;
+
+typedef struct { /* a prefix (trie node) reached in this step */
+    int node;
+    double b, nb, score;
+} Entry;
+
+typedef struct { /* a prefix not built yet: ``parent`` extended by ``token`` */
+    int parent, token, partial;
+    long long lexicon;
+    double src, lm, score;
+} Missing;
+
+typedef struct { /* a score being ranked and where it came from */
+    double score;
+    Py_ssize_t index;
+} Ranked;
+
 typedef struct {
+    int node;
+    int allowed;
+    double acoustic, lm, log10;
+} Final;
+
+typedef struct Search {
     /* events */
     Event *events; Py_ssize_t n_events, events_cap;
     double *lp; Py_ssize_t lp_cap;             /* (n_events, vocab) log-probs, -inf off the candidates */
     int *tokens; Py_ssize_t n_tokens, tokens_cap;
     double final_blank;
+    unsigned char *candidate; double *row, *sorted; /* (vocab,) one frame's scratch */
     /* nodes */
     Py_ssize_t n_nodes, nodes_cap;
     int *token, *parent, *partial_length;
@@ -180,35 +210,36 @@ typedef struct {
     int *child; Py_ssize_t child_cap;          /* (nodes, vocab) */
     Py_ssize_t *slot; Py_ssize_t slot_cap;     /* entry of a node in this step, -1 */
     /* beams and per-step scratch */
-    Py_ssize_t n_beams, beams_cap;
-    int *beam; double *pb, *pnb, *total;
-    Py_ssize_t n_entries, entries_cap;
-    int *entry_node; double *entry_b, *entry_nb, *entry_score;
-    Py_ssize_t n_missing, missing_cap;
-    int *miss_parent, *miss_token, *miss_partial; long long *miss_lexicon;
-    double *miss_src, *miss_lm, *miss_score;
-    Py_ssize_t *order; Py_ssize_t order_cap;
+    Beam *beams; Py_ssize_t n_beams, beams_cap;
+    Beam *next; Py_ssize_t next_cap;           /* the step's new beams, swapped with beams after it */
+    Entry *entries; Py_ssize_t n_entries, entries_cap;
+    Missing *missing; Py_ssize_t n_missing, missing_cap;
+    Ranked *ranked; Py_ssize_t ranked_cap;
     struct PruneKey *prune; Py_ssize_t prune_cap;
-    double *rank; Py_ssize_t rank_cap;         /* scores ranked in a step */
-    int *next_beam; double *next_pb, *next_pnb; Py_ssize_t next_cap;
+    Final *finals; Py_ssize_t finals_cap;
 } Search;
 
 static void search_free(Search *s) {
-    free(s->events); free(s->lp); free(s->tokens);
+    free(s->events); free(s->lp); free(s->tokens); free(s->candidate); free(s->row); free(s->sorted);
     free(s->token); free(s->parent); free(s->partial_length); free(s->lexicon); free(s->context);
     free(s->completed); free(s->completed_log10); free(s->lm); free(s->partial_hash); free(s->child);
-    free(s->slot); free(s->prune);
-    free(s->beam); free(s->pb); free(s->pnb); free(s->total);
-    free(s->entry_node); free(s->entry_b); free(s->entry_nb); free(s->entry_score);
-    free(s->miss_parent); free(s->miss_token); free(s->miss_partial); free(s->miss_lexicon);
-    free(s->miss_src); free(s->miss_lm); free(s->miss_score);
-    free(s->order); free(s->rank); free(s->next_beam); free(s->next_pb); free(s->next_pnb);
+    free(s->slot);
+    free(s->beams); free(s->next); free(s->entries); free(s->missing); free(s->ranked); free(s->prune);
+    free(s->finals);
+}
+
+/* A search reusing another's buffers starts empty. Only ``slot`` outlives a search: a step clears the
+ * slots it sets, but one that failed halfway may not have. */
+static void search_reset(Search *s) {
+    for (Py_ssize_t i = 0; i < s->n_nodes; i++) s->slot[i] = -1;
+    s->n_events = s->n_tokens = s->n_nodes = s->n_beams = s->n_entries = s->n_missing = 0;
+    s->final_blank = 0.0;
 }
 
 /* Make ``array`` hold ``needed`` items; ``cap`` (a variable) is its capacity, updated. */
 #define GROW(array, cap, needed) \
-    do { void *p_ = grow((array), &(cap), (needed), sizeof(*(array))); \
-         if (p_ == NULL) { PyErr_NoMemory(); return -1; } (array) = p_; } while (0)
+    do { if ((needed) > (cap)) { void *p_ = grow((array), &(cap), (needed), sizeof(*(array))); \
+         if (p_ == NULL) { PyErr_NoMemory(); return -1; } (array) = p_; } } while (0)
 
 static int reserve_nodes(SearchCore *core, Search *s, Py_ssize_t needed) {
     if (needed <= s->nodes_cap) return 0;
@@ -242,13 +273,19 @@ static int new_node(SearchCore *core, Search *s) {
 static int build_events(SearchCore *core, Search *s, const char *data, int is_double, Py_ssize_t frames,
                         const Options *o) {
     const int V = core->vocab;
-    unsigned char *candidate = malloc(V);
-    double *row = malloc(V * sizeof(double)), *sorted = malloc(V * sizeof(double));
-    if (candidate == NULL || row == NULL || sorted == NULL) {
-        free(candidate); free(row); free(sorted);
-        PyErr_NoMemory();
-        return -1;
+    if (s->row == NULL) { /* a Search serves one core: the vocabulary never changes */
+        s->candidate = malloc(V);
+        s->row = malloc(V * sizeof(double));
+        s->sorted = malloc(V * sizeof(double));
+        if (s->candidate == NULL || s->row == NULL || s->sorted == NULL) {
+            free(s->candidate); free(s->row); free(s->sorted);
+            s->candidate = NULL; s->row = s->sorted = NULL;
+            PyErr_NoMemory();
+            return -1;
+        }
     }
+    unsigned char *candidate = s->candidate;
+    double *row = s->row, *sorted = s->sorted;
     int status = 0, previous_single = -2;
     Py_ssize_t previous_frame = -2;
     double pending_blank = 0.0;
@@ -329,10 +366,8 @@ static int build_events(SearchCore *core, Search *s, const char *data, int is_do
         e->blank_before = pending_blank;
         e->has_blank_before = has_pending;
         e->token_offset = s->n_tokens;
-        e->max_lp = NEG_INF;
-        for (int v = 0; v < V; v++) {
+        for (int v = 0; v < V; v++) { /* max_lp after the last frame: a merged run changes it */
             lp[v] = candidate[v] ? row[v] - normaliser : NEG_INF;
-            if (lp[v] > e->max_lp) e->max_lp = lp[v];
             if (candidate[v] && v != core->blank) s->tokens[s->n_tokens++] = v;
         }
         e->token_count = s->n_tokens - e->token_offset;
@@ -350,90 +385,79 @@ static int build_events(SearchCore *core, Search *s, const char *data, int is_do
         s->events[i].max_lp = peak;
     }
     s->final_blank = pending_blank;
-    free(candidate); free(row); free(sorted);
     return status;
 }
 
 static int add_entry(Search *s, int node, double b, double nb) {
     Py_ssize_t at = s->slot[node];
     if (at >= 0) {
-        s->entry_b[at] = logaddexp(s->entry_b[at], b);
-        s->entry_nb[at] = logaddexp(s->entry_nb[at], nb);
+        s->entries[at].b = logaddexp(s->entries[at].b, b);
+        s->entries[at].nb = logaddexp(s->entries[at].nb, nb);
         return 0;
     }
-    Py_ssize_t needed = s->n_entries + 1;
-    if (needed > s->entries_cap) {
-        Py_ssize_t cap = s->entries_cap;
-        GROW(s->entry_node, cap, needed);
-        cap = s->entries_cap; GROW(s->entry_b, cap, needed);
-        cap = s->entries_cap; GROW(s->entry_nb, cap, needed);
-        cap = s->entries_cap; GROW(s->entry_score, cap, needed);
-        Py_ssize_t c = s->entries_cap ? s->entries_cap : 64;
-        while (c < needed) c *= 2;
-        s->entries_cap = c;
-    }
+    GROW(s->entries, s->entries_cap, s->n_entries + 1);
     s->slot[node] = s->n_entries;
-    s->entry_node[s->n_entries] = node;
-    s->entry_b[s->n_entries] = b;
-    s->entry_nb[s->n_entries] = nb;
-    s->n_entries++;
+    s->entries[s->n_entries++] = (Entry){.node = node, .b = b, .nb = nb};
     return 0;
 }
 
 static int add_missing(Search *s, int parent, int token, double src) {
-    Py_ssize_t needed = s->n_missing + 1;
-    if (needed > s->missing_cap) {
-        Py_ssize_t cap;
-        cap = s->missing_cap; GROW(s->miss_parent, cap, needed);
-        cap = s->missing_cap; GROW(s->miss_token, cap, needed);
-        cap = s->missing_cap; GROW(s->miss_partial, cap, needed);
-        cap = s->missing_cap; GROW(s->miss_lexicon, cap, needed);
-        cap = s->missing_cap; GROW(s->miss_src, cap, needed);
-        cap = s->missing_cap; GROW(s->miss_lm, cap, needed);
-        cap = s->missing_cap; GROW(s->miss_score, cap, needed);
-        Py_ssize_t c = s->missing_cap ? s->missing_cap : 64;
-        while (c < needed) c *= 2;
-        s->missing_cap = c;
-    }
-    s->miss_parent[s->n_missing] = parent;
-    s->miss_token[s->n_missing] = token;
-    s->miss_src[s->n_missing] = src;
-    s->n_missing++;
+    GROW(s->missing, s->missing_cap, s->n_missing + 1);
+    s->missing[s->n_missing++] = (Missing){.parent = parent, .token = token, .src = src};
     return 0;
 }
 
-static const double *sort_scores;
-static int by_score_then_index(const void *a, const void *b) {
-    Py_ssize_t i = *(const Py_ssize_t *)a, j = *(const Py_ssize_t *)b;
-    double x = sort_scores[i], y = sort_scores[j];
-    if (x > y) return -1;
-    if (x < y) return 1;
-    return (i > j) - (i < j);
+/* The ranking order: the higher score first, then the lower index (a total order: indices differ). */
+static inline int ranks_above(const Ranked *x, const Ranked *y) {
+    return x->score > y->score || (x->score == y->score && x->index < y->index);
 }
 static int by_index(const void *a, const void *b) {
-    Py_ssize_t i = *(const Py_ssize_t *)a, j = *(const Py_ssize_t *)b;
-    return (i > j) - (i < j);
+    const Ranked *x = a, *y = b;
+    return (x->index > y->index) - (x->index < y->index);
 }
 
-/* Indices (ascending) of ``scores`` kept: within ``margin`` of ``best``, finite, at most ``width``. */
-static Py_ssize_t select_top(Search *s, const double *scores, Py_ssize_t n, double best, double margin,
-                             int width) {
-    if (n > s->order_cap) {
-        void *p = grow(s->order, &s->order_cap, n, sizeof(Py_ssize_t));
-        if (p == NULL) { PyErr_NoMemory(); return -1; }
-        s->order = p;
+/* Move the ``k`` best of ``items[0..n)`` to its front, in no particular order (quickselect): the order is
+ * total, so these are the k first of a full sort, found in O(n) instead of O(n log n). */
+static void select_best(Ranked *items, Py_ssize_t n, Py_ssize_t k) {
+    Py_ssize_t lo = 0, hi = n - 1;
+    while (lo < hi) {
+        const Ranked pivot = items[lo + (hi - lo) / 2];
+        Py_ssize_t i = lo, j = hi;
+        while (i <= j) { /* Hoare: the pivot (or what was swapped past it) stops each scan */
+            while (ranks_above(&items[i], &pivot)) i++;
+            while (ranks_above(&pivot, &items[j])) j--;
+            if (i <= j) {
+                Ranked swap = items[i];
+                items[i++] = items[j];
+                items[j--] = swap;
+            }
+        }
+        if (k - 1 <= j) hi = j; /* [lo, j] rank above [i, hi]; between them, the pivot */
+        else if (k - 1 >= i) lo = i;
+        else return;
     }
+}
+
+/* Of the scores ``ranked[0..n).score``, keep those within ``margin`` of ``best``, finite, at most
+ * ``width`` of the best: they are moved to the front as (score, its position i), positions ascending.
+ * Returns how many. */
+static Py_ssize_t select_top(Ranked *ranked, Py_ssize_t n, double best, double margin, int width) {
     Py_ssize_t kept = 0;
     const double floor = best + margin;
-    for (Py_ssize_t i = 0; i < n; i++)
-        if (scores[i] >= floor && scores[i] > NEG_INF) s->order[kept++] = i;
+    for (Py_ssize_t i = 0; i < n; i++) /* kept <= i: in-place compaction is safe */
+        if (ranked[i].score >= floor && ranked[i].score > NEG_INF)
+            ranked[kept++] = (Ranked){.score = ranked[i].score, .index = i};
     if (kept > width) {
-        sort_scores = scores;
-        qsort(s->order, kept, sizeof(Py_ssize_t), by_score_then_index);
+        select_best(ranked, kept, width);
         kept = width;
-        qsort(s->order, kept, sizeof(Py_ssize_t), by_index);
+        qsort(ranked, kept, sizeof(Ranked), by_index);
     }
     return kept;
+}
+
+/* rows[k] = rows[kept[k].index] for k < count: the indices ascend, so in-place compaction is safe. */
+static void keep_rows(Beam *rows, const Ranked *kept, Py_ssize_t count) {
+    for (Py_ssize_t k = 0; k < count; k++) rows[k] = rows[kept[k].index];
 }
 
 /* What an unknown word adds: alpha * ln(10) * unk_score_offset (0 with alpha 0, even for -inf). */
@@ -467,18 +491,6 @@ static int complete_word(SearchCore *core, const Options *o, int has_lm, long lo
     return 0;
 }
 
-static int ensure_next(Search *s, Py_ssize_t needed) {
-    if (needed <= s->next_cap) return 0;
-    Py_ssize_t cap;
-    cap = s->next_cap; GROW(s->next_beam, cap, needed);
-    cap = s->next_cap; GROW(s->next_pb, cap, needed);
-    cap = s->next_cap; GROW(s->next_pnb, cap, needed);
-    Py_ssize_t c = s->next_cap ? s->next_cap : 64;
-    while (c < needed) c *= 2;
-    s->next_cap = c;
-    return 0;
-}
-
 struct PruneKey {
     long long context;
     unsigned long long hash;
@@ -502,29 +514,24 @@ static int prune_history(Search *s, Py_ssize_t *count) {
     Py_ssize_t n = *count;
     GROW(s->prune, s->prune_cap, n);
     for (Py_ssize_t k = 0; k < n; k++) {
-        int node = s->next_beam[k];
-        s->prune[k].context = s->context[node];
-        s->prune[k].hash = s->partial_hash[node];
-        s->prune[k].token = s->token[node];
-        s->prune[k].score = logaddexp(s->next_pb[k], s->next_pnb[k]) + s->lm[node];
+        const Beam *b = &s->next[k];
+        s->prune[k].context = s->context[b->node];
+        s->prune[k].hash = s->partial_hash[b->node];
+        s->prune[k].token = s->token[b->node];
+        s->prune[k].score = logaddexp(b->pb, b->pnb) + s->lm[b->node];
         s->prune[k].index = k;
     }
     qsort(s->prune, n, sizeof(struct PruneKey), by_history);
-    if (n > s->order_cap) GROW(s->order, s->order_cap, n);
+    GROW(s->ranked, s->ranked_cap, n);
     Py_ssize_t kept = 0;
     for (Py_ssize_t k = 0; k < n; k++) {
         const struct PruneKey *key = &s->prune[k];
         if (k > 0 && key->context == key[-1].context && key->hash == key[-1].hash && key->token == key[-1].token)
             continue;
-        s->order[kept++] = key->index;
+        s->ranked[kept++] = (Ranked){.score = key->score, .index = key->index};
     }
-    qsort(s->order, kept, sizeof(Py_ssize_t), by_index);
-    for (Py_ssize_t k = 0; k < kept; k++) { /* ascending: in-place compaction is safe */
-        Py_ssize_t j = s->order[k];
-        s->next_beam[k] = s->next_beam[j];
-        s->next_pb[k] = s->next_pb[j];
-        s->next_pnb[k] = s->next_pnb[j];
-    }
+    qsort(s->ranked, kept, sizeof(Ranked), by_index);
+    keep_rows(s->next, s->ranked, kept);
     *count = kept;
     return 0;
 }
@@ -536,24 +543,27 @@ static int step(SearchCore *core, Search *s, Py_ssize_t index, const Options *o,
     const double word_bound = has_lm && o->beta > 0 ? o->beta : 0.0;
     if (e->has_blank_before) {
         for (Py_ssize_t i = 0; i < s->n_beams; i++) {
-            s->pb[i] = logaddexp(s->pb[i], s->pnb[i]) + e->blank_before;
-            s->pnb[i] = NEG_INF;
+            Beam *b = &s->beams[i];
+            b->pb = logaddexp(b->pb, b->pnb) + e->blank_before;
+            b->pnb = NEG_INF;
         }
     }
     s->n_entries = 0;
     s->n_missing = 0;
     for (Py_ssize_t i = 0; i < s->n_beams; i++) {
-        int node = s->beam[i], last = s->token[node];
-        s->total[i] = logaddexp(s->pb[i], s->pnb[i]);
-        if (add_entry(s, node, s->total[i] + lp[core->blank], last >= 0 ? s->pnb[i] + lp[last] : NEG_INF) < 0)
+        Beam *b = &s->beams[i];
+        int last = s->token[b->node];
+        b->total = logaddexp(b->pb, b->pnb);
+        if (add_entry(s, b->node, b->total + lp[core->blank], last >= 0 ? b->pnb + lp[last] : NEG_INF) < 0)
             return -1;
     }
     for (Py_ssize_t i = 0; i < s->n_beams; i++) {
-        int node = s->beam[i], last = s->token[node];
+        const Beam *b = &s->beams[i];
+        int node = b->node, last = s->token[node];
         const int *row = s->child + (Py_ssize_t)node * V;
         for (Py_ssize_t k = 0; k < e->token_count; k++) {
             int c = s->tokens[e->token_offset + k];
-            double extend = (last == c ? s->pb[i] : s->total[i]) + lp[c];
+            double extend = (last == c ? b->pb : b->total) + lp[c];
             if (!(extend > NEG_INF)) continue;
             int child = row[c];
             if (child >= 0) {
@@ -565,25 +575,23 @@ static int step(SearchCore *core, Search *s, Py_ssize_t index, const Options *o,
     }
     double best = NEG_INF;
     for (Py_ssize_t j = 0; j < s->n_entries; j++) {
-        s->entry_score[j] = logaddexp(s->entry_b[j], s->entry_nb[j]) + s->lm[s->entry_node[j]];
-        if (s->entry_score[j] > best) best = s->entry_score[j];
-        s->slot[s->entry_node[j]] = -1;
+        Entry *entry = &s->entries[j];
+        entry->score = logaddexp(entry->b, entry->nb) + s->lm[entry->node];
+        if (entry->score > best) best = entry->score;
+        s->slot[entry->node] = -1;
     }
     /* prefixes not built yet: a cheap bound drops the hopeless, then their prospects */
     Py_ssize_t hopeful = 0;
     for (Py_ssize_t m = 0; m < s->n_missing; m++) {
-        int parent = s->miss_parent[m], c = s->miss_token[m];
-        double cheap = s->miss_src[m] + s->completed[parent] + (c == delim ? word_bound : 0.0);
-        if (!(cheap >= best + o->prune)) continue;
-        s->miss_parent[hopeful] = parent;
-        s->miss_token[hopeful] = c;
-        s->miss_src[hopeful] = s->miss_src[m];
-        hopeful++;
+        const Missing *miss = &s->missing[m];
+        double cheap = miss->src + s->completed[miss->parent] + (miss->token == delim ? word_bound : 0.0);
+        if (cheap >= best + o->prune) s->missing[hopeful++] = *miss;
     }
     s->n_missing = hopeful;
     double best_characters = NEG_INF;
     for (Py_ssize_t m = 0; m < s->n_missing; m++) {
-        int parent = s->miss_parent[m], c = s->miss_token[m];
+        Missing *miss = &s->missing[m];
+        int parent = miss->parent, c = miss->token;
         int length = s->partial_length[parent] + 1;
         long long lexicon = core->has_lexicon ? trie_step(core, s->lexicon[parent], c) : NO_NODE;
         double lm;
@@ -601,35 +609,32 @@ static int step(SearchCore *core, Search *s, Py_ssize_t index, const Options *o,
             if (o->only_lexicon && lexicon < 0) lm = NEG_INF;
         }
         if (lm == NEG_INF) s->child[(Py_ssize_t)parent * V + c] = DEAD;
-        s->miss_lexicon[m] = lexicon;
-        s->miss_partial[m] = length;
-        s->miss_lm[m] = lm;
-        s->miss_score[m] = s->miss_src[m] + lm;
-        if (c != delim && s->miss_score[m] > best_characters) best_characters = s->miss_score[m];
+        miss->lexicon = lexicon;
+        miss->partial = length;
+        miss->lm = lm;
+        miss->score = miss->src + lm;
+        if (c != delim && miss->score > best_characters) best_characters = miss->score;
     }
     if (best_characters > best) best = best_characters;
 
-    /* rank built and unbuilt prefixes together */
+    /* rank built (indices below n_entries) and unbuilt prefixes together */
     Py_ssize_t n = s->n_entries + s->n_missing;
-    if (ensure_next(s, n + s->n_beams) < 0) return -1;
-    if (n > s->rank_cap) GROW(s->rank, s->rank_cap, n);
-    memcpy(s->rank, s->entry_score, s->n_entries * sizeof(double));
-    memcpy(s->rank + s->n_entries, s->miss_score, s->n_missing * sizeof(double));
-    Py_ssize_t kept = select_top(s, s->rank, n, best, o->prune, o->beam_width);
-    if (kept < 0) return -1;
+    GROW(s->next, s->next_cap, n + s->n_beams);
+    GROW(s->ranked, s->ranked_cap, n);
+    for (Py_ssize_t j = 0; j < s->n_entries; j++) s->ranked[j].score = s->entries[j].score;
+    for (Py_ssize_t m = 0; m < s->n_missing; m++) s->ranked[s->n_entries + m].score = s->missing[m].score;
+    Py_ssize_t kept = select_top(s->ranked, n, best, o->prune, o->beam_width);
     Py_ssize_t out = 0;
     int made_word = 0;
     for (Py_ssize_t k = 0; k < kept; k++) {
-        Py_ssize_t j = s->order[k];
+        Py_ssize_t j = s->ranked[k].index;
         if (j < s->n_entries) {
-            s->next_beam[out] = s->entry_node[j];
-            s->next_pb[out] = s->entry_b[j];
-            s->next_pnb[out] = s->entry_nb[j];
-            out++;
+            const Entry *entry = &s->entries[j];
+            s->next[out++] = (Beam){.node = entry->node, .pb = entry->b, .pnb = entry->nb};
             continue;
         }
-        Py_ssize_t m = j - s->n_entries;
-        int parent = s->miss_parent[m], c = s->miss_token[m];
+        const Missing *miss = &s->missing[j - s->n_entries];
+        int parent = miss->parent, c = miss->token;
         int id = new_node(core, s);
         if (id < 0) return -1;
         s->token[id] = c;
@@ -637,9 +642,9 @@ static int step(SearchCore *core, Search *s, Py_ssize_t index, const Options *o,
         s->completed[id] = s->completed[parent];
         s->completed_log10[id] = s->completed_log10[parent];
         s->context[id] = s->context[parent];
-        s->lexicon[id] = s->miss_lexicon[m];
-        s->partial_length[id] = s->miss_partial[m];
-        s->lm[id] = s->miss_lm[m];
+        s->lexicon[id] = miss->lexicon;
+        s->partial_length[id] = miss->partial;
+        s->lm[id] = miss->lm;
         s->partial_hash[id] = s->partial_hash[parent] * HASH_MULTIPLIER + (unsigned long long)(c + 1);
         if (c == delim) {
             double fused, log10;
@@ -659,58 +664,33 @@ static int step(SearchCore *core, Search *s, Py_ssize_t index, const Options *o,
             made_word = 1;
         }
         s->child[(Py_ssize_t)parent * V + c] = id;
-        s->next_beam[out] = id;
-        s->next_pb[out] = NEG_INF;
-        s->next_pnb[out] = s->miss_src[m];
-        out++;
+        s->next[out++] = (Beam){.node = id, .pb = NEG_INF, .pnb = miss->src};
     }
     if (made_word) { /* completed words were ranked by a bound: rank again, exactly */
         double top = NEG_INF;
-        for (Py_ssize_t k = 0; k < out; k++) { /* out <= n: rank is large enough */
-            s->rank[k] = logaddexp(s->next_pb[k], s->next_pnb[k]) + s->lm[s->next_beam[k]];
-            if (s->rank[k] > top) top = s->rank[k];
+        for (Py_ssize_t k = 0; k < out; k++) { /* out <= n: ranked is large enough */
+            const Beam *b = &s->next[k];
+            s->ranked[k].score = logaddexp(b->pb, b->pnb) + s->lm[b->node];
+            if (s->ranked[k].score > top) top = s->ranked[k].score;
         }
-        Py_ssize_t again = select_top(s, s->rank, out, top, o->prune, o->beam_width);
-        if (again < 0) return -1;
-        for (Py_ssize_t k = 0; k < again; k++) { /* ascending: in-place compaction is safe */
-            Py_ssize_t j = s->order[k];
-            s->next_beam[k] = s->next_beam[j];
-            s->next_pb[k] = s->next_pb[j];
-            s->next_pnb[k] = s->next_pnb[j];
-        }
-        out = again;
+        out = select_top(s->ranked, out, top, o->prune, o->beam_width);
+        keep_rows(s->next, s->ranked, out);
     }
     if (out == 0) { /* only lexicon words and no allowed path: keep the beams, charged the event's best */
-        for (Py_ssize_t i = 0; i < s->n_beams; i++) {
-            s->next_beam[i] = s->beam[i];
-            s->next_pb[i] = s->total[i] + e->max_lp;
-            s->next_pnb[i] = NEG_INF;
-        }
+        for (Py_ssize_t i = 0; i < s->n_beams; i++)
+            s->next[i] = (Beam){.node = s->beams[i].node, .pb = s->beams[i].total + e->max_lp, .pnb = NEG_INF};
         out = s->n_beams;
     }
     if (o->prune_history && out > 1 && prune_history(s, &out) < 0) return -1;
-    if (out > s->beams_cap) {
-        Py_ssize_t c2;
-        c2 = s->beams_cap; GROW(s->beam, c2, out);
-        c2 = s->beams_cap; GROW(s->pb, c2, out);
-        c2 = s->beams_cap; GROW(s->pnb, c2, out);
-        c2 = s->beams_cap; GROW(s->total, c2, out);
-        Py_ssize_t c = s->beams_cap ? s->beams_cap : 64;
-        while (c < out) c *= 2;
-        s->beams_cap = c;
-    }
-    memcpy(s->beam, s->next_beam, out * sizeof(int));
-    memcpy(s->pb, s->next_pb, out * sizeof(double));
-    memcpy(s->pnb, s->next_pnb, out * sizeof(double));
+    Beam *previous = s->beams; /* the new beams become the beams; the old buffer takes the next step's */
+    Py_ssize_t previous_cap = s->beams_cap;
+    s->beams = s->next;
+    s->beams_cap = s->next_cap;
+    s->next = previous;
+    s->next_cap = previous_cap;
     s->n_beams = out;
     return 0;
 }
-
-typedef struct {
-    int node;
-    int allowed;
-    double acoustic, lm, log10;
-} Final;
 
 static int final_scores(SearchCore *core, Search *s, const Options *o, int has_lm, Final *f, int strict) {
     int c = f->node;
@@ -752,14 +732,18 @@ static int by_total(const void *a, const void *b) {
 
 static PyObject *finish(SearchCore *core, Search *s, const Options *o, int has_lm) {
     Py_ssize_t n = s->n_beams;
-    Final *finals = malloc((n > 0 ? n : 1) * sizeof(Final));
-    if (finals == NULL) return PyErr_NoMemory();
+    if (n > s->finals_cap) {
+        void *p = grow(s->finals, &s->finals_cap, n, sizeof(Final));
+        if (p == NULL) return PyErr_NoMemory();
+        s->finals = p;
+    }
+    Final *finals = s->finals;
     int any_allowed = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
-        int node = s->beam[i];
+        int node = s->beams[i].node;
         finals[i].node = s->token[node] == core->delimiter ? s->parent[node] : node;
-        finals[i].acoustic = logaddexp(s->pb[i], s->pnb[i]) + s->final_blank;
-        if (final_scores(core, s, o, has_lm, &finals[i], 1) < 0) { free(finals); return NULL; }
+        finals[i].acoustic = logaddexp(s->beams[i].pb, s->beams[i].pnb) + s->final_blank;
+        if (final_scores(core, s, o, has_lm, &finals[i], 1) < 0) return NULL;
         any_allowed |= finals[i].allowed;
     }
     if (o->only_lexicon && !any_allowed) { /* every beam ends inside a word: drop that word */
@@ -767,7 +751,7 @@ static PyObject *finish(SearchCore *core, Search *s, const Options *o, int has_l
             int node = finals[i].node;
             while (s->partial_length[node] > 0) node = s->parent[node];
             finals[i].node = node;
-            if (final_scores(core, s, o, has_lm, &finals[i], 0) < 0) { free(finals); return NULL; }
+            if (final_scores(core, s, o, has_lm, &finals[i], 0) < 0) return NULL;
         }
     }
     Py_ssize_t kept = 0;
@@ -785,22 +769,66 @@ static PyObject *finish(SearchCore *core, Search *s, const Options *o, int has_l
     qsort(finals, unique, sizeof(Final), by_total);
     Py_ssize_t count = unique < o->n_best ? unique : o->n_best;
     PyObject *result = PyList_New(count);
-    if (result == NULL) { free(finals); return NULL; }
+    if (result == NULL) return NULL;
     for (Py_ssize_t k = 0; k < count; k++) {
         Py_ssize_t length = 0;
         for (int node = finals[k].node; s->token[node] >= 0; node = s->parent[node]) length++;
         PyObject *tokens = PyList_New(length);
-        if (tokens == NULL) { Py_DECREF(result); free(finals); return NULL; }
+        if (tokens == NULL) { Py_DECREF(result); return NULL; }
         Py_ssize_t at = length;
         for (int node = finals[k].node; s->token[node] >= 0; node = s->parent[node])
             PyList_SET_ITEM(tokens, --at, PyLong_FromLong(s->token[node]));
         PyObject *item = Py_BuildValue("(Ndddd)", tokens, finals[k].acoustic, finals[k].lm,
                                        finals[k].acoustic + finals[k].lm, finals[k].log10);
-        if (item == NULL) { Py_DECREF(result); free(finals); return NULL; }
+        if (item == NULL) { Py_DECREF(result); return NULL; }
         PyList_SET_ITEM(result, k, item);
     }
-    free(finals);
     return result;
+}
+
+/* The n best hypotheses of one utterance, as new Python objects: nothing returned points into ``s``. */
+static PyObject *run_search(SearchCore *core, Search *s, const char *data, int is_double, Py_ssize_t frames,
+                            const Options *o, int has_lm) {
+    if (build_events(core, s, data, is_double, frames, o) < 0) return NULL;
+    int root = new_node(core, s);
+    if (root < 0) return NULL;
+    s->token[root] = -1;
+    s->parent[root] = -1;
+    s->partial_length[root] = 0;
+    s->lexicon[root] = core->has_lexicon ? 0 : NO_NODE;
+    s->context[root] = o->start_context;
+    s->completed[root] = s->completed_log10[root] = s->lm[root] = 0.0;
+    s->partial_hash[root] = 0;
+    s->child[(Py_ssize_t)root * core->vocab + core->delimiter] = root; /* "A||B" is "A|B" */
+    if (s->beams_cap < 1) {
+        void *p = grow(s->beams, &s->beams_cap, 1, sizeof(Beam));
+        if (p == NULL) return PyErr_NoMemory();
+        s->beams = p;
+    }
+    s->beams[0] = (Beam){.node = root, .pb = 0.0, .pnb = NEG_INF};
+    s->n_beams = 1;
+    for (Py_ssize_t i = 0; i < s->n_events; i++)
+        if (step(core, s, i, o, has_lm) < 0) return NULL;
+    return finish(core, s, o, has_lm);
+}
+
+/* The core's buffers for a search, emptied; NULL (out of memory) or a fresh Search while they are in use:
+ * asking the LM runs Python, which may search with this core again (the score callable, another thread). */
+static Search *claim_scratch(SearchCore *self) {
+    if (self->searching) return calloc(1, sizeof(Search));
+    if (self->scratch == NULL && (self->scratch = calloc(1, sizeof(Search))) == NULL) return NULL;
+    self->searching = 1;
+    search_reset(self->scratch);
+    return self->scratch;
+}
+
+static void release_scratch(SearchCore *self, Search *s) {
+    if (s == self->scratch) {
+        self->searching = 0;
+        return;
+    }
+    search_free(s);
+    free(s);
 }
 
 /* ------------------------------------------------------------------ the Python type */
@@ -827,36 +855,13 @@ static PyObject *SearchCore_search(SearchCore *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "this search core has no language model");
         return NULL;
     }
-    Search s;
-    memset(&s, 0, sizeof(s));
-    PyObject *result = NULL;
-    if (build_events(self, &s, view.buf, is_double, frames, &o) < 0) goto done;
-    int root = new_node(self, &s);
-    if (root < 0) goto done;
-    s.token[root] = -1;
-    s.parent[root] = -1;
-    s.partial_length[root] = 0;
-    s.lexicon[root] = self->has_lexicon ? 0 : NO_NODE;
-    s.context[root] = o.start_context;
-    s.completed[root] = s.completed_log10[root] = s.lm[root] = 0.0;
-    s.partial_hash[root] = 0;
-    s.child[(Py_ssize_t)root * self->vocab + self->delimiter] = root; /* "A||B" is "A|B" */
-    Py_ssize_t cap = 0;
-    s.beam = grow(NULL, &cap, 64, sizeof(int));
-    cap = 0; s.pb = grow(NULL, &cap, 64, sizeof(double));
-    cap = 0; s.pnb = grow(NULL, &cap, 64, sizeof(double));
-    cap = 0; s.total = grow(NULL, &cap, 64, sizeof(double));
-    if (!s.beam || !s.pb || !s.pnb || !s.total) { PyErr_NoMemory(); goto done; }
-    s.beams_cap = 64;
-    s.beam[0] = root;
-    s.pb[0] = 0.0;
-    s.pnb[0] = NEG_INF;
-    s.n_beams = 1;
-    for (Py_ssize_t i = 0; i < s.n_events; i++)
-        if (step(self, &s, i, &o, has_lm) < 0) goto done;
-    result = finish(self, &s, &o, has_lm);
-done:
-    search_free(&s);
+    Search *s = claim_scratch(self);
+    if (s == NULL) {
+        PyBuffer_Release(&view);
+        return PyErr_NoMemory();
+    }
+    PyObject *result = run_search(self, s, view.buf, is_double, frames, &o, has_lm);
+    release_scratch(self, s);
     PyBuffer_Release(&view);
     return result;
 }
@@ -965,6 +970,8 @@ static void SearchCore_dealloc(SearchCore *self) {
     free(self->trie_child);
     free(self->lookahead);
     free(self->cache);
+    if (self->scratch != NULL) search_free(self->scratch);
+    free(self->scratch);
     Py_XDECREF(self->score);
     Py_XDECREF(self->logits_error);
     Py_TYPE(self)->tp_free((PyObject *)self);
