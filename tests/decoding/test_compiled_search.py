@@ -109,6 +109,53 @@ def test_a_large_lexicon_is_stepped_without_the_dense_table(lm, utterances):
             assert_same(dense.decode(logits, options), sparse.decode(logits, options), (options.lexicon, i))
 
 
+def test_a_search_begun_inside_a_search_or_a_failing_lm_leaves_the_core_sound(lm, utterances):
+    """The core reuses its buffers from call to call. Asking the LM runs Python, which may search with
+    the same core again (here: from inside the score callable) or raise: neither may corrupt the outer
+    search or the next one."""
+    from wav2vec_hf.decoding.compiled import CompiledSearch
+
+    reference = CTCBeamSearchDecoder(LABELS, lm, engine="numpy")
+    decoder = CTCBeamSearchDecoder(LABELS, lm, engine="compiled")
+    options = DecodeOptions(beam_width=16)
+    scores, state = decoder._word_scores, {"calls": 0, "nested": 0, "fail_every": 0}
+
+    class Interfering:
+        @staticmethod
+        def _score(*args):
+            state["calls"] += 1
+            if state["fail_every"] and state["calls"] % state["fail_every"] == 0:
+                raise RuntimeError("the LM failed")
+            if not state["fail_every"] and state["calls"] % 5 == 0 and state["nested"] < 4:
+                state["nested"] += 1
+                inner = utterances[-state["nested"]]
+                assert_same(reference.decode(inner, options), decoder.decode(inner, options), "nested")
+            return scores._score(*args)
+
+    decoder._compiled = CompiledSearch(
+        len(LABELS), decoder.blank, decoder.delimiter, decoder.never_emitted, decoder.lexicon, Interfering,
+        logits_error=DecodingError,
+    )  # fmt: skip
+    for i, logits in enumerate(utterances):
+        assert_same(reference.decode(logits, options), decoder.decode(logits, options), ("outer", i))
+    assert state["nested"] == 4
+    state["fail_every"] = 3
+    decoder._compiled.core = CompiledSearch(
+        len(LABELS), decoder.blank, decoder.delimiter, decoder.never_emitted, decoder.lexicon, Interfering,
+        logits_error=DecodingError,
+    ).core  # an empty word-score cache: the LM is asked again
+    failures = 0
+    for logits in utterances:
+        try:
+            decoder.decode(logits, options)
+        except RuntimeError:
+            failures += 1
+    assert failures > 0
+    state["fail_every"] = 0
+    for i, logits in enumerate(utterances):  # the same core after the failures
+        assert_same(reference.decode(logits, options), decoder.decode(logits, options), ("after", i))
+
+
 def test_float64_logits_and_the_numpy_only_options(lm, utterances):
     compiled_decoder = CTCBeamSearchDecoder(LABELS, lm, engine="compiled")
     numpy_decoder = CTCBeamSearchDecoder(LABELS, lm, engine="numpy")
