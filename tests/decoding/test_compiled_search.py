@@ -141,7 +141,12 @@ def test_a_search_begun_inside_a_search_or_a_failing_lm_leaves_the_core_sound(lm
     assert state["nested"] == 4
     state["fail_every"] = 3
     decoder._compiled.core = CompiledSearch(
-        len(LABELS), decoder.blank, decoder.delimiter, decoder.never_emitted, decoder.lexicon, Interfering,
+        len(LABELS),
+        decoder.blank,
+        decoder.delimiter,
+        decoder.never_emitted,
+        decoder.lexicon,
+        Interfering,
         logits_error=DecodingError,
     ).core  # an empty word-score cache: the LM is asked again
     failures = 0

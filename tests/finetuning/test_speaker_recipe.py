@@ -67,6 +67,8 @@ def test_all_speakers_tables_train_on_everyone(real_data_dir, tmp_path):
         (["--folds", "nobody"], "not an FSDD speaker"),
         (["--test", "missing.tsv"], "no such file"),
         (["--max_steps", "0"], "--max_steps"),
+        (["--adapt", "--adapt_rounds", "0"], "--adapt_rounds must be at least 1"),
+        (["--adapt_rounds", "2"], "needs --adapt"),
     ],
 )
 def test_user_errors_exit_2_with_one_line(real_data_dir, tmp_path, capsys, argv, message):
@@ -199,15 +201,15 @@ def test_a_test_table_of_other_speakers_is_scored_after_training_on_all_four(rea
 
 
 def test_adaptation_pseudo_labels_the_test_audio_without_its_transcripts(real_data_dir, tmp_path, capsys):
-    """``--adapt`` on a ``--test`` table (three synthetic voices), a short run: only the mechanism. The
-    unlabelled table holds the test table's paths and nothing else; the adapted model trains on the
-    training table plus the kept pseudo-labels; the summary line gives
-    the adapted means and the plain ones."""
+    """``--adapt --adapt_rounds 2`` on a ``--test`` table (three synthetic voices), a short run: only the
+    mechanism. The unlabelled table holds the test table's paths and nothing else; each round's model
+    trains on the training table plus that round's kept pseudo-labels, round 2's labels coming from
+    round 1's model; the summary line gives the last round's means and the plain ones."""
     from wav2vec_hf.recipes.spoken_digits import synthesize_digits
 
     others = synthesize_digits(tmp_path / "others", 3, seed=99)
     out = tmp_path / "out"
-    argv = ["fsdd-speakers", str(real_data_dir), str(out), "--test", str(others), "--adapt",
+    argv = ["fsdd-speakers", str(real_data_dir), str(out), "--test", str(others), "--adapt", "--adapt_rounds", "2",
             "--max_steps", "20", "--synthetic_voices", "0"]  # fmt: skip
     assert recipes_main(argv) == 0
     last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
@@ -220,9 +222,16 @@ def test_adaptation_pseudo_labels_the_test_audio_without_its_transcripts(real_da
     adapt = out / "all" / "seed0" / "adapt"
     unlabeled = (adapt / "unlabeled.tsv").read_text().splitlines()
     assert unlabeled == ["path", *_column(others, "path")]
-    kept = _column(adapt / "run" / "round-1" / "filter" / "pseudo_labels.tsv", "path")
-    assert len(kept) == run["pseudo_labels_kept"] and set(kept) <= set(_column(others, "path"))
-    assert len(_column(adapt / "run" / "round-1" / "filter" / "train.tsv", "path")) == 1800 + len(kept)
+    assert [r["round"] for r in run["adapted_rounds"]] == [1, 2]
+    assert run["adapted_rounds"][-1]["test_wer_lm"] == run["adapted_test_lm"]
+    for index, summary_row in enumerate(run["adapted_rounds"], start=1):
+        kept = _column(adapt / "run" / f"round-{index}" / "filter" / "pseudo_labels.tsv", "path")
+        assert len(kept) == summary_row["pseudo_labels_kept"] and set(kept) <= set(_column(others, "path"))
+        assert len(_column(adapt / "run" / f"round-{index}" / "filter" / "train.tsv", "path")) == 1800 + len(
+            kept
+        )
+    labeller = json.loads((adapt / "run" / "round-2" / "train" / "model" / "self_training.json").read_text())
+    assert labeller["starting_model"] == str(adapt / "run" / "round-1" / "train" / "model")
     settings = json.loads((adapt / "run" / "settings.json").read_text())  # continued from the run's model
     assert settings["pretrained"] == settings["finetuned"] == str(out / "all" / "seed0" / "model")
     assert "--from_scratch" not in settings["finetune_args"] and settings["balance_transcripts"]

@@ -17,7 +17,10 @@ fine-tuned further (a third of the run's updates, the whole network, no head-onl
 training table plus those, and the test set is scored again. This is transductive: the new
 speakers' audio (never their transcripts) is used for training, as when a deployed model adapts to
 its users' recordings. Its scores are reported beside the plain ones, and the summary line then gives
-the adapted means.
+the adapted means. ``--adapt_rounds N`` repeats the round (iterated pseudo-labelling, as in the
+self-training paper): round k labels the test audio again with round k-1's model, and trains from the
+run's model on the training table plus those labels; the last round's scores are the adapted ones,
+and every round's are kept in ``results.json``.
 
 Every run is ``wav2vec-hf finetune`` -> ``build-lm`` (order 2 over the training transcripts)
 -> ``tune-lm`` on dev -> ``evaluate``, with ``FSDD_SPEAKER_FINETUNE_ARGUMENTS``; every training table
@@ -107,6 +110,7 @@ class SpeakerScore:
     adapted_test_greedy: float | None = None
     adapted_test_lm: float | None = None
     pseudo_labels_kept: int | None = None
+    adapted_rounds: tuple[dict, ...] | None = None  # per round: test/dev WER in percent, labels kept
 
 
 def _fsdd_records(real_dir: str | os.PathLike) -> list[tuple[str, str, str, int]]:
@@ -272,10 +276,20 @@ def _without_flag(options: list[str], flag: str) -> list[str]:
     return kept
 
 
-def adapt(tables: SpeakerTables, test: Path, run: Path, *, seed: int, updates: int, extra: list[str]) -> dict:
-    """One self-training round on ``test``'s audio without its transcripts, continuing from the model
-    ``run_one`` left in ``run/model`` (which also labels the audio); returns the adapted model's row of
-    the self-training table (``selftraining.rounds``: error rates as fractions, ``pseudo_labels_kept``).
+def adapt(
+    tables: SpeakerTables,
+    test: Path,
+    run: Path,
+    *,
+    seed: int,
+    updates: int,
+    extra: list[str],
+    rounds: int = 1,
+) -> list[dict]:
+    """``rounds`` self-training rounds on ``test``'s audio without its transcripts, each continuing from
+    the model ``run_one`` left in ``run/model``; round 1's labels come from that model, round k's from
+    round k-1's. Returns the adapted models' rows of the self-training table, one per round
+    (``selftraining.rounds``: error rates as fractions, ``pseudo_labels_kept``).
 
     The unlabelled table holds ``test``'s paths only, so no transcript can reach training.
 
@@ -302,23 +316,35 @@ def adapt(tables: SpeakerTables, test: Path, run: Path, *, seed: int, updates: i
         "--output_dir", str(folder / "run"), "--finetuned", str(run / "model"), "--seed", str(seed),
         "--lm_order", str(LM_ORDER), "--no_rescore", "--keep_fraction", str(ADAPT_KEEP_FRACTION),
         "--balance_transcripts", "--beam_width", str(ADAPT_BEAM_WIDTH), "--n_best", str(ADAPT_N_BEST),
-        "--finetune_args", shlex.join(options),
+        "--finetune_args", shlex.join(options), "--rounds", str(rounds),
     ]  # fmt: skip
     code = cli(argv)
     if code != 0:
         raise StepFailed("self-train", code, run)
     rows = json.loads((folder / "run" / "results.json").read_text(encoding="utf-8"))
-    return rows[-1]
+    return [row for row in rows if row["round"] >= 1]
 
 
-def with_adaptation(score: SpeakerScore, row: dict) -> SpeakerScore:
-    """``score`` with the adapted model's WER (``adapt``'s row, fractions) in percent."""
+def with_adaptation(score: SpeakerScore, rows: list[dict]) -> SpeakerScore:
+    """``score`` with the adapted models' WER (``adapt``'s rows, fractions) in percent: the last round's
+    as the adapted scores, every round's in ``adapted_rounds``."""
+    last = rows[-1]
     return replace(
         score,
-        adapted_dev_lm=100 * row["dev_wer_lm"],
-        adapted_test_greedy=100 * row["test_wer_greedy"],
-        adapted_test_lm=100 * row["test_wer_lm"],
-        pseudo_labels_kept=row["pseudo_labels_kept"],
+        adapted_dev_lm=100 * last["dev_wer_lm"],
+        adapted_test_greedy=100 * last["test_wer_greedy"],
+        adapted_test_lm=100 * last["test_wer_lm"],
+        pseudo_labels_kept=last["pseudo_labels_kept"],
+        adapted_rounds=tuple(
+            {
+                "round": row["round"],
+                "dev_wer_lm": 100 * row["dev_wer_lm"],
+                "test_wer_greedy": 100 * row["test_wer_greedy"],
+                "test_wer_lm": 100 * row["test_wer_lm"],
+                "pseudo_labels_kept": row["pseudo_labels_kept"],
+            }
+            for row in rows
+        ),
     )
 
 
@@ -328,7 +354,9 @@ def format_table(scores: list[SpeakerScore]) -> str:
     adapted = _adapted(scores)
     header = "| held-out speaker | seed | dev WER greedy | dev WER LM | test WER greedy | test WER LM | test utterances | minutes |"
     if adapted:
-        header += " adapted: test WER greedy | adapted: test WER LM | pseudo-labels kept |"
+        rounds = len(scores[0].adapted_rounds or ()) or 1
+        label = "adapted" if rounds == 1 else f"adapted, {rounds} rounds"
+        header += f" {label}: test WER greedy | {label}: test WER LM | pseudo-labels kept |"
     lines = [header, "|" + "---|" * header.count(" |")]
     for s in scores:
         line = (
@@ -395,6 +423,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="then one round of self-training on the test audio without its transcripts (transductive: "
         "see the module docstring); the summary line gives the adapted WER",
     )
+    parser.add_argument(
+        "--adapt_rounds",
+        type=int,
+        default=1,
+        help="self-training rounds of --adapt, each labelling the test audio with the previous round's model",
+    )
     parser.epilog = "Options after -- go to `wav2vec-hf finetune` (they override the recipe's)."
     return parser
 
@@ -414,6 +448,10 @@ def main(argv: list[str]) -> int:
             runs = [(tables, tables.test) for tables in leave_one_speaker_out(args.real_dir, out, args.folds)]
         if args.synthetic_voices < 0:
             raise ValueError(f"--synthetic_voices must be >= 0, got {args.synthetic_voices}")
+        if args.adapt_rounds < 1:
+            raise ValueError(f"--adapt_rounds must be at least 1, got {args.adapt_rounds}")
+        if args.adapt_rounds > 1 and not args.adapt:
+            raise ValueError(f"--adapt_rounds {args.adapt_rounds} needs --adapt")
     except (ValueError, FileNotFoundError) as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
@@ -431,8 +469,16 @@ def main(argv: list[str]) -> int:
                 started = time.perf_counter()
                 score = run_one(tables, test, run, seed=seed, updates=args.max_steps, extra=extra)
                 if args.adapt:
-                    row = adapt(tables, test, run, seed=seed, updates=args.max_steps, extra=extra)
-                    score = replace(with_adaptation(score, row), seconds=time.perf_counter() - started)
+                    rows = adapt(
+                        tables,
+                        test,
+                        run,
+                        seed=seed,
+                        updates=args.max_steps,
+                        extra=extra,
+                        rounds=args.adapt_rounds,
+                    )
+                    score = replace(with_adaptation(score, rows), seconds=time.perf_counter() - started)
             except StepFailed as error:  # its own message (one line) is already on stderr
                 print(f"{PROG}: error: {error}", file=sys.stderr)
                 return error.code
