@@ -19,10 +19,12 @@ def mean(records: list[dict], key: str) -> float:
 
 
 # (model type, preset, updates, least loss drop, least final accuracy / chance, least perplexity)
+# k-means takes 160 updates: at 80 its last-10 training accuracy was 0.19-0.23 over seeds 1-4 (chance
+# 0.20), a coin toss against its bound; at 160 it is 0.25-0.31 over seeds 1-5, valid +0.09 to +0.14.
 CASES = {
     "wav2vec": ("wav2vec", "wav2vec-small-cpu", 60, 0.2, 1.6, None),
     "vq-wav2vec-gumbel": ("vq-wav2vec", "vq-wav2vec-gumbel-small-cpu", 80, 0.12, 1.3, 8.0),
-    "vq-wav2vec-kmeans": ("vq-wav2vec", "vq-wav2vec-kmeans-small-cpu", 80, 0.15, 1.1, 6.0),
+    "vq-wav2vec-kmeans": ("vq-wav2vec", "vq-wav2vec-kmeans-small-cpu", 160, 0.15, 1.1, 6.0),
 }
 
 
