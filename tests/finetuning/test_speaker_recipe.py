@@ -69,6 +69,7 @@ def test_all_speakers_tables_train_on_everyone(real_data_dir, tmp_path):
         (["--max_steps", "0"], "--max_steps"),
         (["--adapt", "--adapt_rounds", "0"], "--adapt_rounds must be at least 1"),
         (["--adapt_rounds", "2"], "needs --adapt"),
+        (["--jobs", "0"], "--jobs must be at least 1"),
     ],
 )
 def test_user_errors_exit_2_with_one_line(real_data_dir, tmp_path, capsys, argv, message):
@@ -245,3 +246,41 @@ def test_a_bad_finetune_option_after_the_separator_exits_2_without_a_traceback(
     assert recipes_main(argv) == 2
     err = capsys.readouterr().err
     assert "--speed_perturbation" in err and "finetune exited with status 2" in err and "Traceback" not in err
+
+
+def test_runs_at_once_in_worker_processes_log_to_their_folders(real_data_dir, tmp_path, capfd):
+    """``--jobs 2``: two seeds of a short ``--test`` run, each in its own process with its output in its
+    run folder's log, both in results.json and in the table."""
+    from wav2vec_hf.recipes.spoken_digits import synthesize_digits
+
+    others = synthesize_digits(tmp_path / "others", 2, seed=98)
+    out = tmp_path / "out"
+    argv = ["fsdd-speakers", str(real_data_dir), str(out), "--test", str(others), "--seeds", "0", "1",
+            "--jobs", "2", "--max_steps", "10", "--synthetic_voices", "0"]  # fmt: skip
+    assert recipes_main(argv) == 0
+    stdout, stderr = capfd.readouterr()  # the workers' file descriptors included
+    assert "2 runs, 2 at once" in stdout and "peak learning rate" not in stdout + stderr  # in the run folders
+    runs = json.loads((out / "results.json").read_text())["runs"]
+    assert sorted(run["seed"] for run in runs) == [0, 1]
+    for seed in (0, 1):
+        log = (out / "all" / f"seed{seed}" / "log.txt").read_text()
+        assert "peak learning rate" in log and "scores.json" in log
+    assert json.loads(stdout.strip().splitlines()[-1]) == summary_of(runs)
+
+
+def summary_of(runs: list[dict]) -> dict:
+    return {
+        "wer_greedy": round(sum(r["test_greedy"] for r in runs) / len(runs), 2),
+        "wer_lm": round(sum(r["test_lm"] for r in runs) / len(runs), 2),
+    }
+
+
+def test_a_failed_run_in_a_worker_names_its_log_and_exits_with_its_status(real_data_dir, tmp_path, capsys):
+    argv = ["fsdd-speakers", str(real_data_dir), str(tmp_path / "out"), "--folds", "george", "jackson",
+            "--jobs", "2", "--synthetic_voices", "0", "--", "--speed_perturbation", "2,1"]  # fmt: skip
+    assert recipes_main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "finetune exited with status 2" in err and "log.txt" in err and "Traceback" not in err
+    assert len(err.splitlines()) == 1
+    logs = list((tmp_path / "out").glob("*/seed0/log.txt"))
+    assert logs and any("--speed_perturbation" in log.read_text() for log in logs)

@@ -73,6 +73,7 @@ ADAPT_BEAM_WIDTH = 16
 ADAPT_N_BEST = 4  # hypotheses kept per utterance (self-train's default, 50, exceeds this beam); no rescoring: the first labels
 ADAPT_UPDATE_SHARE = 3
 ADAPT_FINETUNE_ARGUMENTS = ("--freeze_feature_encoder", "false", "--head_steps", "0")
+LOG_FILE = "log.txt"  # a run's output with --jobs above 1
 
 
 class StepFailed(Wav2VecHFError, RuntimeError):
@@ -348,6 +349,106 @@ def with_adaptation(score: SpeakerScore, rows: list[dict]) -> SpeakerScore:
     )
 
 
+@dataclass(frozen=True)
+class RunJob:
+    """One run of the recipe: fine-tune on ``tables``, score ``test``, then ``adapt_rounds`` rounds of
+    adaptation (0: none), in the folder ``run``."""
+
+    tables: SpeakerTables
+    test: Path
+    run: Path
+    seed: int
+    updates: int
+    extra: tuple[str, ...]
+    adapt_rounds: int
+
+
+def run_job(job: RunJob) -> SpeakerScore:
+    """``run_one``, then ``adapt`` when asked; the score's ``seconds`` cover both.
+
+    Raises:
+        StepFailed: a step exited non-zero.
+        ValueError: fine-tuning options the adaptation cannot use.
+    """
+    started = time.perf_counter()
+    extra = list(job.extra)
+    score = run_one(job.tables, job.test, job.run, seed=job.seed, updates=job.updates, extra=extra)
+    if job.adapt_rounds:
+        rows = adapt(
+            job.tables,
+            job.test,
+            job.run,
+            seed=job.seed,
+            updates=job.updates,
+            extra=extra,
+            rounds=job.adapt_rounds,
+        )
+        score = replace(with_adaptation(score, rows), seconds=time.perf_counter() - started)
+    return score
+
+
+def _job_outcome(job: RunJob) -> tuple[SpeakerScore | None, str | None, int]:
+    """``(score, None, 0)``, or ``(None, message, exit status)`` for a failed step or unusable options."""
+    try:
+        return run_job(job), None, 0
+    except StepFailed as error:  # the step's own message (one line) is already on stderr
+        return None, str(error), error.code
+    except ValueError as error:
+        return None, str(error), 2
+
+
+def _job_in_worker(job: RunJob, threads: int) -> tuple[SpeakerScore | None, str | None, int]:
+    """``_job_outcome`` in a worker process: ``threads`` torch threads, and everything the run prints
+    (Python's and native libraries') into ``job.run / LOG_FILE`` instead of the terminal."""
+    import torch
+
+    torch.set_num_threads(threads)
+    job.run.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    with (job.run / LOG_FILE).open("w", encoding="utf-8") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        outcome = _job_outcome(job)
+        sys.stdout.flush()
+        sys.stderr.flush()
+    if outcome[1] is not None:
+        return None, f"{outcome[1]} (its log: {job.run / LOG_FILE})", outcome[2]
+    return outcome
+
+
+def _run_jobs(jobs: list[RunJob], parallel: int):
+    """Yield ``(job, score, error, status)`` for every job: one after another in this process with
+    ``parallel`` 1, else up to ``parallel`` at once in worker processes sharing the machine's cores, in
+    the order they finish. Stops at the first failure (the other running jobs finish first)."""
+    if parallel <= 1 or len(jobs) <= 1:
+        for job in jobs:
+            score, error, status = _job_outcome(job)
+            yield job, score, error, status
+            if error is not None:
+                return
+        return
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    workers = min(parallel, len(jobs))
+    threads = max(1, len(os.sched_getaffinity(0)) // workers)
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        pending = {pool.submit(_job_in_worker, job, threads): job for job in jobs}
+        print(f"{len(jobs)} runs, {workers} at once ({threads} thread(s) each); logs in each run's {LOG_FILE}",
+              flush=True)  # fmt: skip
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                job = pending.pop(future)
+                score, error, status = future.result()
+                yield job, score, error, status
+                if error is not None:
+                    for other in pending:
+                        other.cancel()
+                    return
+
+
 def format_table(scores: list[SpeakerScore]) -> str:
     """A Markdown table: one row per run, then the mean (WER in percent); with ``--adapt``, the adapted
     model's test WER and the pseudo-labels it trained on in three more columns."""
@@ -424,6 +525,13 @@ def build_parser() -> argparse.ArgumentParser:
         "see the module docstring); the summary line gives the adapted WER",
     )
     parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="runs (fold x seed) at once, each in its own process with an equal share of the CPU cores and "
+        "its output in its run folder's log.txt (default 1: one after another, output here)",
+    )
+    parser.add_argument(
         "--adapt_rounds",
         type=int,
         default=1,
@@ -448,6 +556,8 @@ def main(argv: list[str]) -> int:
             runs = [(tables, tables.test) for tables in leave_one_speaker_out(args.real_dir, out, args.folds)]
         if args.synthetic_voices < 0:
             raise ValueError(f"--synthetic_voices must be >= 0, got {args.synthetic_voices}")
+        if args.jobs < 1:
+            raise ValueError(f"--jobs must be at least 1, got {args.jobs}")
         if args.adapt_rounds < 1:
             raise ValueError(f"--adapt_rounds must be at least 1, got {args.adapt_rounds}")
         if args.adapt_rounds > 1 and not args.adapt:
@@ -461,32 +571,19 @@ def main(argv: list[str]) -> int:
         synthetic = synthesize_digits(out / "synthetic_digits", args.synthetic_voices)
         for tables, _ in runs:
             add_training_rows(tables, synthetic)
+    jobs = [
+        RunJob(tables, test, out / tables.name / f"seed{seed}", seed, args.max_steps, tuple(extra),
+               args.adapt_rounds if args.adapt else 0)
+        for tables, test in runs
+        for seed in args.seeds
+    ]  # fmt: skip
     scores = []
-    for tables, test in runs:
-        for seed in args.seeds:
-            run = out / tables.name / f"seed{seed}"
-            try:
-                started = time.perf_counter()
-                score = run_one(tables, test, run, seed=seed, updates=args.max_steps, extra=extra)
-                if args.adapt:
-                    rows = adapt(
-                        tables,
-                        test,
-                        run,
-                        seed=seed,
-                        updates=args.max_steps,
-                        extra=extra,
-                        rounds=args.adapt_rounds,
-                    )
-                    score = replace(with_adaptation(score, rows), seconds=time.perf_counter() - started)
-            except StepFailed as error:  # its own message (one line) is already on stderr
-                print(f"{PROG}: error: {error}", file=sys.stderr)
-                return error.code
-            except ValueError as error:  # options the adaptation cannot use
-                print(f"{PROG}: error: {error}", file=sys.stderr)
-                return 2
-            scores.append(score)
-            print(f"{tables.name} seed {seed}: {json.dumps(asdict(scores[-1]))}", flush=True)
+    for job, score, error, code in _run_jobs(jobs, args.jobs):
+        if error is not None:
+            print(f"{PROG}: error: {error}", file=sys.stderr)
+            return code
+        scores.append(score)
+        print(f"{job.tables.name} seed {job.seed}: {json.dumps(asdict(score))}", flush=True)
     mean = summary(scores)
     (out / "results.json").write_text(
         json.dumps({"runs": [asdict(s) for s in scores], "mean": mean, "test": args.test}, indent=2) + "\n",
