@@ -49,7 +49,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from decode_speed import add_set_arguments, load_set
+from decoding_sets import add_set_arguments, load_set
 from wav2vec_hf.decoding.decoder import CTCBeamSearchDecoder, DecodeOptions, log_softmax
 from wav2vec_hf.decoding.language_model import FusionWeights, NgramLanguageModel
 from wav2vec_hf.decoding.parallel import DecoderPool, DecoderSpec
