@@ -27,9 +27,11 @@ Every run is ``wav2vec-hf finetune`` -> ``build-lm`` (order 2 over the training 
 also holds the ten digits spoken by ``--synthetic_voices`` eSpeak voices (``data.spoken_digits``).
 What each lever did for new voices is measured in docs/real-speech.md (the 10% target is not met)::
 
-    python -m wav2vec_hf.recipes.fsdd fsdd-speakers ../shared/data/real runs/fsdd-speakers
+    python -m wav2vec_hf.recipes.fsdd fsdd-speakers ../shared/data/real runs/fsdd-speakers --jobs 2
     python -m wav2vec_hf.recipes.fsdd fsdd-speakers ../shared/data/real runs/fsdd-new --test new.tsv
 
+Runs (fold x seed) go one after another in this process, or ``--jobs N`` at once, each in a worker
+process with an equal share of the cores and its output in its run folder's ``log.txt``.
 The table goes to stdout and ``OUT_DIR/results.json``; the last stdout line is JSON
 ``{"wer_greedy": ..., "wer_lm": ...}`` in percent (the mean over folds, or the ``--test`` table's).
 """
