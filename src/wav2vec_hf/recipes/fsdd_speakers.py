@@ -523,8 +523,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--adapt",
         action="store_true",
-        help="then one round of self-training on the test audio without its transcripts (transductive: "
-        "see the module docstring); the summary line gives the adapted WER",
+        help="then self-training on the test audio without its transcripts (transductive: see the module "
+        "docstring; --adapt_rounds rounds); the summary line gives the adapted WER",
     )
     parser.add_argument(
         "--jobs",
@@ -579,13 +579,14 @@ def main(argv: list[str]) -> int:
         for tables, test in runs
         for seed in args.seeds
     ]  # fmt: skip
-    scores = []
+    finished = {}
     for job, score, error, code in _run_jobs(jobs, args.jobs):
         if error is not None:
             print(f"{PROG}: error: {error}", file=sys.stderr)
             return code
-        scores.append(score)
+        finished[job.run] = score
         print(f"{job.tables.name} seed {job.seed}: {json.dumps(asdict(score))}", flush=True)
+    scores = [finished[job.run] for job in jobs]  # the table in fold and seed order, however they finished
     mean = summary(scores)
     (out / "results.json").write_text(
         json.dumps({"runs": [asdict(s) for s in scores], "mean": mean, "test": args.test}, indent=2) + "\n",
