@@ -18,7 +18,7 @@ def mean(records: list[dict], key: str) -> float:
     return sum(r[key] for r in records) / len(records)
 
 
-# (model type, preset, updates, least loss drop, least final accuracy / chance, least perplexity)
+# (model type, preset, updates, least loss drop, least final accuracy / chance, least mean perplexity)
 # k-means takes 160 updates: at 80 its last-10 training accuracy was 0.19-0.23 over seeds 1-4 (chance
 # 0.20), a coin toss against its bound; at 160 it is 0.25-0.31 over seeds 1-5, valid +0.09 to +0.14.
 CASES = {
@@ -72,7 +72,12 @@ def test_pretrains_on_builtin_corpus_and_real_speech(name, data, tmp_path):
     if least_perplexity is not None:
         collapse = result.health["collapse_code_perplexity"]
         assert collapse == 4 and least_perplexity > collapse
-        assert min(r["code_perplexity"] for r in train_records[-20:]) > least_perplexity
+        recent = [r["code_perplexity"] for r in train_records[-20:]]
+        # No update near collapse, and far from it on average. (The least of 20 single-update values
+        # against the far bound was a coin toss: Gumbel at 80 updates, 2 threads, seeds 1-4: least
+        # 7.6-11.3, mean 10.9-14.2.)
+        assert min(recent) > collapse
+        assert sum(recent) / len(recent) > least_perplexity
     assert result.health["healthy"], result.health["events"]
 
     from transformers import AutoModelForPreTraining
