@@ -22,6 +22,7 @@ from wav2vec_hf.recipes.fsdd_speakers import (
     leave_one_speaker_out,
     summary,
 )
+from wav2vec_hf.recipes.spoken_digits import DIGIT_WORDS
 
 CI_FOLD = "george"
 CI_UPDATES = "800"  # the recipe: 1,500
@@ -71,6 +72,7 @@ def test_all_speakers_tables_train_on_everyone(real_data_dir, tmp_path):
         (["--max_steps", "0"], "--max_steps"),
         (["--adapt", "--adapt_rounds", "0"], "--adapt_rounds must be at least 1"),
         (["--adapt_rounds", "2"], "needs --adapt"),
+        (["--adapt_align"], "--adapt_align needs --adapt"),
         (["--jobs", "0"], "--jobs must be at least 1"),
     ],
 )
@@ -212,13 +214,14 @@ def test_adaptation_pseudo_labels_the_test_audio_without_its_transcripts(real_da
     """``--adapt --adapt_rounds 2`` on a ``--test`` table (three synthetic voices), a short run: only the
     mechanism. The unlabelled table holds the test table's paths and nothing else; each round's model
     trains on the training table plus that round's kept pseudo-labels, round 2's labels coming from
-    round 1's model; the summary line gives the last round's means and the plain ones."""
+    round 1's model; the summary line gives the last round's means and the plain ones. With
+    ``--adapt_align`` the labels come from the distribution alignment over the beam's whole n-best."""
     from wav2vec_hf.recipes.spoken_digits import synthesize_digits
 
     others = synthesize_digits(tmp_path / "others", 3, seed=99)
     out = tmp_path / "out"
     argv = ["fsdd-speakers", str(real_data_dir), str(out), "--test", str(others), "--adapt", "--adapt_rounds", "2",
-            "--max_steps", "20", "--synthetic_voices", "0"]  # fmt: skip
+            "--adapt_align", "--max_steps", "20", "--synthetic_voices", "0"]  # fmt: skip
     assert recipes_main(argv) == 0
     last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     (run,) = json.loads((out / "results.json").read_text())["runs"]
@@ -238,11 +241,16 @@ def test_adaptation_pseudo_labels_the_test_audio_without_its_transcripts(real_da
         assert len(_column(adapt / "run" / f"round-{index}" / "filter" / "train.tsv", "path")) == 1800 + len(
             kept
         )
+        marker = adapt / "run" / f"round-{index}" / "filter" / "STAGE_DONE.json"
+        alignment = json.loads(marker.read_text())["summary"]["alignment"]
+        assert set(alignment["log_weights"]) == set(DIGIT_WORDS)  # the training table's ten transcripts
+        assert alignment["outside_prior"] + alignment["changed"] <= len(_column(others, "path"))
     labeller = json.loads((adapt / "run" / "round-2" / "train" / "model" / "self_training.json").read_text())
     assert labeller["starting_model"] == str(adapt / "run" / "round-1" / "train" / "model")
     settings = json.loads((adapt / "run" / "settings.json").read_text())  # continued from the run's model
     assert settings["pretrained"] == settings["finetuned"] == str(out / "all" / "seed0" / "model")
     assert "--from_scratch" not in settings["finetune_args"] and settings["balance_transcripts"]
+    assert settings["align_transcripts"] and settings["n_best"] == settings["beam_width"]
 
 
 def test_a_bad_finetune_option_after_the_separator_exits_2_without_a_traceback(

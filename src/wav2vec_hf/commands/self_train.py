@@ -79,6 +79,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         help="apply --keep_fraction within each group of identical transcripts (isolated words, e.g. digits)",
     )
     run_group.add_argument(
+        "--align-transcripts",
+        action="store_true",
+        help="label by distribution alignment: re-weight the n-best posteriors so that the pseudo-labels' "
+        "transcript counts follow the labelled table's (closed sets, e.g. digits; fixes systematic confusions)",
+    )
+    run_group.add_argument(
         "--final_model",
         choices=("ctc", "seq2seq"),
         default="ctc",
@@ -151,6 +157,7 @@ def run(args: argparse.Namespace) -> int:
             min_score=args.min_score,
             keep_fraction=args.keep_fraction,
             balance_transcripts=args.balance_transcripts,
+            align_transcripts=args.align_transcripts,
             final_model=args.final_model,
             seq2seq_steps=args.seq2seq_steps,
             seq2seq_beams=args.seq2seq_beams,

@@ -575,17 +575,19 @@ class AudioLoader:
         self.in_process = not workers and not pin_memory
         self.dataset, self.batch_sampler, self.collator = dataset, batch_sampler, collator
         self.ring = _batch_ring(collator, max_batch_samples, num_workers, prefetch_factor)
-        self.loader = DataLoader(
-            dataset,
-            batch_sampler=batch_sampler,
-            collate_fn=collator if self.ring is None else RingCollator(collator, self.ring),
-            num_workers=num_workers,
-            pin_memory=pin_memory,
-            persistent_workers=workers,
-            prefetch_factor=prefetch_factor if workers else None,
-            worker_init_fn=None if self.ring is None else self.ring.install,
-            generator=torch.Generator().manual_seed(seed),
-        )
+        self.loader = None  # in this process: no DataLoader at all
+        if not self.in_process:
+            self.loader = DataLoader(
+                dataset,
+                batch_sampler=batch_sampler,
+                collate_fn=collator if self.ring is None else RingCollator(collator, self.ring),
+                num_workers=num_workers,
+                pin_memory=pin_memory,
+                persistent_workers=workers,
+                prefetch_factor=prefetch_factor if workers else None,
+                worker_init_fn=None if self.ring is None else self.ring.install,
+                generator=torch.Generator().manual_seed(seed),
+            )
 
     def __iter__(self) -> Iterator:
         if self.in_process:

@@ -288,10 +288,12 @@ def adapt(
     updates: int,
     extra: list[str],
     rounds: int = 1,
+    align: bool = False,
 ) -> list[dict]:
     """``rounds`` self-training rounds on ``test``'s audio without its transcripts, each continuing from
     the model ``run_one`` left in ``run/model``; round 1's labels come from that model, round k's from
-    round k-1's. Returns the adapted models' rows of the self-training table, one per round
+    round k-1's. ``align``: label by distribution alignment (``selftraining.prior_alignment``: the
+    labels' digit counts follow the training table's), from the beam's whole n-best. Returns the adapted models' rows of the self-training table, one per round
     (``selftraining.rounds``: error rates as fractions, ``pseudo_labels_kept``).
 
     The unlabelled table holds ``test``'s paths only, so no transcript can reach training.
@@ -318,9 +320,12 @@ def adapt(
         "--eval", str(tables.dev), "--test", str(test), "--lm_text", str(tables.lm_text),
         "--output_dir", str(folder / "run"), "--finetuned", str(run / "model"), "--seed", str(seed),
         "--lm_order", str(LM_ORDER), "--no_rescore", "--keep_fraction", str(ADAPT_KEEP_FRACTION),
-        "--balance_transcripts", "--beam_width", str(ADAPT_BEAM_WIDTH), "--n_best", str(ADAPT_N_BEST),
+        "--balance_transcripts", "--beam_width", str(ADAPT_BEAM_WIDTH),
+        "--n_best", str(ADAPT_BEAM_WIDTH if align else ADAPT_N_BEST),
         "--finetune_args", shlex.join(options), "--rounds", str(rounds),
     ]  # fmt: skip
+    if align:
+        argv.append("--align_transcripts")
     code = cli(argv)
     if code != 0:
         raise StepFailed("self-train", code, run)
@@ -363,6 +368,7 @@ class RunJob:
     updates: int
     extra: tuple[str, ...]
     adapt_rounds: int
+    adapt_align: bool = False
 
 
 def run_job(job: RunJob) -> SpeakerScore:
@@ -384,6 +390,7 @@ def run_job(job: RunJob) -> SpeakerScore:
             updates=job.updates,
             extra=extra,
             rounds=job.adapt_rounds,
+            align=job.adapt_align,
         )
         score = replace(with_adaptation(score, rows), seconds=time.perf_counter() - started)
     return score
@@ -539,6 +546,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         help="self-training rounds of --adapt, each labelling the test audio with the previous round's model",
     )
+    parser.add_argument(
+        "--adapt_align",
+        action="store_true",
+        help="--adapt labels by distribution alignment: the pseudo-labels' digit counts follow the training "
+        "table's (corrects a new voice's systematic confusions; self-train --align_transcripts)",
+    )
     parser.epilog = "Options after -- go to `wav2vec-hf finetune` (they override the recipe's)."
     return parser
 
@@ -564,6 +577,8 @@ def main(argv: list[str]) -> int:
             raise ValueError(f"--adapt_rounds must be at least 1, got {args.adapt_rounds}")
         if args.adapt_rounds > 1 and not args.adapt:
             raise ValueError(f"--adapt_rounds {args.adapt_rounds} needs --adapt")
+        if args.adapt_align and not args.adapt:
+            raise ValueError("--adapt_align needs --adapt")
     except (ValueError, FileNotFoundError) as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
@@ -575,7 +590,7 @@ def main(argv: list[str]) -> int:
             add_training_rows(tables, synthetic)
     jobs = [
         RunJob(tables, test, out / tables.name / f"seed{seed}", seed, args.max_steps, tuple(extra),
-               args.adapt_rounds if args.adapt else 0)
+               args.adapt_rounds if args.adapt else 0, args.adapt_align)
         for tables, test in runs
         for seed in args.seeds
     ]  # fmt: skip

@@ -13,7 +13,8 @@ way with a length-normalised log-likelihood). The filter then drops, in this ord
    per group), so that words the model is less sure of still get examples. This is class-balanced
    selection (Zou et al. 2018) for isolated-word data such as spoken digits, where a global cut keeps
    only the words the model already knows best; on sentences, where nearly every transcript is
-   unique, it keeps nearly everything.
+   unique, it keeps nearly everything. Labels chosen by distribution alignment (``prior_alignment``)
+   rank by their aligned posterior instead.
 
 Tables are TSV with a header (``path transcript speaker score source``), absolute audio paths, and
 open with ``open_audio_source`` like any transcript table.
@@ -44,6 +45,8 @@ class PseudoLabel:
         combined: its combined score (natural log).
         normalized: ``combined / (len(text) + 1)``, the confidence the filter uses.
         agrees_with_beam: the rescored best is the beam search's best.
+        posterior: the label's probability after distribution alignment (``prior_alignment``), or
+            ``None`` without it; where set, it ranks the labels of a group instead of ``normalized``.
     """
 
     id: str
@@ -53,6 +56,7 @@ class PseudoLabel:
     normalized: float
     agrees_with_beam: bool
     speaker: str | None = None
+    posterior: float | None = None
 
 
 @dataclass
@@ -122,11 +126,18 @@ def filter_pseudo_labels(labels: Sequence[PseudoLabel], settings: FilterSettings
         chosen: set[int] = set()
         for members in groups.values():
             keep = max(1, math.ceil(settings.keep_fraction * len(members)))
-            chosen.update(sorted(members, key=lambda i: (-candidates[i].normalized, i))[:keep])
+            chosen.update(sorted(members, key=lambda i: _rank_key(candidates[i], i))[:keep])
         report.dropped["outside_keep_fraction"] += len(candidates) - len(chosen)
         candidates = [c for i, c in enumerate(candidates) if i in chosen]
     report.kept = candidates
     return report
+
+
+def _rank_key(label: PseudoLabel, index: int) -> tuple:
+    """Most confident first: aligned labels by posterior, before unaligned ones by ``normalized``."""
+    if label.posterior is not None:
+        return (0, -label.posterior, index)
+    return (1, -label.normalized, index)
 
 
 def write_table(rows: Sequence[dict], path: str | os.PathLike[str]) -> Path:

@@ -76,6 +76,8 @@ class SelfTrainingConfig:
         ngram_weights, neural_weights, word_bonuses: grid of the rescoring weights.
         min_score, keep_fraction, require_agreement, balance_transcripts: the pseudo-label filter
             (``pseudo_labels``).
+        align_transcripts: label by distribution alignment (``prior_alignment``): the pseudo-labels'
+            transcript counts follow the labelled table's (closed sets such as digits).
         decode_workers: processes for beam search.
         final_model: stage 5: ``"ctc"`` (option a: fine-tune the pretrained model again with CTC) or
             ``"seq2seq"`` (option b: the paper's Transformer on log-Mel filterbanks with word pieces,
@@ -112,6 +114,7 @@ class SelfTrainingConfig:
     keep_fraction: float = 1.0
     require_agreement: bool = False
     balance_transcripts: bool = False
+    align_transcripts: bool = False
     decode_workers: int = 1
     final_model: str = "ctc"
     seq2seq_steps: int = 1500
@@ -420,11 +423,28 @@ def _filter(config: SelfTrainingConfig, rescore_dir: Path, rescore: dict, folder
 
     nbests = _read_nbest(rescore_dir / "unlabeled_nbest.jsonl")
     weights = RescoreWeights(**rescore["weights"])
-    labels = choose_pseudo_labels(nbests, weights)
+    labelled = labelled_rows(open_audio_source(config.labeled))
+    alignment = None
+    if config.align_transcripts:
+        from wav2vec_hf.selftraining.prior_alignment import align_pseudo_labels, transcript_prior
+
+        aligned = align_pseudo_labels(nbests, weights, transcript_prior(r["transcript"] for r in labelled))
+        labels = aligned.labels
+        alignment = {
+            "changed": aligned.changed,
+            "outside_prior": aligned.outside_prior,
+            "converged": aligned.converged,
+            "log_weights": aligned.log_weights,
+        }
+        logger.info(
+            "%s: distribution alignment changed %d of %d labels (%d without a labelled transcript in "
+            "their n-best)", folder, aligned.changed, len(labels), aligned.outside_prior,
+        )  # fmt: skip
+    else:
+        labels = choose_pseudo_labels(nbests, weights)
     settings = config.filter_settings()
     report = filter_pseudo_labels(labels, settings)
     write_table(pseudo_label_rows(report.kept), folder / "pseudo_labels.tsv")
-    labelled = labelled_rows(open_audio_source(config.labeled))
     write_table(labelled + pseudo_label_rows(report.kept), folder / "train.tsv")
     if not report.kept:
         logger.warning(
@@ -440,6 +460,7 @@ def _filter(config: SelfTrainingConfig, rescore_dir: Path, rescore: dict, folder
         "dropped": dict(report.dropped),
         "labelled_utterances": len(labelled),
         "filter": dataclasses.asdict(settings),
+        "alignment": alignment,
         "pseudo_label_wer": None,
         "pseudo_label_wer_all": None,
     }
