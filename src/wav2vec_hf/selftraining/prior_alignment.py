@@ -72,7 +72,7 @@ def sinkhorn_log_weights(
 
     Args:
         log_posteriors: ``(rows, columns)`` natural-log row posteriors; ``-inf`` where a column is
-            impossible for a row.
+            impossible for a row (every row has at least one possible column).
         target: ``(columns,)`` wanted column sums, adding up to ``rows``.
 
     Returns:
