@@ -296,8 +296,9 @@ def adapt(
     """``rounds`` self-training rounds on ``test``'s audio without its transcripts, each continuing from
     the model ``run_one`` left in ``run/model``; round 1's labels come from that model, round k's from
     round k-1's. ``align``: label by distribution alignment (``selftraining.prior_alignment``: the
-    labels' digit counts follow the training table's), from the beam's whole n-best. Returns the adapted models' rows of the self-training table, one per round
-    (``selftraining.rounds``: error rates as fractions, ``pseudo_labels_kept``).
+    labels' digit counts follow the training table's), from the beam's whole n-best. Returns the
+    adapted models' rows of the self-training table, one per round (``selftraining.rounds``: error
+    rates as fractions, ``pseudo_labels_kept``).
 
     The unlabelled table holds ``test``'s paths only, so no transcript can reach training.
 
