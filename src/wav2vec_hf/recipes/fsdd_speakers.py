@@ -28,7 +28,8 @@ also holds the ten digits spoken by ``--synthetic_voices`` eSpeak voices (``data
 ``--adapt_align`` labels each round by distribution alignment (``selftraining.prior_alignment``: the
 pseudo-labels' digit counts follow the training table's), which undoes a new voice's systematic
 confusions. What each lever did for new voices is measured in docs/real-speech.md (without adaptation
-the 10% target is not met; with ``--max_steps 3000 --adapt --adapt_rounds 3 --adapt_align`` it is)::
+the 10% target is not met; with ``--max_steps 3000 --adapt --adapt_rounds 3 --adapt_align`` the
+two-seed mean is 9.1%)::
 
     python -m wav2vec_hf.recipes.fsdd fsdd-speakers ../shared/data/real runs/fsdd-speakers --jobs 2
     python -m wav2vec_hf.recipes.fsdd fsdd-speakers ../shared/data/real runs/fsdd-new --test new.tsv
