@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from wav2vec_hf.selftraining.pseudo_labels import PseudoLabel, length_normalized
+from wav2vec_hf.selftraining.pseudo_labels import PseudoLabel
 from wav2vec_hf.selftraining.rescoring import NBest, RescoreWeights
 
 SINKHORN_ITERATIONS = 1000
@@ -137,12 +137,12 @@ def align_pseudo_labels(
         for row, i in enumerate(np.flatnonzero(inside)):
             j = int(np.argmax(aligned[row]))
             text, combined = texts[j], float(scores[i, j])
-            labels[i] = _label(nbests[i], text, combined, math.exp(aligned[row, j]))
+            labels[i] = PseudoLabel.of(nbests[i], text, combined, math.exp(aligned[row, j]))
     changed = 0
     for i, nbest in enumerate(nbests):
         best, combined = best_unaligned[i]
         if labels[i] is None:
-            labels[i] = _label(nbest, best.text, combined, None)
+            labels[i] = PseudoLabel.of(nbest, best.text, combined)
         elif labels[i].text != best.text:
             changed += 1
     return AlignmentReport(
@@ -151,19 +151,6 @@ def align_pseudo_labels(
         outside_prior=int((~inside).sum()),
         converged=converged,
         log_weights={text: float(w) for text, w in zip(texts, log_weights)},
-    )
-
-
-def _label(nbest: NBest, text: str, combined: float, posterior: float | None) -> PseudoLabel:
-    return PseudoLabel(
-        id=nbest.id,
-        path=nbest.path,
-        text=text,
-        combined=combined,
-        normalized=length_normalized(combined, text),
-        agrees_with_beam=text == nbest.hypotheses[0].text,
-        speaker=nbest.speaker,
-        posterior=posterior,
     )
 
 

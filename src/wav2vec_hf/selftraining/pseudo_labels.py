@@ -58,6 +58,20 @@ class PseudoLabel:
     speaker: str | None = None
     posterior: float | None = None
 
+    @classmethod
+    def of(cls, nbest: NBest, text: str, combined: float, posterior: float | None = None) -> PseudoLabel:
+        """The label ``text`` (combined score ``combined``) of ``nbest``'s utterance."""
+        return cls(
+            id=nbest.id,
+            path=nbest.path,
+            text=text,
+            combined=combined,
+            normalized=length_normalized(combined, text),
+            agrees_with_beam=text == nbest.hypotheses[0].text,
+            speaker=nbest.speaker,
+            posterior=posterior,
+        )
+
 
 @dataclass
 class FilterSettings:
@@ -92,17 +106,7 @@ def choose_pseudo_labels(nbests: Sequence[NBest], weights: RescoreWeights) -> li
     labels = []
     for nbest in nbests:
         best, combined = weights.best(nbest)
-        labels.append(
-            PseudoLabel(
-                id=nbest.id,
-                path=nbest.path,
-                text=best.text,
-                combined=combined,
-                normalized=length_normalized(combined, best.text),
-                agrees_with_beam=best.text == nbest.hypotheses[0].text,
-                speaker=nbest.speaker,
-            )
-        )
+        labels.append(PseudoLabel.of(nbest, best.text, combined))
     return labels
 
 
